@@ -1,0 +1,253 @@
+//! The [`FailureDetector`] trait, the [`Stats`] it reports, and the bookkeeping of
+//! arrivals and deadlines that every detector shares.
+
+use std::time::Duration;
+
+use crate::error::HeartbeatError;
+use crate::time::Timestamp;
+
+/// A failure detector for one monitored process: fed heartbeat arrival times, asked how
+/// suspicious the silence since the last one is.
+///
+/// All methods take the time as an argument; a detector never reads a clock. The trait
+/// is object safe, so `Box<dyn FailureDetector + Send>` works for mixed collections.
+///
+/// # Contract (every implementation in this crate keeps it)
+///
+/// * [`suspicion`](Self::suspicion) is never NaN, never negative, and never decreases
+///   while no heartbeat arrives. Before the first heartbeat it is `0.0`.
+/// * [`is_available`](Self::is_available)`(t)` is `suspicion(t) < threshold()`,
+///   answered with one integer comparison against the precomputed
+///   [`deadline`](Self::deadline). The deadline is exact to the nanosecond for the
+///   fixed timeout and exponential detectors and to well under a microsecond for the
+///   normal models, so the two answers agree except within that distance of it.
+/// * A heartbeat at or before the last accepted one is refused with a
+///   [`HeartbeatError`] and changes nothing.
+/// * A node is available at the instant of its last heartbeat (deadlines are at
+///   least 1 ns after it) and at every earlier instant.
+pub trait FailureDetector {
+    /// Records a heartbeat that arrived at `at`. Cost: O(1), no allocation.
+    ///
+    /// # Errors
+    /// [`HeartbeatError::Duplicate`] if `at` equals the last accepted arrival,
+    /// [`HeartbeatError::OutOfOrder`] if it is earlier. The detector is unchanged.
+    fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError>;
+
+    /// Suspicion level at `now`, on this detector's own scale (phi for the accrual
+    /// detectors, missed intervals for the fixed timeout): `0.0` means no doubt.
+    /// A query earlier than the last heartbeat answers `0.0`.
+    fn suspicion(&self, now: Timestamp) -> f64;
+
+    /// The suspicion level at and above which the node is considered unavailable.
+    fn threshold(&self) -> f64;
+
+    /// Whether the node is considered available at `now` (`suspicion(now) <
+    /// threshold()`), from one comparison with the precomputed deadline. `true`
+    /// before the first heartbeat.
+    fn is_available(&self, now: Timestamp) -> bool;
+
+    /// The instant at which [`is_available`](Self::is_available) turns false if no
+    /// heartbeat arrives first. `None` before the first heartbeat, or if that instant
+    /// lies beyond [`Timestamp::MAX`].
+    fn deadline(&self) -> Option<Timestamp>;
+
+    /// The instant at which the suspicion would reach `level` if no heartbeat arrives
+    /// first; `deadline_for(threshold())` is [`deadline`](Self::deadline). Used for
+    /// second thresholds (e.g. "dead" above "suspect"). Like the deadline it is at
+    /// least 1 ns after the last heartbeat. `None` before the first heartbeat, for a
+    /// NaN `level`, or if the instant lies beyond [`Timestamp::MAX`].
+    fn deadline_for(&self, level: f64) -> Option<Timestamp>;
+
+    /// The last accepted heartbeat, if any.
+    fn last_heartbeat(&self) -> Option<Timestamp>;
+
+    /// The statistics the detector currently bases its verdicts on.
+    fn stats(&self) -> Stats;
+
+    /// Forgets every heartbeat: back to the state right after construction.
+    fn reset(&mut self);
+}
+
+/// What a detector currently believes about the heartbeat intervals, for observability.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Intervals in the detector's window, including synthetic bootstrap samples
+    /// (0 for detectors that keep none, such as [`FixedTimeout`](crate::FixedTimeout)).
+    pub samples: usize,
+    /// Mean interval in nanoseconds (for a detector without samples: the interval it
+    /// assumes).
+    pub mean_ns: f64,
+    /// Population standard deviation of the intervals in nanoseconds, before any
+    /// configured minimum is applied.
+    pub std_dev_ns: f64,
+}
+
+impl Stats {
+    /// Mean interval, rounded to the nanosecond.
+    pub fn mean(&self) -> Duration {
+        Duration::from_nanos(self.mean_ns.round() as u64)
+    }
+
+    /// Standard deviation, rounded to the nanosecond.
+    pub fn std_dev(&self) -> Duration {
+        Duration::from_nanos(self.std_dev_ns.round() as u64)
+    }
+}
+
+/// The part of every detector that is about arrivals rather than statistics: the last
+/// accepted heartbeat, the order check, and the precomputed deadline.
+///
+/// `available_until` is the last instant (inclusive) at which the node counts as
+/// available, `u64::MAX` meaning always (not monitoring yet, or a deadline beyond the
+/// clock's range), so that `is_available` is one comparison with no special cases.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Arrivals {
+    last: u64,
+    monitoring: bool,
+    available_until: u64,
+}
+
+impl Arrivals {
+    pub(crate) const fn new() -> Self {
+        Arrivals {
+            last: 0,
+            monitoring: false,
+            available_until: u64::MAX,
+        }
+    }
+
+    /// Checks `at` against the last accepted arrival. `Ok(None)` for a first
+    /// heartbeat, `Ok(Some((interval_ns, was_available)))` otherwise.
+    #[inline]
+    pub(crate) fn check(&self, at: Timestamp) -> Result<Option<(u64, bool)>, HeartbeatError> {
+        let at_ns = at.as_nanos();
+        if !self.monitoring {
+            return Ok(None);
+        }
+        if at_ns > self.last {
+            Ok(Some((at_ns - self.last, at_ns <= self.available_until)))
+        } else if at_ns == self.last {
+            Err(HeartbeatError::Duplicate { at })
+        } else {
+            Err(HeartbeatError::OutOfOrder {
+                at,
+                last: Timestamp::from_nanos(self.last),
+            })
+        }
+    }
+
+    /// Accepts a heartbeat at `at` whose deadline is `offset_ns` later. The offset
+    /// must be at least 1 (as [`offset_ns`] returns), so that a node is available at
+    /// the instant of its heartbeat.
+    #[inline]
+    pub(crate) fn accept(&mut self, at: Timestamp, offset_ns: u64) {
+        debug_assert!(offset_ns >= 1);
+        let at = at.as_nanos();
+        self.last = at;
+        self.monitoring = true;
+        // at + offset - 1 >= at never underflows; an overflow means never.
+        self.available_until = match at.checked_add(offset_ns) {
+            Some(deadline) => deadline - 1,
+            None => u64::MAX,
+        };
+    }
+
+    #[inline]
+    pub(crate) fn is_available(&self, now: Timestamp) -> bool {
+        now.as_nanos() <= self.available_until
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Timestamp> {
+        if self.available_until == u64::MAX {
+            None
+        } else {
+            Some(Timestamp::from_nanos(self.available_until + 1))
+        }
+    }
+
+    /// `last + offset` for a real offset in nanoseconds, rounded as [`offset_ns`]
+    /// rounds it (so `deadline_after(x)` for the threshold's offset is `deadline()`);
+    /// `None` when not monitoring or beyond `Timestamp::MAX`.
+    pub(crate) fn deadline_after(&self, real_offset_ns: f64) -> Option<Timestamp> {
+        let offset = offset_ns(real_offset_ns);
+        if !self.monitoring || offset == u64::MAX {
+            return None;
+        }
+        self.last.checked_add(offset).map(Timestamp::from_nanos)
+    }
+
+    /// Silence since the last heartbeat at `now` in nanoseconds (0 for a query before
+    /// it), or `None` before the first heartbeat.
+    #[inline]
+    pub(crate) fn silence_ns(&self, now: Timestamp) -> Option<f64> {
+        if !self.monitoring {
+            return None;
+        }
+        let silence = now.as_nanos().saturating_sub(self.last);
+        // The signed conversion is one instruction, the unsigned one six.
+        Some(if silence < 1 << 63 {
+            silence as i64 as f64
+        } else {
+            silence as f64
+        })
+    }
+
+    pub(crate) fn last(&self) -> Option<Timestamp> {
+        self.monitoring.then(|| Timestamp::from_nanos(self.last))
+    }
+
+    pub(crate) fn last_ns(&self) -> u64 {
+        self.last
+    }
+
+    pub(crate) fn monitoring(&self) -> bool {
+        self.monitoring
+    }
+}
+
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+
+/// A real offset in nanoseconds rounded **up** to a whole deadline offset of at least
+/// 1 ns, saturating at `u64::MAX` (never); NaN maps to `u64::MAX`.
+#[inline]
+pub(crate) fn offset_ns(real_ns: f64) -> u64 {
+    if real_ns < TWO_POW_52 {
+        if real_ns > 1.0 {
+            // Adding 2^52 leaves a unit in the last place of 1, so the addition
+            // rounds to an integer whose bits are read off: three instructions where
+            // `ceil` is a library call on baseline x86-64 and the saturating
+            // `f64 -> u64` conversion a dozen.
+            let shifted = real_ns + TWO_POW_52;
+            let rounded = shifted.to_bits() - TWO_POW_52.to_bits();
+            rounded + u64::from(shifted - TWO_POW_52 < real_ns)
+        } else {
+            1
+        }
+    } else if real_ns < u64::MAX as f64 {
+        // Doubles this large are whole numbers already.
+        real_ns as u64
+    } else {
+        u64::MAX
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_rounds_up_exactly() {
+        for x in [1.0, 1.2, 2.5, 3.0, 3.5, 1e9 + 0.49, 1e9 + 0.51, 15e9, 4.5e15 - 0.5, 4.6e15] {
+            assert_eq!(offset_ns(x), x.ceil() as u64, "{x}");
+        }
+        assert_eq!(offset_ns(0.0), 1);
+        assert_eq!(offset_ns(0.3), 1);
+        assert_eq!(offset_ns(-5.0), 1);
+        assert_eq!(offset_ns(f64::NEG_INFINITY), 1);
+        assert_eq!(offset_ns(f64::NAN), u64::MAX);
+        assert_eq!(offset_ns(f64::INFINITY), u64::MAX);
+        assert_eq!(offset_ns(1e30), u64::MAX);
+        assert_eq!(offset_ns(1e16), 10_000_000_000_000_000);
+    }
+}

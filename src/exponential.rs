@@ -1,0 +1,212 @@
+//! The exponential-model phi detector that Apache Cassandra ships.
+
+use std::f64::consts::{LN_10, LOG10_E};
+use std::time::Duration;
+
+use crate::detector::{Arrivals, FailureDetector, Stats, offset_ns};
+use crate::error::{ConfigError, HeartbeatError, check};
+use crate::time::Timestamp;
+use crate::window::{Window, window_bytes};
+
+/// Configuration of an [`ExponentialPhi`] detector. Defaults are Cassandra's
+/// (`org.apache.cassandra.gms.FailureDetector`: `phi_convict_threshold` 8, a window
+/// of 1000 intervals, `fd_initial_value_ms` = twice the 1 s gossip interval, and
+/// `fd_max_interval_ms` equal to that initial value).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExponentialPhiConfig {
+    /// Phi at and above which the node is unavailable. Default 8.0; finite, > 0.
+    pub threshold: f64,
+    /// Intervals kept in the window. Default 1000; 1 to 32,768.
+    pub window_size: usize,
+    /// Intervals longer than this are not recorded (Cassandra: a host that is
+    /// regularly unreachable this long should be marked down, not adapted to).
+    /// Default 2 s; not zero, at most 2^47 ns (about 39 hours).
+    pub max_interval: Duration,
+    /// The interval recorded at the first heartbeat, before any real one is known.
+    /// Default 2 s; not zero, at most 2^47 ns.
+    pub initial_interval: Duration,
+}
+
+impl ExponentialPhiConfig {
+    /// Cassandra's defaults (the [`Default`]).
+    pub const fn new() -> Self {
+        ExponentialPhiConfig {
+            threshold: 8.0,
+            window_size: 1000,
+            max_interval: Duration::from_secs(2),
+            initial_interval: Duration::from_secs(2),
+        }
+    }
+
+    /// Sets [`threshold`](Self::threshold).
+    pub const fn with_threshold(mut self, threshold: f64) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// Sets [`window_size`](Self::window_size).
+    pub const fn with_window_size(mut self, window_size: usize) -> Self {
+        self.window_size = window_size;
+        self
+    }
+
+    /// Sets [`max_interval`](Self::max_interval).
+    pub const fn with_max_interval(mut self, max_interval: Duration) -> Self {
+        self.max_interval = max_interval;
+        self
+    }
+
+    /// Sets [`initial_interval`](Self::initial_interval).
+    pub const fn with_initial_interval(mut self, initial_interval: Duration) -> Self {
+        self.initial_interval = initial_interval;
+        self
+    }
+}
+
+impl Default for ExponentialPhiConfig {
+    fn default() -> Self {
+        ExponentialPhiConfig::new()
+    }
+}
+
+/// Phi under an exponential model of inter-arrival times, as Cassandra computes it:
+/// `phi = silence / (mean * ln 10)`, i.e. `-log10 P(X > silence)` for an exponential
+/// `X` with the window's mean.
+///
+/// Suspicion grows linearly with silence and the deadline is
+/// `last + threshold * ln 10 * mean`, exact to the nanosecond. The first heartbeat
+/// records `initial_interval` as a sample; later intervals longer than
+/// `max_interval` are not recorded. Every interval shorter than that is recorded,
+/// whether or not the node was available when it arrived (Cassandra does the same).
+///
+/// ```
+/// use failure_detector::{ExponentialPhi, ExponentialPhiConfig, FailureDetector, Timestamp};
+///
+/// let mut fd = ExponentialPhi::new(ExponentialPhiConfig::new()).unwrap();
+/// fd.heartbeat(Timestamp::from_secs(1)).unwrap(); // records the 2 s initial interval
+/// fd.heartbeat(Timestamp::from_secs(2)).unwrap(); // records 1 s: mean 1.5 s
+/// let phi = fd.suspicion(Timestamp::from_secs(5)); // 3 s of silence
+/// assert!((phi - 3.0 / (1.5 * std::f64::consts::LN_10)).abs() < 1e-12);
+/// ```
+///
+/// Memory: `size_of::<ExponentialPhi>()` (under 150 bytes) plus 8 bytes per window
+/// slot: about 8.1 KB at the default window of 1000; see
+/// [`memory_bytes`](Self::memory_bytes).
+#[derive(Clone, Debug)]
+pub struct ExponentialPhi {
+    config: ExponentialPhiConfig,
+    max_interval_ns: u64,
+    initial_interval_ns: u64,
+    window: Window,
+    arrivals: Arrivals,
+    /// `log10(e) / mean`: phi per nanosecond of silence.
+    phi_per_ns: f64,
+    /// Silence at which phi reaches the threshold, rounded up.
+    deadline_offset_ns: u64,
+}
+
+impl ExponentialPhi {
+    /// Builds the detector.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the field: `threshold` NaN, infinite or not positive,
+    /// `window_size` zero or above 32,768, a duration zero or above 2^47 ns.
+    pub fn new(config: ExponentialPhiConfig) -> Result<Self, ConfigError> {
+        check::positive("threshold", config.threshold)?;
+        let window_size = check::window("window_size", config.window_size)?;
+        let max_interval_ns = check::recordable("max_interval", config.max_interval)?;
+        let initial_interval_ns = check::recordable("initial_interval", config.initial_interval)?;
+        Ok(ExponentialPhi {
+            config,
+            max_interval_ns,
+            initial_interval_ns,
+            window: Window::new(window_size),
+            arrivals: Arrivals::new(),
+            phi_per_ns: 0.0,
+            deadline_offset_ns: u64::MAX,
+        })
+    }
+
+    /// The configuration this detector was built with.
+    pub fn config(&self) -> &ExponentialPhiConfig {
+        &self.config
+    }
+
+    /// Bytes this detector occupies, heap included.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() - std::mem::size_of::<Window>()
+            + window_bytes(self.window.capacity())
+    }
+
+    #[inline]
+    fn record(&mut self, interval_ns: u64) {
+        self.window.push(interval_ns);
+        let mean = self.window.mean();
+        self.phi_per_ns = LOG10_E / mean;
+        self.deadline_offset_ns = offset_ns(self.config.threshold * LN_10 * mean);
+    }
+}
+
+impl FailureDetector for ExponentialPhi {
+    #[inline]
+    fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
+        match self.arrivals.check(at)? {
+            None => self.record(self.initial_interval_ns),
+            Some((interval, _)) => {
+                if interval <= self.max_interval_ns {
+                    self.record(interval);
+                }
+            }
+        }
+        self.arrivals.accept(at, self.deadline_offset_ns);
+        Ok(())
+    }
+
+    #[inline]
+    fn suspicion(&self, now: Timestamp) -> f64 {
+        match self.arrivals.silence_ns(now) {
+            Some(silence) => silence * self.phi_per_ns,
+            None => 0.0,
+        }
+    }
+
+    fn threshold(&self) -> f64 {
+        self.config.threshold
+    }
+
+    #[inline]
+    fn is_available(&self, now: Timestamp) -> bool {
+        self.arrivals.is_available(now)
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        self.arrivals.deadline()
+    }
+
+    fn deadline_for(&self, level: f64) -> Option<Timestamp> {
+        if level.is_nan() {
+            return None;
+        }
+        self.arrivals
+            .deadline_after(level.max(0.0) * LN_10 * self.window.mean())
+    }
+
+    fn last_heartbeat(&self) -> Option<Timestamp> {
+        self.arrivals.last()
+    }
+
+    fn stats(&self) -> Stats {
+        Stats {
+            samples: self.window.len(),
+            mean_ns: self.window.mean(),
+            std_dev_ns: self.window.variance().sqrt(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+        self.arrivals = Arrivals::new();
+        self.phi_per_ns = 0.0;
+        self.deadline_offset_ns = u64::MAX;
+    }
+}

@@ -1,0 +1,125 @@
+//! Failure detectors for distributed systems: is a peer alive, judging by the arrival
+//! times of its heartbeats?
+//!
+//! The crate never opens a socket and never reads a clock on its own. You hand a
+//! detector the [`Timestamp`] of each heartbeat as it arrives and ask it, at any
+//! timestamp, how suspicious the silence is. Everything is deterministic, so the same
+//! code runs live, in tests on a [`ManualClock`], and in trace replay.
+//!
+//! ```
+//! use failure_detector::{FailureDetector, PhiAccrual, PhiAccrualConfig, Timestamp};
+//!
+//! // Akka's cluster defaults: threshold 8, 3 s acceptable pause, 100 ms min std dev.
+//! let mut fd = PhiAccrual::new(PhiAccrualConfig::new())?;
+//! for i in 0..20 {
+//!     // A heartbeat every 500 ms (timestamps are nanoseconds since any origin).
+//!     fd.heartbeat(Timestamp::from_millis(500 * i))?;
+//! }
+//! let last = Timestamp::from_millis(9_500);
+//! assert!(fd.is_available(last + std::time::Duration::from_secs(1)));
+//! assert_eq!(fd.suspicion(last + std::time::Duration::from_secs(1)), 0.0);
+//!
+//! // The node goes silent. Phi rises, and the detector knows in advance when it
+//! // will cross the threshold: a registry can sleep until then.
+//! let deadline = fd.deadline().expect("monitoring");
+//! assert!(fd.is_available(deadline - std::time::Duration::from_nanos(1)));
+//! assert!(!fd.is_available(deadline));
+//! assert!(fd.suspicion(deadline) >= 7.999_999);
+//! println!("suspected {:?} after the last heartbeat", deadline - last);
+//!
+//! // Out-of-order input is refused and changes nothing.
+//! assert!(fd.heartbeat(Timestamp::from_millis(100)).is_err());
+//! assert_eq!(fd.deadline(), Some(deadline));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Detectors
+//!
+//! All implement [`FailureDetector`]; `Box<dyn FailureDetector + Send>` works.
+//!
+//! | detector | suspicion | adapts to | use when |
+//! |---|---|---|---|
+//! | [`FixedTimeout`] | missed intervals, linear | nothing | the interval is known and the network is steady; simplest to explain |
+//! | [`PhiAccrual`] | phi, normal model (Akka/Pekko) | mean and spread of intervals | jitter varies between peers or over time; thresholds tuned in Akka carry over |
+//! | [`ExponentialPhi`] | phi, exponential model (Cassandra) | mean interval only | compatibility with Cassandra's `phi_convict_threshold` |
+//!
+//! # Choosing a detector
+//!
+//! * The fixed timeout detects a crash after exactly `missed_heartbeats * interval +
+//!   pause`, whatever the network does: predictable, but a slow network causes false
+//!   suspicions unless the timeout is generous for every peer.
+//! * Phi accrual with the normal model learns each peer's mean and jitter: a peer
+//!   with a steady link is suspected soon after its usual interval plus the
+//!   acceptable pause, a jittery one later. `min_std_deviation` keeps a very steady
+//!   peer from being suspected at its first small delay; `acceptable_heartbeat_pause`
+//!   is the main knob for tolerating GC pauses and is added to the mean.
+//! * The exponential model only learns the mean: its deadline is
+//!   `threshold * ln 10 * mean` (about 18.4 mean intervals at threshold 8), long and
+//!   insensitive to jitter.
+//! * [`PhiModel::Normal`] replaces Akka's logistic approximation by the exact normal
+//!   tail; use it for statistical meaning, keep the default for Akka compatibility.
+//!
+//! # Time
+//!
+//! [`Timestamp`] is a `u64` of nanoseconds since an origin you choose, on a monotonic
+//! clock. [`MonotonicClock`] produces them from `std::time::Instant`;
+//! [`ManualClock`] is moved by hand. Arithmetic saturates instead of panicking.
+//!
+//! # Panics and errors
+//!
+//! Nothing in this crate panics on caller input.
+//! * Constructors validate their config and return [`ConfigError`] naming the field
+//!   (NaN, infinite, zero or negative values; sizes out of range).
+//! * [`FailureDetector::heartbeat`] refuses a timestamp equal to or earlier than the
+//!   last accepted one with [`HeartbeatError`]; the detector is unchanged.
+//! * Before the first heartbeat, suspicion is 0, the node is available and there is
+//!   no deadline. A query at a time before the last heartbeat answers 0.
+//! * Timestamps anywhere in `0..=u64::MAX` are accepted; a deadline that would lie
+//!   beyond [`Timestamp::MAX`] is reported as `None` (never) and the node stays
+//!   available.
+//!
+//! # Accuracy
+//!
+//! * Interval statistics are kept as exact integers (sum of nanoseconds in `u64`, sum
+//!   of squares in `u128`); the mean and variance handed to the models have a relative
+//!   error of at most about 2^-51 however long the run. Intervals longer than 2^47 ns
+//!   (about 39 hours) are recorded as 2^47 ns.
+//! * Phi is computed in log space: finite, never NaN, non-decreasing with silence and
+//!   strictly increasing once above 1e-300 (below that it is reported as 0), for any
+//!   silence up to `u64::MAX` ns. Its relative error against the model formula
+//!   evaluated exactly is about 1e-14 for the logistic model and 1e-12 for the exact
+//!   normal tail.
+//! * Deadlines are rounded up to the nanosecond: the level is reached at the deadline
+//!   and not 1 µs before it (fixed timeout and exponential: exact to 1 ns).
+//!
+//! # Cost and memory
+//!
+//! `heartbeat`, `suspicion` and `is_available` are O(1) and never allocate.
+//! `is_available` is one integer comparison. A windowed detector holds 8 bytes per
+//! window slot plus under 200 bytes (`memory_bytes()`); [`FixedTimeout`] has no heap.
+//!
+//! # Limitations
+//!
+//! * One detector watches one peer and is not synchronised: wrap it in a lock (or
+//!   use one per thread) to share it.
+//! * Arrivals must be fed in order. Reordering by sequence number is the transport's
+//!   job.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod detector;
+mod error;
+mod exponential;
+mod fixed;
+mod math;
+mod phi;
+mod time;
+mod window;
+
+pub use detector::{FailureDetector, Stats};
+pub use error::{ConfigError, HeartbeatError};
+pub use exponential::{ExponentialPhi, ExponentialPhiConfig};
+pub use fixed::{FixedTimeout, FixedTimeoutConfig};
+pub use phi::{PhiAccrual, PhiAccrualConfig, PhiModel};
+pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};

@@ -1,0 +1,315 @@
+//! Numerics of the phi-accrual models: evaluated in log space so that phi is finite
+//! and increasing for any silence, and inverted at a level so that deadlines are exact.
+//!
+//! Both normal-model variants have the shape `phi = f((elapsed - mu) / sigma)` for an
+//! increasing `f`, so the silence at which phi reaches a level `L` is
+//! `mu + f^-1(L) * sigma`: `f^-1` is evaluated once per level, at construction.
+
+use std::f64::consts::{LN_10, LOG10_E};
+
+/// Coefficients of the logistic approximation of the standard normal CDF that Akka and
+/// Pekko use (`PhiAccrualFailureDetector.phi`, citing the "Beta Mathematics Handbook";
+/// error 0.00014 at +-3.16): `CDF(y) ~ 1 / (1 + exp(-y * (A + B * y^2)))`.
+pub(crate) const LOGISTIC_A: f64 = 1.5976;
+/// See [`LOGISTIC_A`].
+pub(crate) const LOGISTIC_B: f64 = 0.070566;
+
+/// Suspicion below this is reported as exactly 0: the detectors precompute the silence
+/// under which phi is smaller and skip the transcendental math there (which is also
+/// where `exp` would take its slow subnormal path).
+pub(crate) const PHI_FLOOR: f64 = 1e-300;
+
+/// `ln(1 + e^x)`, accurate to a few ulp for every finite `x`, never overflowing.
+#[inline]
+pub(crate) fn softplus(x: f64) -> f64 {
+    // Beyond |x| = 37, e^-|x| < 2^-53 relative to the result, so the correction
+    // term vanishes in double precision: no exp or log needed (and no exp overflow).
+    if x > 37.0 {
+        x
+    } else if x >= 0.0 {
+        // x + ln(1 + t) with t = e^-x in (0, 1]: the rounding of 1 + t costs an
+        // absolute 1.1e-16, under 2 ulp of a result >= ln 2; `ln` is much faster than
+        // `ln_1p` in glibc.
+        x + (1.0 + (-x).exp()).ln()
+    } else if x >= -37.0 {
+        // Here the result is small and 1 + t would lose its digits: ln_1p.
+        x.exp().ln_1p()
+    } else {
+        // ln(1 + t) = t (1 - t/2 + ...), relative error < t/2 < 1e-16.
+        x.exp()
+    }
+}
+
+/// Inverse of [`softplus`] for `s > 0`: `ln(e^s - 1)`.
+pub(crate) fn softplus_inverse(s: f64) -> f64 {
+    if s > 37.0 {
+        s + (-(-s).exp()).ln_1p()
+    } else {
+        s.exp_m1().ln()
+    }
+}
+
+/// The exponent `g(y) = y (A + B y^2)` of Akka's logistic CDF approximation.
+#[inline]
+pub(crate) fn logistic_exponent(y: f64) -> f64 {
+    y * (LOGISTIC_B * (y * y) + LOGISTIC_A)
+}
+
+/// Akka's phi as a function of the standardised silence `y`:
+/// `-log10(1 - 1/(1 + e^-g)) = log10(1 + e^g)` with `g` = [`logistic_exponent`].
+///
+/// Akka evaluates `-log10(e / (1 + e))` with `e = exp(-g)`, which is the same number
+/// while `e` is representable and becomes infinite once `exp(-g)` underflows
+/// (g > ~745). Here it is `softplus(g) / ln 10`: finite and increasing for all `y`.
+#[inline]
+pub(crate) fn logistic_phi(y: f64) -> f64 {
+    softplus(logistic_exponent(y)) * LOG10_E
+}
+
+/// The `y` at which [`logistic_exponent`] equals `g`: the real root of the cubic
+/// `B y^3 + A y - g = 0` (it has exactly one, the cubic being increasing).
+pub(crate) fn logistic_exponent_inverse(g: f64) -> f64 {
+    if g == 0.0 || !g.is_finite() {
+        return if g.is_nan() { 0.0 } else { g };
+    }
+    // The function is odd: solve for |g| and restore the sign.
+    let target = g.abs();
+    let f = |y: f64| logistic_exponent(y) - target;
+    // Both starting points lie right of the root (each drops one positive term); on
+    // this convex increasing branch Newton's method then descends monotonically.
+    let mut y = (target / LOGISTIC_A).min((target / LOGISTIC_B).cbrt());
+    for _ in 0..100 {
+        let step = f(y) / (3.0 * LOGISTIC_B * (y * y) + LOGISTIC_A);
+        let next = y - step;
+        if !(next < y) {
+            break;
+        }
+        y = next;
+    }
+    y.copysign(g)
+}
+
+/// Standardised silence at which [`logistic_phi`] reaches `level` (> 0).
+pub(crate) fn logistic_phi_inverse(level: f64) -> f64 {
+    logistic_exponent_inverse(softplus_inverse(level * LN_10))
+}
+
+/// Natural log of the standard normal upper tail `Q(y) = P(Z > y)`, for every finite
+/// `y`, with a relative error of about 1e-14 or better:
+/// * `y < 0`: `ln(1 - Q(-y))` through `ln_1p`;
+/// * `0 <= y <= 30`: `ln(erfc(y / sqrt 2) / 2)` with `statrs`'s `erfc`;
+/// * `y > 30`: the asymptotic expansion `Q(y) = pdf(y)/y * (1 - 1/y^2 + 3/y^4 - ...)`
+///   (Abramowitz and Stegun 26.2.12), whose eighth term is below 5e-18 there.
+pub(crate) fn ln_normal_tail(y: f64) -> f64 {
+    use statrs::function::erf::erfc;
+    const SWITCH: f64 = 30.0;
+    if y < 0.0 {
+        (-0.5 * erfc(-y * std::f64::consts::FRAC_1_SQRT_2)).ln_1p()
+    } else if y <= SWITCH {
+        (0.5 * erfc(y * std::f64::consts::FRAC_1_SQRT_2)).ln()
+    } else {
+        let inv_y2 = 1.0 / (y * y);
+        // 1 - 1/y^2 + 3/y^4 - 15/y^6 + ... ; term k = -(2k - 1) / y^2 * term (k-1)
+        let mut term = 1.0;
+        let mut series = 1.0;
+        for k in 1..8 {
+            term *= -((2 * k - 1) as f64) * inv_y2;
+            series += term;
+        }
+        // ln(pdf(y)/y) = -y^2/2 - ln(y) - ln(2 pi)/2
+        const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+        -0.5 * y * y - y.ln() - HALF_LN_2PI + series.ln()
+    }
+}
+
+/// Phi of the exact normal model: `-log10 Q(y)`. Finite for every finite `y`.
+pub(crate) fn normal_phi(y: f64) -> f64 {
+    // -0.0 for very negative y would print oddly; phi is never negative.
+    (-ln_normal_tail(y) * LOG10_E).max(0.0)
+}
+
+/// Standardised silence at which [`normal_phi`] reaches `level` (> 0): bisection to
+/// the last bit on the increasing function, bracketed by doubling.
+pub(crate) fn normal_phi_inverse(level: f64) -> f64 {
+    invert_increasing(normal_phi, level)
+}
+
+/// The `y` with `f(y) = target` for an increasing `f`, to adjacent doubles: the
+/// smallest double found with `f(y) >= target`.
+fn invert_increasing(f: impl Fn(f64) -> f64, target: f64) -> f64 {
+    let (mut lo, mut hi) = (-1.0_f64, 1.0_f64);
+    while f(lo) >= target && lo > -1e300 {
+        lo *= 2.0;
+    }
+    while f(hi) < target && hi < 1e300 {
+        hi *= 2.0;
+    }
+    for _ in 0..2200 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if f(mid) >= target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use statrs::distribution::{ContinuousCDF, Normal};
+
+    /// Akka's own expression, in plain doubles: the oracle where it is finite.
+    fn akka_phi(y: f64) -> f64 {
+        let e = (-y * (1.5976 + 0.070566 * y * y)).exp();
+        if y > 0.0 {
+            -(e / (1.0 + e)).log10()
+        } else {
+            -(1.0 - 1.0 / (1.0 + e)).log10()
+        }
+    }
+
+    fn rel(a: f64, b: f64) -> f64 {
+        if a == b {
+            0.0
+        } else {
+            (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)
+        }
+    }
+
+    #[test]
+    fn logistic_phi_matches_akka_where_akka_is_finite_and_accurate() {
+        // Akka's expression loses relative accuracy when phi is tiny (1 - 1/(1+e)
+        // cancels: 1e-6 relative at y = -6), so compare from y = -3 (phi ~ 1e-4);
+        // past y ~ 21.2 its exp(-g) is subnormal and loses digits, and beyond y ~ 21.9
+        // it returns infinity.
+        let mut y = -3.0;
+        while y < 21.0 {
+            let ours = logistic_phi(y);
+            let theirs = akka_phi(y);
+            assert!(rel(ours, theirs) < 1e-9, "y={y}: {ours} vs {theirs}");
+            y += 0.01;
+        }
+        assert!(akka_phi(22.0).is_infinite());
+        assert!(logistic_phi(22.0).is_finite());
+    }
+
+    #[test]
+    fn logistic_phi_is_finite_and_strictly_increasing_far_out() {
+        let mut prev = logistic_phi(0.0);
+        let mut y = 0.5;
+        while y < 1e19 {
+            let p = logistic_phi(y);
+            assert!(p.is_finite() && p > prev, "y={y}: {p} <= {prev}");
+            prev = p;
+            y *= 1.1;
+        }
+    }
+
+    #[test]
+    fn logistic_small_tail_matches_series() {
+        // For very negative y phi = e^g / ln 10 to double precision.
+        for y in [-10.0, -20.0, -21.5, -30.0] {
+            let g = logistic_exponent(y);
+            assert!(rel(logistic_phi(y), g.exp() * LOG10_E) < 1e-12, "y={y}");
+        }
+    }
+
+    #[test]
+    fn softplus_and_inverse_round_trip() {
+        for s in [
+            1e-300, 1e-20, 1e-5, 0.1, 0.69, 1.0, 5.0, 18.42, 36.9, 37.1, 80.0, 1e10,
+        ] {
+            let x = softplus_inverse(s);
+            assert!(
+                rel(softplus(x), s) < 1e-13,
+                "s={s}: x={x} -> {}",
+                softplus(x)
+            );
+        }
+        // Independent check against ln(1 + e^x) where that is accurate, and against
+        // the series e^x - e^2x / 2 where 1 + e^x would round.
+        for x in [-3.0, -0.5, 0.0, 0.5, 3.0, 30.0] {
+            let naive = (1.0 + f64::exp(x)).ln();
+            assert!(rel(softplus(x), naive) < 1e-12, "x={x}");
+        }
+        for x in [-30.0, -50.0, -700.0] {
+            let t = f64::exp(x);
+            assert!(rel(softplus(x), t - t * t / 2.0) < 1e-15, "x={x}");
+        }
+    }
+
+    #[test]
+    fn logistic_inverse_hits_the_level() {
+        for level in [
+            1e-6, 0.1, 0.30103, 0.5, 1.0, 3.0, 8.0, 12.0, 16.0, 40.0, 300.0, 1e6,
+        ] {
+            let y = logistic_phi_inverse(level);
+            assert!(rel(logistic_phi(y), level) < 1e-12, "level={level} y={y}");
+        }
+        for g in [-700.0, -1.0, -1e-9, 1e-9, 2.5, 18.42, 1e5] {
+            let y = logistic_exponent_inverse(g);
+            assert!(rel(logistic_exponent(y), g) < 1e-14, "g={g}");
+        }
+        // The threshold most people use: phi = 8 where the cubic
+        // 0.070566 y^3 + 1.5976 y = ln(1e8 - 1) = 18.4207 has its root: by hand,
+        // y = 5.226 gives 10.0715 + 8.3491 = 18.4206 (the exact normal tail: 5.612).
+        let y8 = logistic_phi_inverse(8.0);
+        assert!((y8 - 5.226).abs() < 1e-3, "{y8}");
+    }
+
+    #[test]
+    fn ln_normal_tail_matches_statrs() {
+        let n = Normal::new(0.0, 1.0).unwrap();
+        let mut y = -8.0;
+        while y < 8.0 {
+            // ln Q(y) = ln(1 - CDF(y)); for y < 0 through ln_1p of the small CDF.
+            let expect = if y < 0.0 { (-n.cdf(y)).ln_1p() } else { n.sf(y).ln() };
+            assert!(rel(ln_normal_tail(y), expect) < 1e-12, "y={y}");
+            y += 0.05;
+        }
+    }
+
+    #[test]
+    fn ln_normal_tail_is_continuous_at_the_switch() {
+        let below = ln_normal_tail(30.0);
+        let above = ln_normal_tail(30.0 + 1e-12);
+        assert!(rel(below, above) < 1e-12, "{below} vs {above}");
+        // and against the erfc form just above the switch (erfc is still accurate
+        // there: 5e-198 is a normal double).
+        let y = 30.5;
+        let direct = (0.5 * statrs::function::erf::erfc(y / 2f64.sqrt())).ln();
+        assert!(rel(ln_normal_tail(y), direct) < 1e-12);
+    }
+
+    #[test]
+    fn normal_phi_is_finite_and_increasing_far_out() {
+        let mut prev = normal_phi(-40.0);
+        assert!(prev >= 0.0);
+        let mut y = -39.0;
+        while y < 1e19 {
+            let p = normal_phi(y);
+            assert!(p.is_finite() && p >= prev, "y={y}");
+            if y > 0.0 {
+                assert!(p > prev, "strict at y={y}");
+            }
+            prev = p;
+            y = if y < 1.0 { y + 0.5 } else { y * 1.1 };
+        }
+    }
+
+    #[test]
+    fn normal_inverse_hits_the_level() {
+        for level in [1e-300, 1e-6, 0.1, 1.0, 8.0, 50.0, 400.0, 1e6] {
+            let y = normal_phi_inverse(level);
+            assert!(rel(normal_phi(y), level) < 1e-9, "level={level} y={y}");
+        }
+        let n = Normal::new(0.0, 1.0).unwrap();
+        let y8 = normal_phi_inverse(8.0);
+        assert!(rel(n.sf(y8), 1e-8) < 1e-9);
+    }
+}
