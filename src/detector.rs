@@ -35,7 +35,8 @@ pub trait FailureDetector {
 
     /// Suspicion level at `now`, on this detector's own scale (phi for the accrual
     /// detectors, missed intervals for the fixed timeout): `0.0` means no doubt.
-    /// A query earlier than the last heartbeat answers `0.0`.
+    /// A query earlier than the last heartbeat is answered as at the last heartbeat
+    /// (zero silence).
     fn suspicion(&self, now: Timestamp) -> f64;
 
     /// The suspicion level at and above which the node is considered unavailable.
@@ -111,7 +112,9 @@ pub(crate) struct Arrivals {
 impl Arrivals {
     pub(crate) const fn new() -> Self {
         Arrivals {
-            last: 0,
+            // While not monitoring, `last` is u64::MAX so that the fast path of
+            // `check` (one comparison) sends every arrival to the slow path.
+            last: u64::MAX,
             monitoring: false,
             available_until: u64::MAX,
         }
@@ -122,12 +125,19 @@ impl Arrivals {
     #[inline]
     pub(crate) fn check(&self, at: Timestamp) -> Result<Option<(u64, bool)>, HeartbeatError> {
         let at_ns = at.as_nanos();
-        if !self.monitoring {
-            return Ok(None);
-        }
         if at_ns > self.last {
+            // Implies monitoring: `last` is u64::MAX until the first heartbeat.
             Ok(Some((at_ns - self.last, at_ns <= self.available_until)))
-        } else if at_ns == self.last {
+        } else {
+            self.check_slow(at)
+        }
+    }
+
+    #[cold]
+    fn check_slow(&self, at: Timestamp) -> Result<Option<(u64, bool)>, HeartbeatError> {
+        if !self.monitoring {
+            Ok(None)
+        } else if at.as_nanos() == self.last {
             Err(HeartbeatError::Duplicate { at })
         } else {
             Err(HeartbeatError::OutOfOrder {
@@ -212,23 +222,32 @@ const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 /// 1 ns, saturating at `u64::MAX` (never); NaN maps to `u64::MAX`.
 #[inline]
 pub(crate) fn offset_ns(real_ns: f64) -> u64 {
-    if real_ns < TWO_POW_52 {
-        if real_ns > 1.0 {
-            // Adding 2^52 leaves a unit in the last place of 1, so the addition
-            // rounds to an integer whose bits are read off: three instructions where
-            // `ceil` is a library call on baseline x86-64 and the saturating
-            // `f64 -> u64` conversion a dozen.
-            let shifted = real_ns + TWO_POW_52;
-            let rounded = shifted.to_bits() - TWO_POW_52.to_bits();
-            rounded + u64::from(shifted - TWO_POW_52 < real_ns)
-        } else {
-            1
-        }
-    } else if real_ns < u64::MAX as f64 {
-        // Doubles this large are whole numbers already.
-        real_ns as u64
+    // For non-negative doubles the bit patterns are ordered like the values, and
+    // negative ones and NaN have the sign or all exponent bits set: one unsigned
+    // comparison selects 1 <= x < 2^52, the only range a real deadline falls in.
+    let bits = real_ns.to_bits().wrapping_sub(1f64.to_bits());
+    if bits < TWO_POW_52.to_bits() - 1f64.to_bits() {
+        // Adding 2^52 leaves a unit in the last place of 1, so the addition rounds
+        // to an integer whose bits are read off: three instructions where `ceil` is
+        // a library call on baseline x86-64 and the saturating `f64 -> u64`
+        // conversion a dozen. Then one more to round up instead of to nearest.
+        let shifted = real_ns + TWO_POW_52;
+        let rounded = shifted.to_bits() - TWO_POW_52.to_bits();
+        rounded + u64::from(shifted - TWO_POW_52 < real_ns)
     } else {
+        offset_ns_slow(real_ns)
+    }
+}
+
+#[cold]
+fn offset_ns_slow(real_ns: f64) -> u64 {
+    if real_ns.is_nan() || real_ns >= u64::MAX as f64 {
         u64::MAX
+    } else if real_ns < 1.0 {
+        1
+    } else {
+        // At least 2^52: doubles this large are whole numbers already.
+        real_ns as u64
     }
 }
 
@@ -238,7 +257,18 @@ mod tests {
 
     #[test]
     fn offset_rounds_up_exactly() {
-        for x in [1.0, 1.2, 2.5, 3.0, 3.5, 1e9 + 0.49, 1e9 + 0.51, 15e9, 4.5e15 - 0.5, 4.6e15] {
+        for x in [
+            1.0,
+            1.2,
+            2.5,
+            3.0,
+            3.5,
+            1e9 + 0.49,
+            1e9 + 0.51,
+            15e9,
+            4.5e15 - 0.5,
+            4.6e15,
+        ] {
             assert_eq!(offset_ns(x), x.ceil() as u64, "{x}");
         }
         assert_eq!(offset_ns(0.0), 1);

@@ -148,7 +148,6 @@ pub struct PhiAccrual {
     window: Window,
     arrivals: Arrivals,
     pause_ns: f64,
-    min_std_ns: f64,
     bootstrap: [u64; 2],
     /// Standardised silence at which phi reaches the threshold.
     y_threshold: f64,
@@ -156,14 +155,18 @@ pub struct PhiAccrual {
     y_floor: f64,
     /// `min_std_deviation^2` in ns^2, exactly.
     min_var_ns2: u128,
+    /// `min_var_ns2 * n^2` for the window's current length `n`: the variance
+    /// numerator above which the measured deviation exceeds the minimum.
+    min_var_numerator: u128,
     /// `1 / min_std_deviation`, 1/ns.
     inv_min_std: f64,
+    /// `y_threshold * min_std_deviation`, ns.
+    min_std_margin: f64,
     // Derived from the window whenever it changes:
     /// Mean interval plus the acceptable pause, ns.
     mu: f64,
-    /// Standard deviation used by phi (at least the minimum), ns.
-    sigma: f64,
-    /// `1 / sigma`: a division at heartbeat time (off the critical path) saves one on
+    /// `1 / sigma`, where sigma is the standard deviation phi uses (at least the
+    /// minimum): a division at heartbeat time, off the critical path, saves one on
     /// every query.
     inv_sigma: f64,
     deadline_offset_ns: u64,
@@ -200,14 +203,14 @@ impl PhiAccrual {
             window: Window::new(window),
             arrivals: Arrivals::new(),
             pause_ns: duration_nanos(config.acceptable_heartbeat_pause) as f64,
-            min_std_ns: min_std_ns as f64,
             bootstrap: [estimate - estimate / 4, estimate + estimate / 4],
             y_threshold,
             y_floor,
             min_var_ns2: u128::from(min_std_ns) * u128::from(min_std_ns),
+            min_var_numerator: 0,
             inv_min_std: 1.0 / min_std_ns as f64,
+            min_std_margin: y_threshold * min_std_ns as f64,
             mu: 0.0,
-            sigma: 1.0,
             inv_sigma: 1.0,
             deadline_offset_ns: u64::MAX,
         };
@@ -235,26 +238,29 @@ impl PhiAccrual {
         }
     }
 
-    /// Recomputes everything derived from the window: O(1), at most one square root
-    /// and one division.
+    /// Records an interval and recomputes everything derived from the window: O(1),
+    /// at most one square root and one division.
     #[inline]
-    fn refresh(&mut self) {
+    fn record(&mut self, interval_ns: u64) {
+        if self.window.push(interval_ns) {
+            let n = self.window.len() as u128;
+            self.min_var_numerator = self.min_var_ns2 * (n * n);
+        }
+        self.mu = self.window.mean() + self.pause_ns;
         // Is the variance above the minimum? Decided exactly, in integers:
-        // n * sum_sq - sum^2 > min_std^2 * n^2 (at most 2^124 on both sides).
+        // n * sum_sq - sum^2 > min_std^2 * n^2 (both at most 2^124).
         let numerator = self.window.variance_numerator();
-        let n = self.window.len() as u128;
-        if numerator > self.min_var_ns2 * (n * n) {
+        let margin = if numerator > self.min_var_numerator {
             let sigma = variance_from_numerator(numerator, self.window.inv_len()).sqrt();
-            self.sigma = sigma;
             self.inv_sigma = 1.0 / sigma;
+            self.y_threshold * sigma
         } else {
             // A steady sender usually sits here: no square root or division, and a
             // query right after this heartbeat does not wait for them.
-            self.sigma = self.min_std_ns;
             self.inv_sigma = self.inv_min_std;
-        }
-        self.mu = self.window.mean() + self.pause_ns;
-        self.deadline_offset_ns = offset_ns(self.y_threshold * self.sigma + self.mu);
+            self.min_std_margin
+        };
+        self.deadline_offset_ns = offset_ns(self.mu + margin);
     }
 }
 
@@ -263,8 +269,7 @@ impl FailureDetector for PhiAccrual {
     fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
         if let Some((interval, was_available)) = self.arrivals.check(at)? {
             if was_available {
-                self.window.push(interval);
-                self.refresh();
+                self.record(interval);
             }
         }
         self.arrivals.accept(at, self.deadline_offset_ns);
@@ -276,13 +281,13 @@ impl FailureDetector for PhiAccrual {
         let Some(silence) = self.arrivals.silence_ns(now) else {
             return 0.0;
         };
-        let excess = silence - self.mu;
+        let y = (silence - self.mu) * self.inv_sigma;
         // Shortly after a heartbeat phi is below 1e-300: report 0 without the
         // transcendental math (and without exp's slow subnormal path).
-        if excess < self.y_floor * self.sigma {
+        if y < self.y_floor {
             return 0.0;
         }
-        self.phi_of(excess * self.inv_sigma)
+        self.phi_of(y)
     }
 
     fn threshold(&self) -> f64 {
@@ -309,7 +314,7 @@ impl FailureDetector for PhiAccrual {
             PhiModel::Logistic => logistic_phi_inverse(level),
             PhiModel::Normal => normal_phi_inverse(level),
         };
-        self.arrivals.deadline_after(y * self.sigma + self.mu)
+        self.arrivals.deadline_after(y / self.inv_sigma + self.mu)
     }
 
     fn last_heartbeat(&self) -> Option<Timestamp> {
@@ -327,9 +332,8 @@ impl FailureDetector for PhiAccrual {
     fn reset(&mut self) {
         self.window.clear();
         for sample in self.bootstrap {
-            self.window.push(sample);
+            self.record(sample);
         }
-        self.refresh();
         self.arrivals = Arrivals::new();
     }
 }

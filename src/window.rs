@@ -77,9 +77,9 @@ impl Window {
     }
 
     /// Adds one interval (clamped to `MAX_INTERVAL_NS`), evicting the oldest when full.
-    /// O(1), no allocation.
+    /// Returns whether the window grew (it was not full). O(1), no allocation.
     #[inline]
-    pub(crate) fn push(&mut self, interval_ns: u64) {
+    pub(crate) fn push(&mut self, interval_ns: u64) -> bool {
         let x = interval_ns.min(MAX_INTERVAL_NS);
         let cap = self.ring.len();
         let slot = &mut self.ring[self.head];
@@ -88,17 +88,28 @@ impl Window {
             // x^2 - old^2 = (x - old)(x + old): one multiplication instead of two.
             // Both factors are below 2^48 in magnitude; the sum of squares stays
             // non-negative, so wrapping two's-complement addition is exact.
+            // Both factors as i64 (|.| < 2^48), so the product is one signed
+            // 64 x 64 -> 128 multiplication.
             let diff = x as i64 - old as i64;
-            let delta = i128::from(diff) * i128::from(x + old);
+            let delta = i128::from(diff) * i128::from((x + old) as i64);
             self.sum_sq = self.sum_sq.wrapping_add(delta as u128);
             self.sum = self.sum - old + x;
+            *slot = x;
+            self.advance(cap);
+            false
         } else {
             self.len += 1;
             self.inv_len = 1.0 / self.len as f64;
             self.sum += x;
             self.sum_sq += u128::from(x) * u128::from(x);
+            *slot = x;
+            self.advance(cap);
+            true
         }
-        *slot = x;
+    }
+
+    #[inline]
+    fn advance(&mut self, cap: usize) {
         self.head += 1;
         if self.head == cap {
             self.head = 0;
