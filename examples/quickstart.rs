@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use failure_detector::{
-    Clock, ExponentialPhi, ExponentialPhiConfig, FailureDetector, FixedTimeout,
-    FixedTimeoutConfig, ManualClock, PhiAccrual, PhiAccrualConfig, PhiModel, Timestamp,
+    Clock, ExponentialPhi, ExponentialPhiConfig, FailureDetector, FixedTimeout, FixedTimeoutConfig,
+    ManualClock, PhiAccrual, PhiAccrualConfig, PhiModel, Timestamp,
 };
 
 /// A small deterministic generator, so every run prints the same thing.
@@ -98,7 +98,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         print!(" | {:>27}", format!("{name} [{}]", fd.threshold()));
     }
     println!();
-    for silence_ms in [0, 50, 100, 150, 200, 300, 400, 500, 1_000, 2_000, 3_000, 3_500, 4_000, 5_000] {
+    for silence_ms in [
+        0, 50, 100, 150, 200, 300, 400, 500, 1_000, 2_000, 3_000, 3_500, 4_000, 5_000,
+    ] {
         let now = crash + Duration::from_millis(silence_ms);
         print!("{:>8} ms", silence_ms);
         for (_, fd) in &detectors {
@@ -109,7 +111,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("(* = suspected)\n");
 
-    println!("{:<26} {:>14} {:>24}", "detector", "declared after", "false alarms before crash");
+    println!(
+        "{:<26} {:>14} {:>24}",
+        "detector", "declared after", "false alarms before crash"
+    );
     for ((name, fd), alarms) in detectors.iter().zip(&false_alarms) {
         let detected = fd
             .deadline()

@@ -18,9 +18,10 @@ use crate::time::Timestamp;
 ///   while no heartbeat arrives. Before the first heartbeat it is `0.0`.
 /// * [`is_available`](Self::is_available)`(t)` is `suspicion(t) < threshold()`,
 ///   answered with one integer comparison against the precomputed
-///   [`deadline`](Self::deadline). The deadline is exact to the nanosecond for the
-///   fixed timeout and exponential detectors and to well under a microsecond for the
-///   normal models, so the two answers agree except within that distance of it.
+///   [`deadline`](Self::deadline). The deadline is never before the instant at which
+///   the suspicion reaches the threshold and at most a couple of nanoseconds after it
+///   (exact to the nanosecond for the fixed timeout), so the two answers agree except
+///   within that distance of it.
 /// * A heartbeat at or before the last accepted one is refused with a
 ///   [`HeartbeatError`] and changes nothing.
 /// * A node is available at the instant of its last heartbeat (deadlines are at
@@ -180,11 +181,16 @@ impl Arrivals {
     /// rounds it (so `deadline_after(x)` for the threshold's offset is `deadline()`);
     /// `None` when not monitoring or beyond `Timestamp::MAX`.
     pub(crate) fn deadline_after(&self, real_offset_ns: f64) -> Option<Timestamp> {
-        let offset = offset_ns(real_offset_ns);
-        if !self.monitoring || offset == u64::MAX {
+        self.deadline_after_ns(offset_ns(real_offset_ns))
+    }
+
+    /// `last + offset_ns` (a whole offset of at least 1, `u64::MAX` meaning never);
+    /// `None` when not monitoring or beyond `Timestamp::MAX`.
+    pub(crate) fn deadline_after_ns(&self, offset_ns: u64) -> Option<Timestamp> {
+        if !self.monitoring || offset_ns == u64::MAX {
             return None;
         }
-        self.last.checked_add(offset).map(Timestamp::from_nanos)
+        self.last.checked_add(offset_ns).map(Timestamp::from_nanos)
     }
 
     /// Silence since the last heartbeat at `now` in nanoseconds (0 for a query before
@@ -218,36 +224,52 @@ impl Arrivals {
 
 const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 
-/// A real offset in nanoseconds rounded **up** to a whole deadline offset of at least
-/// 1 ns, saturating at `u64::MAX` (never); NaN maps to `u64::MAX`.
+/// A real offset in nanoseconds turned into a whole deadline offset on the hot path:
+/// never early and at most 1.5 ns late (`round(x) + 1`), at least 1, saturating at
+/// `u64::MAX` (never); NaN maps to `u64::MAX`.
+///
+/// Not an exact `ceil`: the real offset it rounds carries a floating-point error of
+/// its own (about 1e-16 relative), so exactness to the nanosecond would be
+/// illusory, and the exact version costs five more instructions per heartbeat.
+/// Offsets computed from whole nanoseconds use [`ceil_ns`].
 #[inline]
 pub(crate) fn offset_ns(real_ns: f64) -> u64 {
-    // For non-negative doubles the bit patterns are ordered like the values, and
-    // negative ones and NaN have the sign or all exponent bits set: one unsigned
-    // comparison selects 1 <= x < 2^52, the only range a real deadline falls in.
-    let bits = real_ns.to_bits().wrapping_sub(1f64.to_bits());
-    if bits < TWO_POW_52.to_bits() - 1f64.to_bits() {
+    // One comparison selects the range every real deadline falls in (and sends NaN
+    // and huge values to the slow path).
+    if real_ns < TWO_POW_52 {
+        // Plain comparison rather than f64::max: NaN cannot get here.
+        let x = if real_ns > 0.0 { real_ns } else { 0.0 };
         // Adding 2^52 leaves a unit in the last place of 1, so the addition rounds
         // to an integer whose bits are read off: three instructions where `ceil` is
         // a library call on baseline x86-64 and the saturating `f64 -> u64`
-        // conversion a dozen. Then one more to round up instead of to nearest.
-        let shifted = real_ns + TWO_POW_52;
-        let rounded = shifted.to_bits() - TWO_POW_52.to_bits();
-        rounded + u64::from(shifted - TWO_POW_52 < real_ns)
+        // conversion a dozen.
+        (x + TWO_POW_52).to_bits() - TWO_POW_52.to_bits() + 1
     } else {
-        offset_ns_slow(real_ns)
+        saturate_ns(real_ns)
+    }
+}
+
+/// A real offset in nanoseconds rounded **up** exactly, at least 1, saturating at
+/// `u64::MAX` (never); NaN maps to `u64::MAX`. For offsets that are whole numbers of
+/// nanoseconds in exact arithmetic (the fixed timeout), where ceil must be exact.
+pub(crate) fn ceil_ns(real_ns: f64) -> u64 {
+    if real_ns < TWO_POW_52 {
+        let x = if real_ns > 1.0 { real_ns } else { 1.0 };
+        let shifted = x + TWO_POW_52;
+        let rounded = shifted.to_bits() - TWO_POW_52.to_bits();
+        rounded + u64::from(shifted - TWO_POW_52 < x)
+    } else {
+        saturate_ns(real_ns)
     }
 }
 
 #[cold]
-fn offset_ns_slow(real_ns: f64) -> u64 {
-    if real_ns.is_nan() || real_ns >= u64::MAX as f64 {
-        u64::MAX
-    } else if real_ns < 1.0 {
-        1
-    } else {
+fn saturate_ns(real_ns: f64) -> u64 {
+    if real_ns < u64::MAX as f64 {
         // At least 2^52: doubles this large are whole numbers already.
         real_ns as u64
+    } else {
+        u64::MAX // beyond the clock, or NaN
     }
 }
 
@@ -256,7 +278,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offset_rounds_up_exactly() {
+    fn ceil_rounds_up_exactly() {
         for x in [
             1.0,
             1.2,
@@ -269,10 +291,30 @@ mod tests {
             4.5e15 - 0.5,
             4.6e15,
         ] {
-            assert_eq!(offset_ns(x), x.ceil() as u64, "{x}");
+            assert_eq!(ceil_ns(x), x.ceil() as u64, "{x}");
         }
-        assert_eq!(offset_ns(0.0), 1);
-        assert_eq!(offset_ns(0.3), 1);
+        assert_eq!(ceil_ns(0.0), 1);
+        assert_eq!(ceil_ns(0.3), 1);
+        assert_eq!(ceil_ns(-5.0), 1);
+        assert_eq!(ceil_ns(f64::NEG_INFINITY), 1);
+        assert_eq!(ceil_ns(f64::NAN), u64::MAX);
+        assert_eq!(ceil_ns(f64::INFINITY), u64::MAX);
+        assert_eq!(ceil_ns(1e30), u64::MAX);
+        assert_eq!(ceil_ns(1e16), 10_000_000_000_000_000);
+    }
+
+    #[test]
+    fn offset_is_never_early_and_at_most_1_5ns_late() {
+        let mut x = 0.0;
+        while x < 1e6 {
+            let o = offset_ns(x) as f64;
+            assert!(o > x && o <= x + 1.5 && o >= 1.0, "{x} -> {o}");
+            x += 0.173;
+        }
+        for x in [1e9 + 0.49, 1e9 + 0.5, 1e9 + 0.51, 15e9, 4.5e15 - 0.5] {
+            let o = offset_ns(x) as f64;
+            assert!(o > x && o <= x + 1.5, "{x} -> {o}");
+        }
         assert_eq!(offset_ns(-5.0), 1);
         assert_eq!(offset_ns(f64::NEG_INFINITY), 1);
         assert_eq!(offset_ns(f64::NAN), u64::MAX);

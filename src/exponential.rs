@@ -74,7 +74,7 @@ impl Default for ExponentialPhiConfig {
 /// `X` with the window's mean.
 ///
 /// Suspicion grows linearly with silence and the deadline is
-/// `last + threshold * ln 10 * mean`, exact to the nanosecond. The first heartbeat
+/// `last + threshold * ln 10 * mean`, rounded up to the nanosecond. The first heartbeat
 /// records `initial_interval` as a sample; later intervals longer than
 /// `max_interval` are not recorded. Every interval shorter than that is recorded,
 /// whether or not the node was available when it arrived (Cassandra does the same).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::detector::{Arrivals, FailureDetector, Stats, offset_ns};
+use crate::detector::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::time::{Timestamp, duration_nanos};
 
@@ -95,7 +95,7 @@ impl FixedTimeout {
         let interval_ns = check::nonzero("interval", config.interval)?;
         let missed = check::positive("missed_heartbeats", config.missed_heartbeats)?;
         let pause_ns = duration_nanos(config.acceptable_pause);
-        let timeout_ns = offset_ns(missed * interval_ns as f64).saturating_add(pause_ns);
+        let timeout_ns = ceil_ns(missed * interval_ns as f64).saturating_add(pause_ns);
         Ok(FixedTimeout {
             config,
             interval: interval_ns as f64,
@@ -151,12 +151,14 @@ impl FailureDetector for FixedTimeout {
         if level.is_nan() {
             return None;
         }
-        let real = if level <= 0.0 {
-            0.0
+        // The same exact rounding as the timeout itself, so that
+        // deadline_for(threshold) is the deadline.
+        let offset = if level <= 0.0 {
+            1
         } else {
-            level * self.interval + self.pause_ns as f64
+            ceil_ns(level * self.interval).saturating_add(self.pause_ns)
         };
-        self.arrivals.deadline_after(real)
+        self.arrivals.deadline_after_ns(offset)
     }
 
     fn last_heartbeat(&self) -> Option<Timestamp> {

@@ -92,8 +92,9 @@
 //!   silence up to `u64::MAX` ns. Its relative error against the model formula
 //!   evaluated exactly is about 1e-14 for the logistic model and 1e-12 for the exact
 //!   normal tail.
-//! * Deadlines are rounded up to the nanosecond: the level is reached at the deadline
-//!   and not 1 µs before it (fixed timeout and exponential: exact to 1 ns).
+//! * Deadlines are never early and at most 1.5 ns late: the level is reached at the
+//!   deadline (phi within its own relative error of about 1e-15) and not 1 µs before
+//!   it. The fixed timeout's deadline is exact to the nanosecond.
 //!
 //! # Cost and memory
 //!
@@ -126,3 +127,8 @@ pub use exponential::{ExponentialPhi, ExponentialPhiConfig};
 pub use fixed::{FixedTimeout, FixedTimeoutConfig};
 pub use phi::{PhiAccrual, PhiAccrualConfig, PhiModel};
 pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -241,7 +241,7 @@ impl PhiAccrual {
     /// Records an interval and recomputes everything derived from the window: O(1),
     /// at most one square root and one division.
     #[inline]
-    fn record(&mut self, interval_ns: u64) {
+    fn record(&mut self, interval_ns: u64) -> u64 {
         if self.window.push(interval_ns) {
             let n = self.window.len() as u128;
             self.min_var_numerator = self.min_var_ns2 * (n * n);
@@ -261,18 +261,18 @@ impl PhiAccrual {
             self.min_std_margin
         };
         self.deadline_offset_ns = offset_ns(self.mu + margin);
+        self.deadline_offset_ns
     }
 }
 
 impl FailureDetector for PhiAccrual {
     #[inline]
     fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
-        if let Some((interval, was_available)) = self.arrivals.check(at)? {
-            if was_available {
-                self.record(interval);
-            }
-        }
-        self.arrivals.accept(at, self.deadline_offset_ns);
+        let offset = match self.arrivals.check(at)? {
+            Some((interval, true)) => self.record(interval),
+            _ => self.deadline_offset_ns,
+        };
+        self.arrivals.accept(at, offset);
         Ok(())
     }
 
