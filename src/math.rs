@@ -246,7 +246,18 @@ mod tests {
     #[test]
     fn logistic_inverse_hits_the_level() {
         for level in [
-            1e-6, 0.1, std::f64::consts::LOG10_2, 0.5, 1.0, 3.0, 8.0, 12.0, 16.0, 40.0, 300.0, 1e6,
+            1e-6,
+            0.1,
+            std::f64::consts::LOG10_2,
+            0.5,
+            1.0,
+            3.0,
+            8.0,
+            12.0,
+            16.0,
+            40.0,
+            300.0,
+            1e6,
         ] {
             let y = logistic_phi_inverse(level);
             assert!(rel(logistic_phi(y), level) < 1e-12, "level={level} y={y}");
