@@ -475,3 +475,20 @@ fn a_silence_of_years_and_queries_before_the_last_heartbeat() {
     assert_eq!(fd.suspicion(Timestamp::ZERO), 0.0);
     assert!(fd.is_available(Timestamp::ZERO));
 }
+
+#[test]
+fn memory_per_detector_is_small_and_fixed() {
+    for window in [1, 100, 1000] {
+        let mut fd = detector(PhiAccrualConfig::new().with_max_sample_size(window));
+        let before = fd.memory_bytes();
+        assert!(std::mem::size_of::<PhiAccrual>() < 200);
+        assert!(
+            before >= window * 8 && before < window * 8 + 256,
+            "{before}"
+        );
+        for i in 0..5_000u64 {
+            fd.heartbeat(ms(i * 100)).unwrap();
+        }
+        assert_eq!(fd.memory_bytes(), before, "no growth after construction");
+    }
+}
