@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::detector::{Arrivals, FailureDetector, Stats, offset_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::time::Timestamp;
-use crate::window::{Window, window_bytes};
+use crate::window::Window;
 
 /// Configuration of an [`ExponentialPhi`] detector. Defaults are Cassandra's
 /// (`org.apache.cassandra.gms.FailureDetector`: `phi_convict_threshold` 8, a window
@@ -89,7 +89,7 @@ impl Default for ExponentialPhiConfig {
 /// assert!((phi - 3.0 / (1.5 * std::f64::consts::LN_10)).abs() < 1e-12);
 /// ```
 ///
-/// Memory: `size_of::<ExponentialPhi>()` (under 150 bytes) plus 8 bytes per window
+/// Memory: `size_of::<ExponentialPhi>()` (176 bytes on 64-bit targets) plus 8 bytes per window
 /// slot: about 8.1 KB at the default window of 1000; see
 /// [`memory_bytes`](Self::memory_bytes).
 #[derive(Clone, Debug)]
@@ -134,8 +134,7 @@ impl ExponentialPhi {
 
     /// Bytes this detector occupies, heap included.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() - std::mem::size_of::<Window>()
-            + window_bytes(self.window.capacity())
+        std::mem::size_of::<Self>() + self.window.heap_bytes()
     }
 
     #[inline]

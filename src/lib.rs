@@ -100,7 +100,8 @@
 //!
 //! `heartbeat`, `suspicion` and `is_available` are O(1) and never allocate.
 //! `is_available` is one integer comparison. A windowed detector holds 8 bytes per
-//! window slot plus under 200 bytes (`memory_bytes()`); [`FixedTimeout`] has no heap.
+//! window slot plus 240 bytes or less (`memory_bytes()`); [`FixedTimeout`] is 88 bytes
+//! with no heap.
 //!
 //! # Limitations
 //!

@@ -8,7 +8,7 @@ use crate::detector::{Arrivals, FailureDetector, Stats, offset_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::math::{PHI_FLOOR, logistic_phi, logistic_phi_inverse, normal_phi, normal_phi_inverse};
 use crate::time::{Timestamp, duration_nanos};
-use crate::window::{MAX_INTERVAL_NS, Window, variance_from_numerator, window_bytes};
+use crate::window::{MAX_INTERVAL_NS, Window, variance_from_numerator};
 
 /// How phi turns the standardised silence `y = (silence - mean - pause) / sigma` into
 /// a suspicion level. Both are `-log10` of an upper tail of the normal distribution.
@@ -139,8 +139,9 @@ impl Default for PhiAccrualConfig {
 /// assert!(deadline > Timestamp::from_secs(13) && deadline < Timestamp::from_secs(14));
 /// ```
 ///
-/// Memory: `size_of::<PhiAccrual>()` (under 200 bytes) plus 8 bytes per window slot:
-/// about 8.2 KB at the default window of 1000, 1 KB at 100; see
+/// Memory: `size_of::<PhiAccrual>()` (240 bytes on 64-bit targets) plus 8 bytes per
+/// window slot:
+/// about 8.3 KB at the default window of 1000, 1.0 KB at 100; see
 /// [`memory_bytes`](Self::memory_bytes).
 #[derive(Clone, Debug)]
 pub struct PhiAccrual {
@@ -148,15 +149,12 @@ pub struct PhiAccrual {
     window: Window,
     arrivals: Arrivals,
     pause_ns: f64,
-    bootstrap: [u64; 2],
     /// Standardised silence at which phi reaches the threshold.
     y_threshold: f64,
     /// Standardised silence below which phi < `PHI_FLOOR` (reported as 0).
     y_floor: f64,
-    /// `min_std_deviation^2` in ns^2, exactly.
-    min_var_ns2: u128,
-    /// `min_var_ns2 * n^2` for the window's current length `n`: the variance
-    /// numerator above which the measured deviation exceeds the minimum.
+    /// `min_std_deviation^2 * n^2` (exact) for the window's current length `n`: the
+    /// variance numerator above which the measured deviation exceeds the minimum.
     min_var_numerator: u128,
     /// `1 / min_std_deviation`, 1/ns.
     inv_min_std: f64,
@@ -203,10 +201,8 @@ impl PhiAccrual {
             window: Window::new(window),
             arrivals: Arrivals::new(),
             pause_ns: duration_nanos(config.acceptable_heartbeat_pause) as f64,
-            bootstrap: [estimate - estimate / 4, estimate + estimate / 4],
             y_threshold,
             y_floor,
-            min_var_ns2: u128::from(min_std_ns) * u128::from(min_std_ns),
             min_var_numerator: 0,
             inv_min_std: 1.0 / min_std_ns as f64,
             min_std_margin: y_threshold * min_std_ns as f64,
@@ -225,8 +221,7 @@ impl PhiAccrual {
 
     /// Bytes this detector occupies, heap included.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() - std::mem::size_of::<Window>()
-            + window_bytes(self.window.capacity())
+        std::mem::size_of::<Self>() + self.window.heap_bytes()
     }
 
     /// Phi as a function of the standardised silence.
@@ -238,27 +233,53 @@ impl PhiAccrual {
         }
     }
 
+    /// Whether the window's standard deviation exceeds the minimum, decided exactly
+    /// in integers: `n * sum_sq - sum^2 > min_std^2 * n^2` (both at most 2^124).
+    /// Returns the variance numerator when it does.
+    #[inline]
+    fn deviation_above_minimum(&self) -> Option<u128> {
+        let numerator = self.window.variance_numerator();
+        (numerator > self.min_var_numerator).then_some(numerator)
+    }
+
+    /// `min_std_deviation` in whole nanoseconds (validated at construction).
+    fn min_std_ns(&self) -> u64 {
+        duration_nanos(self.config.min_std_deviation)
+    }
+
+    /// The standard deviation phi uses: the window's, at least the minimum.
+    fn sigma(&self) -> f64 {
+        match self.deviation_above_minimum() {
+            Some(numerator) => variance_from_numerator(numerator, self.window.inv_len()).sqrt(),
+            None => self.min_std_ns() as f64,
+        }
+    }
+
     /// Records an interval and recomputes everything derived from the window: O(1),
     /// at most one square root and one division.
     #[inline]
     fn record(&mut self, interval_ns: u64) -> u64 {
         if self.window.push(interval_ns) {
+            // The window grew (only while it fills up): rescale the threshold.
             let n = self.window.len() as u128;
-            self.min_var_numerator = self.min_var_ns2 * (n * n);
+            let min_std = u128::from(self.min_std_ns());
+            self.min_var_numerator = min_std * min_std * (n * n);
         }
         self.mu = self.window.mean() + self.pause_ns;
-        // Is the variance above the minimum? Decided exactly, in integers:
-        // n * sum_sq - sum^2 > min_std^2 * n^2 (both at most 2^124).
-        let numerator = self.window.variance_numerator();
-        let margin = if numerator > self.min_var_numerator {
-            let sigma = variance_from_numerator(numerator, self.window.inv_len()).sqrt();
-            self.inv_sigma = 1.0 / sigma;
-            self.y_threshold * sigma
-        } else {
-            // A steady sender usually sits here: no square root or division, and a
-            // query right after this heartbeat does not wait for them.
-            self.inv_sigma = self.inv_min_std;
-            self.min_std_margin
+        // Same value as `self.sigma()`, spelled out to pick precomputed constants in
+        // the common case.
+        let margin = match self.deviation_above_minimum() {
+            Some(numerator) => {
+                let sigma = variance_from_numerator(numerator, self.window.inv_len()).sqrt();
+                self.inv_sigma = 1.0 / sigma;
+                self.y_threshold * sigma
+            }
+            None => {
+                // A steady sender usually sits here: no square root or division, and
+                // a query right after this heartbeat does not wait for them.
+                self.inv_sigma = self.inv_min_std;
+                self.min_std_margin
+            }
         };
         self.deadline_offset_ns = offset_ns(self.mu + margin);
         self.deadline_offset_ns
@@ -314,7 +335,8 @@ impl FailureDetector for PhiAccrual {
             PhiModel::Logistic => logistic_phi_inverse(level),
             PhiModel::Normal => normal_phi_inverse(level),
         };
-        self.arrivals.deadline_after(y / self.inv_sigma + self.mu)
+        // The same arithmetic as `record`, so deadline_for(threshold) == deadline().
+        self.arrivals.deadline_after(self.mu + y * self.sigma())
     }
 
     fn last_heartbeat(&self) -> Option<Timestamp> {
@@ -330,10 +352,11 @@ impl FailureDetector for PhiAccrual {
     }
 
     fn reset(&mut self) {
+        // Akka's bootstrap: two synthetic intervals at the estimate +- a quarter.
+        let estimate = duration_nanos(self.config.first_heartbeat_estimate);
         self.window.clear();
-        for sample in self.bootstrap {
-            self.record(sample);
-        }
+        self.record(estimate - estimate / 4);
+        self.record(estimate + estimate / 4);
         self.arrivals = Arrivals::new();
     }
 }

@@ -17,11 +17,6 @@ pub(crate) const MAX_WINDOW: usize = 1 << 15;
 /// Intervals longer than this (2^47 ns, about 39 hours) are recorded as this value.
 pub(crate) const MAX_INTERVAL_NS: u64 = 1 << 47;
 
-/// Memory of a window: the ring itself plus this struct.
-pub(crate) const fn window_bytes(capacity: usize) -> usize {
-    capacity * std::mem::size_of::<u64>() + std::mem::size_of::<Window>()
-}
-
 #[derive(Clone, Debug)]
 pub(crate) struct Window {
     ring: Box<[u64]>,
@@ -51,6 +46,11 @@ impl Window {
 
     pub(crate) fn capacity(&self) -> usize {
         self.ring.len()
+    }
+
+    /// Bytes of heap the ring occupies (8 per slot).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.capacity() * std::mem::size_of::<u64>()
     }
 
     pub(crate) fn len(&self) -> usize {
