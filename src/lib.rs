@@ -42,6 +42,10 @@
 //! | [`FixedTimeout`] | missed intervals, linear | nothing | the interval is known and the network is steady; simplest to explain |
 //! | [`PhiAccrual`] | phi, normal model (Akka/Pekko) | mean and spread of intervals | jitter varies between peers or over time; thresholds tuned in Akka carry over |
 //! | [`ExponentialPhi`] | phi, exponential model (Cassandra) | mean interval only | compatibility with Cassandra's `phi_convict_threshold` |
+//! | [`Chen`] | seconds past the expected arrival (Chen et al. 2002) | mean delay, known period | the sender's period is known; the margin is set in time units |
+//! | [`Bertier`] | Chen's expectation plus a Jacobson margin (Bertier et al. 2002) | delay and its variation | a margin that follows the network, as TCP's RTO does |
+//! | [`Satzger`] | empirical share of shorter intervals (Satzger et al. 2007) | the whole interval distribution | no distribution can be assumed |
+//! | [`TwoWindows`] | later of a long- and a short-window Chen estimate (Tomsic et al. 2015) | sudden changes of delay | the network's conditions change abruptly |
 //!
 //! # Choosing a detector
 //!
@@ -108,18 +112,30 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bertier;
+mod chen;
 mod detector;
 mod error;
+mod estimate;
 mod exponential;
 mod fixed;
 mod math;
+mod order_stats;
 mod phi;
+#[cfg(feature = "qos")]
+pub mod qos;
+mod satzger;
 mod time;
+mod two_windows;
 mod window;
 
+pub use bertier::{Bertier, BertierConfig};
+pub use chen::{Chen, ChenConfig};
 pub use detector::{FailureDetector, Stats};
 pub use error::{ConfigError, HeartbeatError};
 pub use exponential::{ExponentialPhi, ExponentialPhiConfig};
 pub use fixed::{FixedTimeout, FixedTimeoutConfig};
 pub use phi::{PhiAccrual, PhiAccrualConfig, PhiModel};
+pub use satzger::{Satzger, SatzgerConfig};
 pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};
+pub use two_windows::{TwoWindows, TwoWindowsConfig};

@@ -1,0 +1,1 @@
+//! QoS lab (work in progress).
