@@ -1,1 +1,13 @@
-//! QoS lab (work in progress).
+//! The QoS lab: replay heartbeat traces through any [`FailureDetector`] and measure it
+//! with the metrics of Chen, Toueg and Aguilera ("On the Quality of Service of
+//! Failure Detectors", IEEE Transactions on Computers 51(5), 2002).
+//!
+//! (Feature `qos`, on by default.)
+//!
+//! [`FailureDetector`]: crate::FailureDetector
+
+mod synth;
+mod trace;
+
+pub use synth::{Delay, Generator, Loss, Network, Scenario};
+pub use trace::{Arrival, GapStats, Trace, TraceError, TraceReader};
