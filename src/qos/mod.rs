@@ -6,8 +6,12 @@
 //!
 //! [`FailureDetector`]: crate::FailureDetector
 
+mod replay;
+mod sweep;
 mod synth;
 mod trace;
 
+pub use replay::{Detection, Metrics, ReplayConfig, replay};
+pub use sweep::{Family, Sweep, SweepPoint, sweep};
 pub use synth::{Delay, Generator, Loss, Network, Scenario};
 pub use trace::{Arrival, GapStats, Trace, TraceError, TraceReader};
