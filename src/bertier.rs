@@ -203,10 +203,9 @@ impl Bertier {
             }
         }
         self.expected_ns = self.tracker.estimate.expected_offset();
-        let alpha = self.start_ns + self.config.phi * self.var_ns.max(1.0);
-        self.tracker
-            .arrivals
-            .accept(at, offset_ns(self.expected_ns + alpha));
+        // The same expression as `deadline_for(phi)`, so the two agree exactly.
+        let offset = self.expected_ns + self.start_ns + self.config.phi * self.var_ns.max(1.0);
+        self.tracker.arrivals.accept(at, offset_ns(offset));
         Ok(true)
     }
 }

@@ -113,7 +113,8 @@ impl Chen {
     pub fn new(config: ChenConfig) -> Result<Self, ConfigError> {
         let eta = check::recordable("interval", config.interval)?;
         let window = check::window("window_size", config.window_size)?;
-        let margin = check::nonzero("safety_margin", config.safety_margin)?;
+        check::nonzero("safety_margin", config.safety_margin)?;
+        let margin = config.safety_margin.as_secs_f64();
         let tracker = Tracker::new(window, 0, eta);
         Ok(Chen {
             config,

@@ -105,7 +105,12 @@ impl Estimate {
         let cap = self.ring.len();
         if self.short > 0 {
             if self.short_len == self.short {
-                let back = (self.head + cap - self.short) % cap;
+                // The value `short` pushes back, still in the ring (short <= cap).
+                let back = if self.head >= self.short {
+                    self.head - self.short
+                } else {
+                    self.head + cap - self.short
+                };
                 self.short_sum = self.short_sum.wrapping_sub(self.ring[back]);
             } else {
                 self.short_len += 1;
@@ -146,7 +151,13 @@ impl Estimate {
             return self.eta as f64;
         }
         let numerator = sum.wrapping_sub(self.newest.wrapping_mul(len as i128));
-        self.eta as f64 + numerator as f64 / len as f64
+        // The numerator is usually small: convert through i64 (one instruction)
+        // rather than the i128 library routine.
+        let numerator = match i64::try_from(numerator) {
+            Ok(small) => small as f64,
+            Err(_) => numerator as f64,
+        };
+        self.eta as f64 + numerator / len as f64
     }
 }
 
@@ -298,10 +309,12 @@ pub(crate) struct MarginDetector {
 }
 
 impl MarginDetector {
-    pub(crate) fn new(tracker: Tracker, eta_ns: u64, margin_ns: u64, two_windows: bool) -> Self {
+    /// `margin` is the threshold in seconds: the deadline is computed as
+    /// [`deadline_for`](Self::deadline_for) computes it, so the two agree exactly.
+    pub(crate) fn new(tracker: Tracker, eta_ns: u64, margin: f64, two_windows: bool) -> Self {
         MarginDetector {
             tracker,
-            margin_ns: margin_ns as f64,
+            margin_ns: margin * NANOS_PER_SEC,
             eta_ns: eta_ns as f64,
             two_windows,
             expected_ns: eta_ns as f64,

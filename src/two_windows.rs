@@ -126,7 +126,8 @@ impl TwoWindows {
                 allowed: "at most `long_window`",
             });
         }
-        let margin = check::nonzero("safety_margin", config.safety_margin)?;
+        check::nonzero("safety_margin", config.safety_margin)?;
+        let margin = config.safety_margin.as_secs_f64();
         let tracker = Tracker::new(long, short, eta);
         Ok(TwoWindows {
             config,

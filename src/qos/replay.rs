@@ -199,8 +199,101 @@ pub(crate) fn replay_into<D: FailureDetector + ?Sized>(
     config: &ReplayConfig,
     detections: &mut Vec<u64>,
 ) -> Metrics {
+    let mut tally = Tally::new(std::mem::take(detections));
+    let metrics = run(
+        fd,
+        trace,
+        config,
+        std::slice::from_mut(&mut tally),
+        |fd, _| fd.deadline(),
+    );
+    let metrics = metrics.into_iter().next().unwrap_or_default();
+    *detections = tally.detections;
+    metrics
+}
+
+/// Replays `trace` once and measures the detector at every level of `levels` at
+/// once, from [`deadline_for`](FailureDetector::deadline_for). Equal to one
+/// [`replay`] per level for a detector whose state does not depend on its threshold
+/// and whose `deadline_for(threshold())` is its `deadline()`.
+pub(crate) fn replay_levels<D: FailureDetector + ?Sized>(
+    fd: &mut D,
+    trace: &Trace,
+    config: &ReplayConfig,
+    levels: &[f64],
+) -> Vec<Metrics> {
+    let capacity = match config.crash_every {
+        0 => 1,
+        every => trace.len() / every + 2,
+    };
+    let mut tallies: Vec<Tally> = levels
+        .iter()
+        .map(|_| Tally::new(Vec::with_capacity(capacity)))
+        .collect();
+    run(fd, trace, config, &mut tallies, |fd, j| {
+        fd.deadline_for(levels[j])
+    })
+}
+
+/// The running counts of one replayed detector (or one level of it).
+struct Tally {
+    mistakes: u64,
+    mistake_ns: u64,
+    first: u64,
+    last: u64,
+    countdown: usize,
+    /// The deadline after the latest arrival, ns (`u64::MAX`: never).
+    deadline: u64,
+    detections: Vec<u64>,
+}
+
+impl Tally {
+    fn new(mut detections: Vec<u64>) -> Self {
+        detections.clear();
+        Tally {
+            mistakes: 0,
+            mistake_ns: 0,
+            first: 0,
+            last: 0,
+            countdown: 1,
+            deadline: u64::MAX,
+            detections,
+        }
+    }
+
+    /// Accounts for the deadline after one arrival: a mistake if it passes before
+    /// trust is restored, and an injected crash every `inject` arrivals.
+    #[inline]
+    fn observe(&mut self, deadline: u64, trusted_again: u64, crash_at: u64, inject: usize) {
+        self.deadline = deadline;
+        if deadline < trusted_again {
+            if self.mistakes == 0 {
+                self.first = deadline;
+            }
+            self.last = deadline;
+            self.mistakes += 1;
+            self.mistake_ns += trusted_again - deadline;
+        }
+        if inject > 0 {
+            self.countdown -= 1;
+            if self.countdown == 0 {
+                self.countdown = inject;
+                self.detections.push(detection_time(deadline, crash_at));
+            }
+        }
+    }
+}
+
+/// The replay loop shared by [`replay_into`] and [`replay_levels`]: `deadline(fd, j)`
+/// is the deadline measured by tally `j` after each arrival.
+fn run<D: FailureDetector + ?Sized>(
+    fd: &mut D,
+    trace: &Trace,
+    config: &ReplayConfig,
+    tallies: &mut [Tally],
+    deadline: impl Fn(&D, usize) -> Option<crate::Timestamp>,
+) -> Vec<Metrics> {
     fd.reset();
-    detections.clear();
     let arrivals = trace.arrivals();
     let n = arrivals.len();
     let warmup = config.warmup.min(n);
@@ -208,12 +301,12 @@ pub(crate) fn replay_into<D: FailureDetector + ?Sized>(
         let accepted = fd.heartbeat(at);
         debug_assert!(accepted.is_ok(), "traces are strictly increasing");
     }
-    let mut metrics = Metrics {
+    let base = Metrics {
         heartbeats: n - warmup,
         ..Metrics::default()
     };
     if warmup == n {
-        return metrics;
+        return vec![base; tallies.len()];
     }
     let crash = trace.crash().map(|c| c.as_nanos());
     let start = arrivals[warmup].as_nanos();
@@ -226,44 +319,38 @@ pub(crate) fn replay_into<D: FailureDetector + ?Sized>(
     } else {
         config.crash_every
     };
-    let mut countdown = 1;
-    let (mut mistakes, mut mistake_ns, mut first, mut last) = (0u64, 0u64, 0u64, 0u64);
-    let mut deadline = u64::MAX;
     for k in warmup..n {
         let accepted = fd.heartbeat(arrivals[k]);
         debug_assert!(accepted.is_ok(), "traces are strictly increasing");
-        deadline = fd.deadline().map_or(u64::MAX, |d| d.as_nanos());
         let trusted_again = match arrivals.get(k + 1) {
             Some(next) => next.as_nanos().min(end),
             None => end,
         };
-        if deadline < trusted_again {
-            if mistakes == 0 {
-                first = deadline;
-            }
-            last = deadline;
-            mistakes += 1;
-            mistake_ns += trusted_again - deadline;
-        }
-        if inject > 0 {
-            countdown -= 1;
-            if countdown == 0 {
-                countdown = inject;
-                detections.push(detection_time(deadline, crash_times[k].as_nanos()));
-            }
+        let crash_at = crash_times[k].as_nanos();
+        for (j, tally) in tallies.iter_mut().enumerate() {
+            let d = deadline(fd, j).map_or(u64::MAX, |d| d.as_nanos());
+            tally.observe(d, trusted_again, crash_at, inject);
         }
     }
-    if let Some(crash) = crash {
-        detections.push(detection_time(deadline, crash));
-    }
-    metrics.observed = Duration::from_nanos(end - start);
-    metrics.mistakes = mistakes;
-    metrics.mistake_time = Duration::from_nanos(mistake_ns);
-    metrics.first_mistake_ns = first;
-    metrics.last_mistake_ns = last;
-    metrics.detection.crashes = detections.len();
-    summarize(detections, &mut metrics.detection);
-    metrics
+    tallies
+        .iter_mut()
+        .map(|tally| {
+            if let Some(crash) = crash {
+                tally.detections.push(detection_time(tally.deadline, crash));
+            }
+            let mut metrics = Metrics {
+                observed: Duration::from_nanos(end - start),
+                mistakes: tally.mistakes,
+                mistake_time: Duration::from_nanos(tally.mistake_ns),
+                first_mistake_ns: tally.first,
+                last_mistake_ns: tally.last,
+                ..base
+            };
+            metrics.detection.crashes = tally.detections.len();
+            summarize(&mut tally.detections, &mut metrics.detection);
+            metrics
+        })
+        .collect()
 }
 
 /// `deadline - crash` (0 if the sender was already suspected), or `u64::MAX` for
