@@ -95,6 +95,8 @@ impl Default for BertierConfig {
 /// point `tau(k+1)`. Suspicion counts how many `var`s the silence is past
 /// `EA(k+1) + beta * delay`, `max(0, now - EA(k+1) - beta * delay) / var` (with
 /// `var` floored at 1 ns), so the threshold is `phi` and the deadline is `tau(k+1)`.
+/// After a very late heartbeat `EA(k+1) + beta * delay` can lie before `A_k`; it is
+/// then taken as `A_k`, so that the node is trusted for `phi * var` at least.
 /// Sequence numbers are inferred from gaps as for [`Chen`](crate::Chen), or given
 /// with [`heartbeat_with_seq`](Self::heartbeat_with_seq). O(1) per heartbeat.
 ///
@@ -123,7 +125,7 @@ pub struct Bertier {
     expected_ns: f64,
     delay_ns: f64,
     var_ns: f64,
-    /// `beta * delay`, ns: where suspicion starts to grow, past the expectation.
+    /// `max(0, EA(k+1) + beta * delay) - A_k`, ns: where suspicion starts to grow.
     start_ns: f64,
     /// `1 / max(var, 1 ns)`.
     inv_var: f64,
@@ -177,7 +179,7 @@ impl Bertier {
     /// The current safety margin `alpha = beta * delay + phi * var`, rounded up to
     /// the nanosecond (zero if negative).
     pub fn margin(&self) -> Duration {
-        let alpha = self.start_ns + self.config.phi * self.var_ns.max(1.0);
+        let alpha = self.config.beta * self.delay_ns + self.config.phi * self.var_ns.max(1.0);
         Duration::from_nanos(if alpha > 0.0 { offset_ns(alpha) } else { 0 })
     }
 
@@ -198,13 +200,14 @@ impl Bertier {
                 let gamma = self.config.gamma;
                 self.delay_ns += gamma * error;
                 self.var_ns += gamma * (error.abs() - self.var_ns);
-                self.start_ns = self.config.beta * self.delay_ns;
                 self.inv_var = 1.0 / self.var_ns.max(1.0);
             }
         }
         self.expected_ns = self.tracker.estimate.expected_offset();
+        // Suspicion grows from EA(k+1) + beta * delay, but not before this arrival.
+        self.start_ns = (self.expected_ns + self.config.beta * self.delay_ns).max(0.0);
         // The same expression as `deadline_for(phi)`, so the two agree exactly.
-        let offset = self.expected_ns + self.start_ns + self.config.phi * self.var_ns.max(1.0);
+        let offset = self.start_ns + self.config.phi * self.var_ns.max(1.0);
         self.tracker.arrivals.accept(at, offset_ns(offset));
         Ok(true)
     }
@@ -219,7 +222,7 @@ impl FailureDetector for Bertier {
     #[inline]
     fn suspicion(&self, now: Timestamp) -> f64 {
         match self.tracker.arrivals.silence_ns(now) {
-            Some(silence) => ((silence - self.expected_ns - self.start_ns) * self.inv_var).max(0.0),
+            Some(silence) => ((silence - self.start_ns) * self.inv_var).max(0.0),
             None => 0.0,
         }
     }
@@ -244,7 +247,7 @@ impl FailureDetector for Bertier {
         let real = if level <= 0.0 {
             0.0
         } else {
-            self.expected_ns + self.start_ns + level * self.var_ns.max(1.0)
+            self.start_ns + level * self.var_ns.max(1.0)
         };
         self.tracker.arrivals.deadline_after(real)
     }

@@ -69,7 +69,9 @@ impl Default for ChenConfig {
 /// ```
 ///
 /// and the freshness point is `tau(k+1) = EA(k+1) + alpha`: the node is trusted until
-/// then. Suspicion is the time past the expected arrival, in seconds,
+/// then. After a very late heartbeat the formula can put `EA(k+1)` before `A_k`; it
+/// is then taken as `A_k`, so that a node is trusted for `alpha` at least after each
+/// heartbeat. Suspicion is the time past the expected arrival, in seconds,
 /// `max(0, now - EA(k+1))`, and the threshold is `alpha` in seconds, so the deadline
 /// is `tau(k+1)` (rounded up to the nanosecond).
 ///

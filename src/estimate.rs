@@ -336,13 +336,16 @@ impl MarginDetector {
             return Ok(false);
         }
         let estimate = &self.tracker.estimate;
-        self.expected_ns = if self.two_windows {
+        let expected = if self.two_windows {
             estimate
                 .expected_offset()
                 .max(estimate.short_expected_offset())
         } else {
             estimate.expected_offset()
         };
+        // The next heartbeat is not expected before this one (after a very late
+        // arrival the formula can say so): the node is trusted for `alpha` at least.
+        self.expected_ns = expected.max(0.0);
         let offset = offset_ns(self.expected_ns + self.margin_ns);
         self.tracker.arrivals.accept(at, offset);
         Ok(true)
