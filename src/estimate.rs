@@ -90,6 +90,11 @@ impl Estimate {
     /// about `m` periods counts `m - 1` lost heartbeats).
     #[inline]
     pub(crate) fn inferred_step(&self, gap_ns: u64) -> u64 {
+        // The common case, a gap under 1.5 periods, without a division (eta <= 2^47,
+        // so 3 * eta cannot overflow).
+        if gap_ns.saturating_mul(2) < 3 * self.eta {
+            return 1;
+        }
         let periods = gap_ns / self.eta;
         let rest = gap_ns % self.eta;
         // Round half up without overflowing: rest >= eta - rest.
