@@ -25,9 +25,9 @@ fn arrivals(n: usize, seed: u64) -> Vec<(u64, u64)> {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        seq += if state % 50 == 0 { 2 } else { 1 };
+        seq += if state.is_multiple_of(50) { 2 } else { 1 };
         let mut at = seq * ETA + (state >> 20) % 30_000_000;
-        if state % 97 == 0 {
+        if state.is_multiple_of(97) {
             at += 400_000_000;
         }
         at = at.max(last + 1);

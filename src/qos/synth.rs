@@ -166,7 +166,7 @@ impl Loss {
     /// [`ConfigError`] unless `0 <= rate < 1` and `mean_burst >= 1` (finite).
     pub fn bursty(rate: f64, mean_burst: f64) -> Result<Self, ConfigError> {
         let rate = probability("rate", rate, false)?;
-        if !(check::positive("mean_burst", mean_burst)? >= 1.0) {
+        if check::positive("mean_burst", mean_burst)? < 1.0 {
             return Err(ConfigError::OutOfRange {
                 field: "mean_burst",
                 allowed: "at least 1 heartbeat",
@@ -242,7 +242,7 @@ fn probability(field: &'static str, p: f64, one_allowed: bool) -> Result<f64, Co
     if !p.is_finite() {
         return Err(ConfigError::NotFinite { field });
     }
-    if p < 0.0 || p > 1.0 || (p == 1.0 && !one_allowed) {
+    if !(0.0..=1.0).contains(&p) || (p == 1.0 && !one_allowed) {
         return Err(ConfigError::OutOfRange {
             field,
             allowed: if one_allowed {
@@ -663,10 +663,10 @@ impl Iterator for Generator {
             // A heartbeat in flight can be delivered once no later send can overtake
             // it: delays are never negative, so nothing sent after its arrival time
             // (or, with stalls, after the next scheduled send) arrives before it.
-            if let Some(&Reverse((arrival, _, _))) = self.in_flight.peek() {
-                if self.peek_send().is_none_or(|send| arrival < send) {
-                    break;
-                }
+            if let Some(&Reverse((arrival, _, _))) = self.in_flight.peek()
+                && self.peek_send().is_none_or(|send| arrival < send)
+            {
+                break;
             }
             if !self.send_one() && self.in_flight.is_empty() {
                 return None;

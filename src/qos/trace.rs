@@ -587,14 +587,14 @@ impl<R: BufRead> TraceReader<R> {
                 continue;
             }
             let arrival = self.parse_row()?;
-            if let Some(previous) = self.previous {
-                if arrival.at <= previous {
-                    return Err(TraceError::OutOfOrder {
-                        line: self.line_no,
-                        at: arrival.at,
-                        previous,
-                    });
-                }
+            if let Some(previous) = self.previous
+                && arrival.at <= previous
+            {
+                return Err(TraceError::OutOfOrder {
+                    line: self.line_no,
+                    at: arrival.at,
+                    previous,
+                });
             }
             self.previous = Some(arrival.at);
             return Ok(Some(arrival));
@@ -620,10 +620,10 @@ impl<R: BufRead> Iterator for TraceReader<R> {
 fn parse(field: &str, line: u64, column: &'static str) -> Result<u64, TraceError> {
     let field = field.trim();
     // `u64::from_str` accepts a leading '+'; a trace field is digits only.
-    if field.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(value) = field.parse() {
-            return Ok(value);
-        }
+    if field.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(value) = field.parse()
+    {
+        return Ok(value);
     }
     Err(TraceError::Number {
         line,

@@ -1,0 +1,243 @@
+//! The QoS lab: every detector family swept over 50 thresholds on synthetic scenarios
+//! and on the LIP6 PlanetLab traces; prints tables, writes CSV and SVG charts of
+//! detection time against mistake rate under `target/qos/`.
+//!
+//! ```text
+//! cargo run --release --example qos_lab            # everything
+//! cargo run --release --example qos_lab -- bursty  # traces whose name contains "bursty"
+//! ```
+//!
+//! The LIP6 traces are read from `../shared/data/lip6/` beside the project; the lab
+//! stops with an error naming the path if they are missing.
+
+use std::error::Error;
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use failure_detector::qos::{Delay, Family, Loss, Network, ReplayConfig, Scenario, Sweep, Trace};
+use plotters::prelude::*;
+
+const THRESHOLDS: usize = 50;
+const WARMUP: usize = 1000;
+const PERIOD: Duration = Duration::from_millis(100);
+/// Detection times at which the families are compared, in sender periods.
+const COMPARE_AT: [f64; 4] = [1.5, 2.0, 3.0, 5.0];
+
+fn ms(x: u64) -> Duration {
+    Duration::from_millis(x)
+}
+
+/// The synthetic scenarios, 100,000 heartbeats each (about 2.8 hours at 100 ms).
+fn scenarios() -> Result<Vec<(&'static str, Trace)>, Box<dyn Error>> {
+    let n = 100_000;
+    let bursty = Scenario::new(PERIOD)
+        .jitter(Delay::log_normal(ms(10), ms(5))?)
+        .loss(Loss::bursty(0.01, 5.0)?)
+        .stalls(Duration::from_secs(2), Duration::from_secs(600));
+    let change = Scenario::new(PERIOD)
+        .jitter(Delay::normal(ms(5), ms(1))?)
+        .change_at(
+            Duration::from_secs(3600),
+            Network::new()
+                .with_delay(Delay::gamma(ms(60), ms(15))?)
+                .with_loss(Loss::random(0.02)?),
+        );
+    let drift = Scenario::new(PERIOD)
+        .jitter(Delay::gamma(ms(20), ms(4))?)
+        .drift(ms(30));
+    Ok(vec![
+        ("bursty", bursty.generate(1, n)?),
+        ("sudden-change", change.generate(2, n)?),
+        ("drift", drift.generate(3, n)?),
+    ])
+}
+
+fn lip6_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lip6")
+}
+
+fn lip6() -> Result<Vec<(String, Trace)>, Box<dyn Error>> {
+    let dir = lip6_dir();
+    let mut traces = Vec::new();
+    for node in ["node0", "node1", "node3", "node5"] {
+        let path = dir.join(format!("{node}.csv"));
+        let trace = Trace::read_path(&path).map_err(|e| {
+            format!(
+                "{}: {e} (the LIP6 traces belong in ../shared/data/lip6/)",
+                path.display()
+            )
+        })?;
+        traces.push((format!("lip6-{node}"), trace));
+    }
+    Ok(traces)
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let filter = std::env::args().nth(1).unwrap_or_default();
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/qos");
+    fs::create_dir_all(&out)?;
+
+    let mut traces: Vec<(String, Trace)> = scenarios()?
+        .into_iter()
+        .map(|(name, t)| (name.to_string(), t))
+        .collect();
+    traces.extend(lip6()?);
+    traces.retain(|(name, _)| name.contains(&filter));
+
+    let config = ReplayConfig::new().with_warmup(WARMUP);
+    for (name, trace) in &traces {
+        let gaps = trace.gap_stats().ok_or("trace too short")?;
+        println!(
+            "\n== {name}: {} arrivals over {:.0} s, gap {:.3} ms +- {:.3} ms (max {:.1} ms)",
+            trace.len(),
+            (trace.arrivals()[trace.len() - 1] - trace.arrivals()[0]).as_secs_f64(),
+            gaps.mean_ns / 1e6,
+            gaps.std_dev_ns / 1e6,
+            gaps.max_ns as f64 / 1e6
+        );
+        let started = Instant::now();
+        let mut sweeps = Vec::new();
+        for family in Family::ALL {
+            let thresholds = family.thresholds(PERIOD, THRESHOLDS);
+            sweeps.push(family.sweep(trace, PERIOD, &config, &thresholds)?);
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "swept {} families x {THRESHOLDS} thresholds in {:.3} s ({:.1} M heartbeats/s)",
+            sweeps.len(),
+            elapsed.as_secs_f64(),
+            (sweeps.len() * THRESHOLDS * trace.len()) as f64 / elapsed.as_secs_f64() / 1e6
+        );
+        print_comparison(&sweeps);
+
+        let mut csv = BufWriter::new(File::create(out.join(format!("{name}.csv")))?);
+        use std::io::Write as _;
+        writeln!(csv, "{}", Sweep::CSV_HEADER)?;
+        for s in &sweeps {
+            s.write_csv(&mut csv)?;
+        }
+        let svg = out.join(format!("{name}.svg"));
+        chart(&svg, name, &sweeps)?;
+        println!("wrote {} and {name}.csv", svg.display());
+    }
+    Ok(())
+}
+
+/// Mistakes per hour of each family at equal mean detection times, and the ratio to
+/// Akka-style phi.
+fn print_comparison(sweeps: &[Sweep]) {
+    let phi = sweeps
+        .iter()
+        .find(|s| s.detector == Family::PhiAccrual.name());
+    print!("{:<16}", "mistakes/hour at T_D =");
+    for k in COMPARE_AT {
+        print!(
+            " {:>18}",
+            format!("{:.0} ms", k * PERIOD.as_secs_f64() * 1e3)
+        );
+    }
+    println!();
+    for s in sweeps {
+        print!("{:<22}", s.detector);
+        for k in COMPARE_AT {
+            let at = PERIOD.mul_f64(k);
+            let cell = match s.mistake_rate_at(at) {
+                None => "-".to_string(),
+                Some(rate) => {
+                    let per_hour = rate * 3600.0;
+                    match phi.and_then(|p| p.mistake_rate_at(at)) {
+                        Some(base) if base > 0.0 && s.detector != Family::PhiAccrual.name() => {
+                            format!("{per_hour:.1} (x{:.2})", rate / base)
+                        }
+                        _ => format!("{per_hour:.1}"),
+                    }
+                }
+            };
+            print!(" {cell:>18}");
+        }
+        println!();
+    }
+}
+
+/// T_D against lambda_M, both on log axes, one line per family.
+fn chart(path: &Path, name: &str, sweeps: &[Sweep]) -> Result<(), Box<dyn Error>> {
+    let curves: Vec<(&str, Vec<(f64, f64)>)> = sweeps
+        .iter()
+        .map(|s| {
+            let mut points: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .filter_map(|p| {
+                    let td = p.metrics.detection.mean?.as_secs_f64() * 1e3;
+                    let rate = p.metrics.mistake_rate() * 3600.0;
+                    (rate > 0.0).then_some((td, rate))
+                })
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (s.detector.as_str(), points)
+        })
+        .collect();
+    let period_ms = PERIOD.as_secs_f64() * 1e3;
+    let (x0, x1) = (period_ms, 20.0 * period_ms);
+    let visible = curves
+        .iter()
+        .flat_map(|(_, p)| p)
+        .filter(|p| p.0 >= x0 && p.0 <= x1);
+    let (y0, y1) = visible.fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    let (y0, y1) = if y0 <= y1 {
+        (y0 / 2.0, y1 * 2.0)
+    } else {
+        (0.1, 10.0)
+    };
+
+    let root = SVGBackend::new(path, (960, 640)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "{name}: detection time vs mistake rate ({THRESHOLDS} thresholds per detector)"
+            ),
+            ("sans-serif", 20),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("mean detection time T_D (ms, log scale)")
+        .y_desc("mistake rate lambda_M (per hour, log; zero not drawn)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.3}"))
+        .draw()?;
+    for (i, (label, points)) in curves.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let inside: Vec<(f64, f64)> = points
+            .iter()
+            .copied()
+            .filter(|p| p.0 >= x0 && p.0 <= x1)
+            .collect();
+        chart
+            .draw_series(LineSeries::new(
+                inside.iter().copied(),
+                color.stroke_width(2),
+            ))?
+            .label(*label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(inside.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
