@@ -22,8 +22,9 @@ use plotters::prelude::*;
 const THRESHOLDS: usize = 50;
 const WARMUP: usize = 1000;
 const PERIOD: Duration = Duration::from_millis(100);
-/// Detection times at which the families are compared, in sender periods.
-const COMPARE_AT: [f64; 4] = [1.5, 2.0, 3.0, 5.0];
+/// The families are compared at the detection times at which Akka-style phi makes
+/// this many mistakes per hour.
+const PHI_MISTAKES_PER_HOUR: [f64; 4] = [1000.0, 100.0, 10.0, 1.0];
 
 fn ms(x: u64) -> Duration {
     Duration::from_millis(x)
@@ -44,13 +45,9 @@ fn scenarios() -> Result<Vec<(&'static str, Trace)>, Box<dyn Error>> {
                 .with_delay(Delay::gamma(ms(60), ms(15))?)
                 .with_loss(Loss::random(0.02)?),
         );
-    let drift = Scenario::new(PERIOD)
-        .jitter(Delay::gamma(ms(20), ms(4))?)
-        .drift(ms(30));
     Ok(vec![
         ("bursty", bursty.generate(1, n)?),
         ("sudden-change", change.generate(2, n)?),
-        ("drift", drift.generate(3, n)?),
     ])
 }
 
@@ -87,6 +84,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     traces.retain(|(name, _)| name.contains(&filter));
 
     let config = ReplayConfig::new().with_warmup(WARMUP);
+    let mut summary = String::new();
     for (name, trace) in &traces {
         let gaps = trace.gap_stats().ok_or("trace too short")?;
         println!(
@@ -110,7 +108,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             elapsed.as_secs_f64(),
             (sweeps.len() * THRESHOLDS * trace.len()) as f64 / elapsed.as_secs_f64() / 1e6
         );
-        print_comparison(&sweeps);
+        summary += &print_comparison(name, &sweeps);
+        summary += "\n";
 
         let mut csv = BufWriter::new(File::create(out.join(format!("{name}.csv")))?);
         use std::io::Write as _;
@@ -122,43 +121,88 @@ fn main() -> Result<(), Box<dyn Error>> {
         chart(&svg, name, &sweeps)?;
         println!("wrote {} and {name}.csv", svg.display());
     }
+    fs::write(out.join("summary.md"), summary)?;
     Ok(())
 }
 
-/// Mistakes per hour of each family at equal mean detection times, and the ratio to
-/// Akka-style phi.
-fn print_comparison(sweeps: &[Sweep]) {
-    let phi = sweeps
+/// The mean detection time at which `sweep` first falls to `per_hour` mistakes per
+/// hour (interpolated in the log of the rate), if it does.
+fn detection_time_at(sweep: &Sweep, per_hour: f64) -> Option<Duration> {
+    let mut curve: Vec<(f64, f64)> = sweep
+        .points
         .iter()
-        .find(|s| s.detector == Family::PhiAccrual.name());
-    print!("{:<16}", "mistakes/hour at T_D =");
-    for k in COMPARE_AT {
-        print!(
-            " {:>18}",
-            format!("{:.0} ms", k * PERIOD.as_secs_f64() * 1e3)
-        );
+        .filter_map(|p| {
+            let td = p.metrics.detection.mean?.as_secs_f64();
+            Some((td, p.metrics.mistake_rate() * 3600.0))
+        })
+        .collect();
+    curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let target = per_hour.ln();
+    curve.windows(2).find_map(|w| {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        if !(y0 >= per_hour && y1 <= per_hour) {
+            return None;
+        }
+        let (l0, l1) = (y0.ln(), y1.max(1e-12).ln());
+        let t = if l0 > l1 {
+            (l0 - target) / (l0 - l1)
+        } else {
+            0.0
+        };
+        Some(Duration::from_secs_f64(x0 + t * (x1 - x0)))
+    })
+}
+
+/// Mistakes per hour of each family at the detection times where Akka-style phi
+/// makes 1000, 100, 10 and 1 mistakes per hour, with the ratio to phi. Also returned
+/// as a Markdown table.
+fn print_comparison(name: &str, sweeps: &[Sweep]) -> String {
+    let Some(phi) = sweeps
+        .iter()
+        .find(|s| s.detector == Family::PhiAccrual.name())
+    else {
+        return String::new();
+    };
+    let at: Vec<Option<Duration>> = PHI_MISTAKES_PER_HOUR
+        .iter()
+        .map(|&r| detection_time_at(phi, r))
+        .collect();
+    let mut md = format!("| {name}: mistakes/hour at mean T_D |");
+    let mut header = format!("{:<16}", "mistakes/hour at T_D =");
+    for t in &at {
+        let cell = t.map_or("-".to_string(), |t| {
+            format!("{:.2} ms", t.as_secs_f64() * 1e3)
+        });
+        header += &format!(" {cell:>18}");
+        md += &format!(" {cell} |");
     }
-    println!();
+    md += "\n|---|";
+    md += &"---|".repeat(at.len());
+    md += "\n";
+    println!("{header}");
     for s in sweeps {
-        print!("{:<22}", s.detector);
-        for k in COMPARE_AT {
-            let at = PERIOD.mul_f64(k);
-            let cell = match s.mistake_rate_at(at) {
+        let mut line = format!("{:<22}", s.detector);
+        md += &format!("| {} |", s.detector);
+        for t in &at {
+            let cell = match t.and_then(|t| s.mistake_rate_at(t).map(|r| (t, r))) {
                 None => "-".to_string(),
-                Some(rate) => {
+                Some((t, rate)) => {
                     let per_hour = rate * 3600.0;
-                    match phi.and_then(|p| p.mistake_rate_at(at)) {
-                        Some(base) if base > 0.0 && s.detector != Family::PhiAccrual.name() => {
+                    match phi.mistake_rate_at(t) {
+                        Some(base) if base > 0.0 && s.detector != phi.detector => {
                             format!("{per_hour:.1} (x{:.2})", rate / base)
                         }
                         _ => format!("{per_hour:.1}"),
                     }
                 }
             };
-            print!(" {cell:>18}");
+            line += &format!(" {cell:>18}");
+            md += &format!(" {cell} |");
         }
-        println!();
+        println!("{line}");
+        md += "\n";
     }
+    md
 }
 
 /// T_D against lambda_M, both on log axes, one line per family.
@@ -211,7 +255,7 @@ fn chart(path: &Path, name: &str, sweeps: &[Sweep]) -> Result<(), Box<dyn Error>
         .configure_mesh()
         .x_desc("mean detection time T_D (ms, log scale)")
         .y_desc("mistake rate lambda_M (per hour, log; zero not drawn)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&|x| format!("{x:.1}"))
         .y_label_formatter(&|y| format!("{y:.3}"))
         .draw()?;
     for (i, (label, points)) in curves.iter().enumerate() {

@@ -97,7 +97,7 @@ impl Default for BertierConfig {
 /// `var` floored at 1 ns), so the threshold is `phi` and the deadline is `tau(k+1)`.
 /// After a very late heartbeat `EA(k+1) + beta * delay` can lie before `A_k`; it is
 /// then taken as `A_k`, so that the node is trusted for `phi * var` at least.
-/// Sequence numbers are inferred from gaps as for [`Chen`](crate::Chen), or given
+/// Sequence numbers are inferred from the estimated schedule as for [`Chen`](crate::Chen), or given
 /// with [`heartbeat_with_seq`](Self::heartbeat_with_seq). O(1) per heartbeat.
 ///
 /// ```

@@ -75,9 +75,12 @@ impl Default for ChenConfig {
 /// `max(0, now - EA(k+1))`, and the threshold is `alpha` in seconds, so the deadline
 /// is `tau(k+1)` (rounded up to the nanosecond).
 ///
-/// Sequence numbers: [`heartbeat`](FailureDetector::heartbeat) has none, so they are
-/// inferred from the gap (a gap of about `m` periods counts `m - 1` lost heartbeats,
-/// exact while delays vary by less than half a period); use
+/// Sequence numbers: [`heartbeat`](FailureDetector::heartbeat) has none, so each
+/// arrival is given the number of the nearest slot of the schedule the window
+/// estimates (at least one more than the previous): an arrival about `m` periods
+/// after the expected one counts `m` lost heartbeats. This is exact while delays
+/// vary by less than half a period around their mean, and an occasional larger
+/// jitter does not shift later numbers. Use
 /// [`heartbeat_with_seq`](Self::heartbeat_with_seq) when the transport carries them.
 /// The estimate is kept as an exact integer sum, O(1) per heartbeat.
 ///

@@ -85,21 +85,28 @@ impl Estimate {
         self.newest = 0;
     }
 
-    /// How many sequence numbers a gap of `gap_ns` spans when sequence numbers are not
-    /// known: the gap in periods, rounded to the nearest, and at least 1 (so a gap of
-    /// about `m` periods counts `m - 1` lost heartbeats).
+    /// The sequence number of an arrival at `at_ns` (ns since the first arrival)
+    /// when the sender's are not known: the nearest slot of the schedule the window
+    /// estimates (its mean lateness plus `seq * eta`), and at least one more than the
+    /// newest. Anchoring to the estimated schedule, rather than rounding each gap,
+    /// keeps one odd gap (jitter above half a period) from shifting every later
+    /// number. O(1); no division unless the arrival is half a period late or more.
     #[inline]
-    pub(crate) fn inferred_step(&self, gap_ns: u64) -> u64 {
-        // The common case, a gap under 1.5 periods, without a division (eta <= 2^47,
-        // so 3 * eta cannot overflow).
-        if gap_ns.saturating_mul(2) < 3 * self.eta {
-            return 1;
+    pub(crate) fn inferred_seq(&self, at_ns: u64) -> u64 {
+        let next = self.seq.saturating_add(1);
+        let n = self.len.max(1) as i128;
+        let eta = i128::from(self.eta);
+        // n * (A - (mean(u) + eta * next)): how late against the estimated schedule,
+        // times n, exactly (wrapping arithmetic: see the module docs).
+        let late = (i128::from(at_ns).wrapping_mul(n))
+            .wrapping_sub(self.sum)
+            .wrapping_sub(eta.wrapping_mul(i128::from(next)).wrapping_mul(n));
+        if late.wrapping_mul(2) < n * eta {
+            return next;
         }
-        let periods = gap_ns / self.eta;
-        let rest = gap_ns % self.eta;
-        // Round half up without overflowing: rest >= eta - rest.
-        let rounded = periods + u64::from(rest >= self.eta - rest);
-        rounded.max(1)
+        let slots = (late as f64 / (n * eta) as f64).round();
+        // `as` saturates: an absurd lateness cannot wrap the sequence number.
+        next.saturating_add(slots as u64)
     }
 
     /// Records an arrival `at_ns` (ns since the first arrival) with sequence number
@@ -207,13 +214,22 @@ mod tests {
     }
 
     #[test]
-    fn infers_lost_heartbeats_from_the_gap() {
-        let e = Estimate::new(1, 0, 100);
-        assert_eq!(e.inferred_step(1), 1);
-        assert_eq!(e.inferred_step(149), 1);
-        assert_eq!(e.inferred_step(150), 2);
-        assert_eq!(e.inferred_step(251), 3);
-        assert_eq!(e.inferred_step(u64::MAX), u64::MAX / 100);
+    fn infers_sequence_numbers_from_the_schedule() {
+        let mut e = Estimate::new(4, 0, 100);
+        e.push(0, 0);
+        assert_eq!(e.inferred_seq(1), 1); // early: still the next one
+        assert_eq!(e.inferred_seq(149), 1);
+        assert_eq!(e.inferred_seq(150), 2);
+        assert_eq!(e.inferred_seq(251), 3);
+        assert!(e.inferred_seq(u64::MAX) >= u64::MAX / 100 - 100);
+        // Window of 2: lateness 40 then 0, a schedule 20 late on average. 160 after
+        // an on-time arrival is 40 late on that schedule: one period, not two.
+        let mut e = Estimate::new(2, 0, 100);
+        for (at, seq) in [(0, 0), (140, 1), (200, 2)] {
+            e.push(at, seq);
+        }
+        assert_eq!(e.inferred_seq(360), 3);
+        assert_eq!(e.inferred_seq(380), 4);
     }
 }
 
@@ -257,7 +273,7 @@ impl Tracker {
     }
 
     /// Checks the order of `at` and records it in the estimate, with sequence number
-    /// `seq` or, if `None`, one inferred from the gap. The caller then computes its
+    /// `seq` or, if `None`, one inferred from the estimated schedule. The caller then computes its
     /// deadline offset and calls `self.arrivals.accept(at, offset)` (unless the
     /// heartbeat was [`Observed::Stale`]).
     ///
@@ -280,10 +296,7 @@ impl Tracker {
             }
             Some((gap_ns, _)) => {
                 let relative = match seq {
-                    None => self
-                        .estimate
-                        .seq()
-                        .saturating_add(self.estimate.inferred_step(gap_ns)),
+                    None => self.estimate.inferred_seq(at.as_nanos() - self.origin_ns),
                     Some(seq) => match seq.checked_sub(self.first_seq) {
                         Some(relative) if relative > self.estimate.seq() => relative,
                         _ => return Ok(Observed::Stale),

@@ -82,7 +82,7 @@ impl Default for TwoWindowsConfig {
 /// once, so the detector does not keep suspecting a node whose network just got
 /// slower. Suspicion is the time past the later expected arrival, in seconds, and
 /// the threshold is `alpha` in seconds. Both windows share one ring of `n1` values;
-/// O(1) per heartbeat. Sequence numbers are inferred from gaps as for
+/// O(1) per heartbeat. Sequence numbers are inferred from the estimated schedule as for
 /// [`Chen`](crate::Chen), or given with [`heartbeat_with_seq`](Self::heartbeat_with_seq).
 ///
 /// ```
