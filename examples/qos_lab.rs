@@ -24,7 +24,8 @@ const WARMUP: usize = 1000;
 const PERIOD: Duration = Duration::from_millis(100);
 /// The families are compared at the detection times at which Akka-style phi makes
 /// this many mistakes per hour.
-const PHI_MISTAKES_PER_HOUR: [f64; 4] = [1000.0, 100.0, 10.0, 1.0];
+/// (those of these rates that phi reaches on the trace).
+const PHI_MISTAKES_PER_HOUR: [f64; 7] = [1000.0, 300.0, 100.0, 30.0, 10.0, 3.0, 1.0];
 
 fn ms(x: u64) -> Duration {
     Duration::from_millis(x)
@@ -143,11 +144,14 @@ fn detection_time_at(sweep: &Sweep, per_hour: f64) -> Option<Duration> {
         if !(y0 >= per_hour && y1 <= per_hour) {
             return None;
         }
-        let (l0, l1) = (y0.ln(), y1.max(1e-12).ln());
-        let t = if l0 > l1 {
-            (l0 - target) / (l0 - l1)
-        } else {
+        // As `Sweep::mistake_rate_at` interpolates: in the log of the rate when
+        // both are positive, linearly otherwise.
+        let t = if y0 == y1 {
             0.0
+        } else if y1 > 0.0 {
+            (y0.ln() - target) / (y0.ln() - y1.ln())
+        } else {
+            (y0 - per_hour) / (y0 - y1)
         };
         Some(Duration::from_secs_f64(x0 + t * (x1 - x0)))
     })
@@ -166,6 +170,7 @@ fn print_comparison(name: &str, sweeps: &[Sweep]) -> String {
     let at: Vec<Option<Duration>> = PHI_MISTAKES_PER_HOUR
         .iter()
         .map(|&r| detection_time_at(phi, r))
+        .filter(Option::is_some)
         .collect();
     let mut md = format!("| {name}: mistakes/hour at mean T_D |");
     let mut header = format!("{:<16}", "mistakes/hour at T_D =");
@@ -205,7 +210,19 @@ fn print_comparison(name: &str, sweeps: &[Sweep]) -> String {
     md
 }
 
-/// T_D against lambda_M, both on log axes, one line per family.
+/// A tick label: as few digits as tell neighbouring ticks apart.
+fn short(v: f64) -> String {
+    if v >= 100.0 && v.fract() == 0.0 || v >= 1000.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// T_D against lambda_M (log axis), one line per family.
 fn chart(path: &Path, name: &str, sweeps: &[Sweep]) -> Result<(), Box<dyn Error>> {
     let curves: Vec<(&str, Vec<(f64, f64)>)> = sweeps
         .iter()
@@ -223,8 +240,34 @@ fn chart(path: &Path, name: &str, sweeps: &[Sweep]) -> Result<(), Box<dyn Error>
             (s.detector.as_str(), points)
         })
         .collect();
+    // From where the curves start to fall to where they flatten: the second
+    // latest of the detection times at which each family first reaches its lowest
+    // rate (one slow family does not squash the others), at most 20 periods.
     let period_ms = PERIOD.as_secs_f64() * 1e3;
-    let (x0, x1) = (period_ms, 20.0 * period_ms);
+    // Where the first curve leaves its plateau of saturated mistakes.
+    let fastest = curves
+        .iter()
+        .filter_map(|(_, p)| {
+            let high = p.iter().map(|q| q.1).fold(0.0, f64::max);
+            p.iter().rev().find(|q| q.1 >= high * 0.9).map(|q| q.0)
+        })
+        .fold(f64::MAX, f64::min);
+    let mut knees: Vec<f64> = curves
+        .iter()
+        .filter_map(|(_, p)| {
+            let low = p.iter().map(|q| q.1).fold(f64::MAX, f64::min);
+            p.iter().find(|q| q.1 <= low * 1.01).map(|q| q.0)
+        })
+        .collect();
+    knees.sort_by(f64::total_cmp);
+    let knee = knees.iter().rev().nth(1).or(knees.last()).copied();
+    let (x0, x1) = match knee {
+        Some(knee) if fastest < f64::MAX => (
+            fastest * 0.998,
+            (knee * 1.1).clamp(fastest * 1.05, 20.0 * period_ms),
+        ),
+        _ => (period_ms, 20.0 * period_ms),
+    };
     let visible = curves
         .iter()
         .flat_map(|(_, p)| p)
@@ -250,13 +293,13 @@ fn chart(path: &Path, name: &str, sweeps: &[Sweep]) -> Result<(), Box<dyn Error>
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?;
+        .build_cartesian_2d(x0..x1, (y0..y1).log_scale())?;
     chart
         .configure_mesh()
-        .x_desc("mean detection time T_D (ms, log scale)")
+        .x_desc("mean detection time T_D (ms)")
         .y_desc("mistake rate lambda_M (per hour, log; zero not drawn)")
-        .x_label_formatter(&|x| format!("{x:.1}"))
-        .y_label_formatter(&|y| format!("{y:.3}"))
+        .x_label_formatter(&|x| short(*x))
+        .y_label_formatter(&|y| short(*y))
         .draw()?;
     for (i, (label, points)) in curves.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();

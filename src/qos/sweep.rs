@@ -251,11 +251,11 @@ impl Family {
     pub fn thresholds(self, interval: Duration, n: usize) -> Vec<f64> {
         let eta = interval.as_secs_f64();
         match self {
-            Family::FixedTimeout => log_space(1.05, 30.0, n),
-            Family::PhiAccrual => log_space(0.3, 300.0, n),
+            Family::FixedTimeout => log_space(0.95, 30.0, n),
+            Family::PhiAccrual => log_space(0.25, 10_000.0, n),
             Family::ExponentialPhi => log_space(0.2, 15.0, n),
-            Family::Chen | Family::TwoWindows => log_space(eta / 1000.0, 30.0 * eta, n),
-            Family::Bertier => log_space(0.5, 20_000.0, n),
+            Family::Chen | Family::TwoWindows => log_space(eta / 10_000.0, 30.0 * eta, n),
+            Family::Bertier => log_space(0.1, 20_000.0, n),
             Family::Satzger => {
                 // 1 - 0.5 * (2e-4)^(i / (n - 2)), then 1 itself.
                 let mut t: Vec<f64> = (0..n.saturating_sub(1))
