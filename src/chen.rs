@@ -131,25 +131,6 @@ impl Chen {
     pub fn config(&self) -> &ChenConfig {
         &self.config
     }
-
-    /// Records a heartbeat carrying the sender's sequence number. Returns `Ok(false)`
-    /// and changes nothing if `seq` is not above the newest sequence number seen (a
-    /// stale heartbeat, which Chen's algorithm discards).
-    ///
-    /// # Errors
-    /// As [`FailureDetector::heartbeat`]; nothing is changed.
-    pub fn heartbeat_with_seq(&mut self, at: Timestamp, seq: u64) -> Result<bool, HeartbeatError> {
-        self.core.record(at, Some(seq))
-    }
-
-    /// `EA(k+1)`: when the next heartbeat is expected. `None` before the first
-    /// heartbeat or beyond [`Timestamp::MAX`].
-    pub fn expected_arrival(&self) -> Option<Timestamp> {
-        self.core
-            .tracker
-            .arrivals
-            .deadline_after(self.core.expected_ns())
-    }
 }
 
 margin_detector_impl!(Chen);

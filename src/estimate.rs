@@ -407,6 +407,34 @@ impl MarginDetector {
 /// `core` is a [`MarginDetector`] and whose config has a `safety_margin`.
 macro_rules! margin_detector_impl {
     ($ty:ty) => {
+        impl $ty {
+            /// Records a heartbeat carrying the sender's sequence number. Returns
+            /// `Ok(false)` and changes nothing if `seq` is not above the newest
+            /// sequence number seen (a stale heartbeat, which Chen's algorithm
+            /// discards).
+            ///
+            /// # Errors
+            /// As [`FailureDetector::heartbeat`](crate::FailureDetector::heartbeat);
+            /// nothing is changed.
+            pub fn heartbeat_with_seq(
+                &mut self,
+                at: Timestamp,
+                seq: u64,
+            ) -> Result<bool, HeartbeatError> {
+                self.core.record(at, Some(seq))
+            }
+
+            /// When the next heartbeat is expected (the estimate the safety margin
+            /// is added to; never before the last heartbeat). `None` before the
+            /// first heartbeat or beyond [`Timestamp::MAX`].
+            pub fn expected_arrival(&self) -> Option<Timestamp> {
+                self.core
+                    .tracker
+                    .arrivals
+                    .deadline_after(self.core.expected_ns())
+            }
+        }
+
         impl $crate::detector::FailureDetector for $ty {
             #[inline]
             fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {

@@ -139,24 +139,6 @@ impl TwoWindows {
     pub fn config(&self) -> &TwoWindowsConfig {
         &self.config
     }
-
-    /// Records a heartbeat carrying the sender's sequence number; `Ok(false)` and no
-    /// change for a stale one (see [`Chen::heartbeat_with_seq`](crate::Chen::heartbeat_with_seq)).
-    ///
-    /// # Errors
-    /// As [`FailureDetector::heartbeat`]; nothing is changed.
-    pub fn heartbeat_with_seq(&mut self, at: Timestamp, seq: u64) -> Result<bool, HeartbeatError> {
-        self.core.record(at, Some(seq))
-    }
-
-    /// `max(EA_n1(k+1), EA_n2(k+1))`: when the next heartbeat is expected. `None`
-    /// before the first heartbeat or beyond [`Timestamp::MAX`].
-    pub fn expected_arrival(&self) -> Option<Timestamp> {
-        self.core
-            .tracker
-            .arrivals
-            .deadline_after(self.core.expected_ns())
-    }
 }
 
 margin_detector_impl!(TwoWindows);

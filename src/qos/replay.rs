@@ -129,12 +129,17 @@ impl Metrics {
     }
 }
 
+/// A duration in milliseconds with `decimals` decimals, or `none`.
+pub(crate) fn millis(d: Option<Duration>, decimals: usize, none: &str) -> String {
+    d.map_or(none.to_string(), |d| {
+        format!("{:.*}", decimals, d.as_secs_f64() * 1e3)
+    })
+}
+
 impl fmt::Display for Metrics {
     /// One line: `T_D` mean / p99 / max, mistakes, `lambda_M`, `T_M`, `T_MR`, `P_A`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = |d: Option<Duration>| {
-            d.map_or("-".to_string(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
-        };
+        let ms = |d| millis(d, 1, "-");
         write!(
             f,
             "T_D {} / {} / {} ms, {} mistakes, lambda_M {:.3e}/s, T_M {} ms, T_MR {} ms, P_A {:.6}",

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use super::replay::{Metrics, ReplayConfig, replay_into, replay_levels};
+use super::replay::{Metrics, ReplayConfig, millis, replay_into, replay_levels};
 use super::trace::Trace;
 use crate::detector::FailureDetector;
 use crate::error::ConfigError;
@@ -98,9 +98,7 @@ impl Sweep {
     /// # Errors
     /// Any error of `writer`.
     pub fn write_csv(&self, mut writer: impl Write) -> io::Result<()> {
-        let ms = |d: Option<Duration>| {
-            d.map_or(String::new(), |d| format!("{:.6}", d.as_secs_f64() * 1e3))
-        };
+        let ms = |d| millis(d, 6, "");
         for p in &self.points {
             let m = &p.metrics;
             writeln!(
@@ -124,9 +122,7 @@ impl Sweep {
 
     /// A plain-text table, one row per threshold.
     pub fn table(&self) -> String {
-        let ms = |d: Option<Duration>| {
-            d.map_or("-".to_string(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
-        };
+        let ms = |d| millis(d, 1, "-");
         let mut out = format!(
             "{}\n{:>12} {:>10} {:>10} {:>10} {:>9} {:>12} {:>10} {:>10}\n",
             self.detector,
