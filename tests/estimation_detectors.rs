@@ -367,3 +367,14 @@ fn the_trait_objects_work() {
         assert!(fd.stats().samples > 0);
     }
 }
+
+#[test]
+fn sizes_are_as_documented() {
+    assert!(std::mem::size_of::<Chen>() < 300);
+    assert!(std::mem::size_of::<Bertier>() < 300);
+    assert!(std::mem::size_of::<TwoWindows>() < 300);
+    assert!(std::mem::size_of::<Satzger>() < 200);
+    let satzger = Satzger::new(SatzgerConfig::new()).unwrap();
+    assert!(satzger.memory_bytes() >= 1000 * 40);
+    assert!(satzger.memory_bytes() < 1000 * 40 + 200);
+}
