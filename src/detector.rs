@@ -18,10 +18,9 @@ use crate::time::Timestamp;
 ///   while no heartbeat arrives. Before the first heartbeat it is `0.0`.
 /// * [`is_available`](Self::is_available)`(t)` is `suspicion(t) < threshold()`,
 ///   answered with one integer comparison against the precomputed
-///   [`deadline`](Self::deadline). The deadline is never before the instant at which
-///   the suspicion reaches the threshold and at most a couple of nanoseconds after it
-///   (exact to the nanosecond for the fixed timeout), so the two answers agree except
-///   within that distance of it.
+///   [`deadline`](Self::deadline): the instant at which the suspicion reaches the
+///   threshold, rounded up to the nanosecond ([`PhiAccrual`](crate::PhiAccrual): at
+///   most 1.5 ns late), so the two answers agree except within that distance of it.
 /// * A heartbeat at or before the last accepted one is refused with a
 ///   [`HeartbeatError`] and changes nothing.
 /// * A node is available at the instant of its last heartbeat (deadlines are at
@@ -177,11 +176,10 @@ impl Arrivals {
         }
     }
 
-    /// `last + offset` for a real offset in nanoseconds, rounded as [`offset_ns`]
-    /// rounds it (so `deadline_after(x)` for the threshold's offset is `deadline()`);
-    /// `None` when not monitoring or beyond `Timestamp::MAX`.
+    /// `last + offset` for a real offset in nanoseconds rounded up exactly
+    /// ([`ceil_ns`]); `None` when not monitoring or beyond `Timestamp::MAX`.
     pub(crate) fn deadline_after(&self, real_offset_ns: f64) -> Option<Timestamp> {
-        self.deadline_after_ns(offset_ns(real_offset_ns))
+        self.deadline_after_ns(ceil_ns(real_offset_ns))
     }
 
     /// `last + offset_ns` (a whole offset of at least 1, `u64::MAX` meaning never);
@@ -230,8 +228,9 @@ const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 ///
 /// Not an exact `ceil`: the real offset it rounds carries a floating-point error of
 /// its own (about 1e-16 relative), so exactness to the nanosecond would be
-/// illusory, and the exact version costs five more instructions per heartbeat.
-/// Offsets computed from whole nanoseconds use [`ceil_ns`].
+/// illusory, and the exact version costs four more instructions on the 5 ns
+/// heartbeat of [`PhiAccrual`](crate::PhiAccrual), the only user. Everything else
+/// rounds with [`ceil_ns`].
 #[inline]
 pub(crate) fn offset_ns(real_ns: f64) -> u64 {
     // One comparison selects the range every real deadline falls in (and sends NaN
@@ -250,8 +249,8 @@ pub(crate) fn offset_ns(real_ns: f64) -> u64 {
 }
 
 /// A real offset in nanoseconds rounded **up** exactly, at least 1, saturating at
-/// `u64::MAX` (never); NaN maps to `u64::MAX`. For offsets that are whole numbers of
-/// nanoseconds in exact arithmetic (the fixed timeout), where ceil must be exact.
+/// `u64::MAX` (never); NaN maps to `u64::MAX`. How every detector but `PhiAccrual`
+/// turns its real deadline offset into whole nanoseconds.
 pub(crate) fn ceil_ns(real_ns: f64) -> u64 {
     if real_ns < TWO_POW_52 {
         let x = if real_ns > 1.0 { real_ns } else { 1.0 };

@@ -3,7 +3,7 @@
 use std::f64::consts::{LN_10, LOG10_E};
 use std::time::Duration;
 
-use crate::detector::{Arrivals, FailureDetector, Stats, offset_ns};
+use crate::detector::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::time::Timestamp;
 use crate::window::Window;
@@ -142,7 +142,7 @@ impl ExponentialPhi {
         self.window.push(interval_ns);
         let mean = self.window.mean();
         self.phi_per_ns = LOG10_E / mean;
-        self.deadline_offset_ns = offset_ns(self.config.threshold * LN_10 * mean);
+        self.deadline_offset_ns = ceil_ns(self.config.threshold * LN_10 * mean);
     }
 }
 

@@ -44,6 +44,10 @@
 //! | [`FixedTimeout`] | missed intervals, linear | nothing | the interval is known and the network is steady; simplest to explain |
 //! | [`PhiAccrual`] | phi, normal model (Akka/Pekko) | mean and spread of intervals | jitter varies between peers or over time; thresholds tuned in Akka carry over |
 //! | [`ExponentialPhi`] | phi, exponential model (Cassandra) | mean interval only | compatibility with Cassandra's `phi_convict_threshold` |
+//! | [`Chen`] | seconds past the expected arrival (Chen et al. 2002) | mean delay, known period | the sender's period is known; the margin is set in time units |
+//! | [`Bertier`] | Chen's expectation plus a Jacobson margin (Bertier et al. 2002) | delay and its variation | a margin that follows the network, as TCP's RTO does |
+//! | [`Satzger`] | empirical share of shorter intervals (Satzger et al. 2007) | the whole interval distribution | no distribution can be assumed |
+//! | [`TwoWindows`] | later of a long- and a short-window Chen estimate (Tomsic et al. 2015) | sudden changes of delay | the network's conditions change abruptly |
 //!
 //! # Choosing a detector
 //!
@@ -92,9 +96,10 @@
 //!   silence up to `u64::MAX` ns. Its relative error against the model formula
 //!   evaluated exactly is about 1e-14 for the logistic model and 1e-12 for the exact
 //!   normal tail.
-//! * Deadlines are never early and at most 1.5 ns late: the level is reached at the
-//!   deadline (phi within its own relative error of about 1e-15) and not 1 µs before
-//!   it. The fixed timeout's deadline is exact to the nanosecond.
+//! * Deadlines are the model's crossing rounded up to the nanosecond, so the level is
+//!   reached at the deadline and not 1 ns before it (within the model's own
+//!   floating-point error, about 1e-15 relative). [`PhiAccrual`] rounds more cheaply
+//!   on its hot path: never early and at most 1.5 ns late.
 //!
 //! # Cost and memory
 //!
@@ -113,21 +118,33 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bertier;
+mod chen;
 mod detector;
 mod error;
+mod estimate;
 mod exponential;
 mod fixed;
 mod math;
+mod order_stats;
 mod phi;
+#[cfg(feature = "qos")]
+pub mod qos;
+mod satzger;
 mod time;
+mod two_windows;
 mod window;
 
+pub use bertier::{Bertier, BertierConfig};
+pub use chen::{Chen, ChenConfig};
 pub use detector::{FailureDetector, Stats};
 pub use error::{ConfigError, HeartbeatError};
 pub use exponential::{ExponentialPhi, ExponentialPhiConfig};
 pub use fixed::{FixedTimeout, FixedTimeoutConfig};
 pub use phi::{PhiAccrual, PhiAccrualConfig, PhiModel};
+pub use satzger::{Satzger, SatzgerConfig};
 pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};
+pub use two_windows::{TwoWindows, TwoWindowsConfig};
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

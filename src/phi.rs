@@ -329,14 +329,15 @@ impl FailureDetector for PhiAccrual {
             return None;
         }
         if level <= 0.0 {
-            return self.arrivals.deadline_after(0.0);
+            return self.arrivals.deadline_after_ns(1);
         }
         let y = match self.config.model {
             PhiModel::Logistic => logistic_phi_inverse(level),
             PhiModel::Normal => normal_phi_inverse(level),
         };
         // The same arithmetic as `record`, so deadline_for(threshold) == deadline().
-        self.arrivals.deadline_after(self.mu + y * self.sigma())
+        self.arrivals
+            .deadline_after_ns(offset_ns(self.mu + y * self.sigma()))
     }
 
     fn last_heartbeat(&self) -> Option<Timestamp> {

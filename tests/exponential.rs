@@ -29,12 +29,12 @@ fn phi_is_silence_over_mean_times_ln10() {
             "{silence}"
         );
     }
-    // phi = 8 at 8 ln 10 * 1250 ms = 23.025850929940457 s: the deadline is never
-    // before that and at most 1.5 ns after.
-    let d = fd.deadline().unwrap().as_nanos() as f64;
-    let exact = 3e9 + 8.0 * LN_10 * 1.25e9;
-    assert!(d >= exact && d <= exact + 1.5, "{d} vs {exact}");
+    // phi = 8 at 8 ln 10 * 1250 ms = 23.0258509... s, rounded up to the nanosecond.
     let d = fd.deadline().unwrap();
+    assert_eq!(
+        d.as_nanos(),
+        3_000_000_000 + (8.0 * LN_10 * 1.25e9f64).ceil() as u64
+    );
     assert!(fd.is_available(d - Duration::from_nanos(1)));
     assert!(!fd.is_available(d));
 }

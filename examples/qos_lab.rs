@@ -1,0 +1,330 @@
+//! The QoS lab: every detector family swept over 50 thresholds on synthetic scenarios
+//! and on the LIP6 PlanetLab traces; prints tables, writes CSV and SVG charts of
+//! detection time against mistake rate under `target/qos/`.
+//!
+//! ```text
+//! cargo run --release --example qos_lab            # everything
+//! cargo run --release --example qos_lab -- bursty  # traces whose name contains "bursty"
+//! ```
+//!
+//! The LIP6 traces are read from `../shared/data/lip6/` beside the project; the lab
+//! stops with an error naming the path if they are missing.
+
+use std::error::Error;
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use failure_detector::qos::{Delay, Family, Loss, Network, ReplayConfig, Scenario, Sweep, Trace};
+use plotters::prelude::*;
+
+const THRESHOLDS: usize = 50;
+const WARMUP: usize = 1000;
+const PERIOD: Duration = Duration::from_millis(100);
+/// The families are compared at the detection times at which Akka-style phi makes
+/// this many mistakes per hour.
+/// (those of these rates that phi reaches on the trace).
+const PHI_MISTAKES_PER_HOUR: [f64; 7] = [1000.0, 300.0, 100.0, 30.0, 10.0, 3.0, 1.0];
+
+fn ms(x: u64) -> Duration {
+    Duration::from_millis(x)
+}
+
+/// The synthetic scenarios, 100,000 heartbeats each (about 2.8 hours at 100 ms).
+fn scenarios() -> Result<Vec<(&'static str, Trace)>, Box<dyn Error>> {
+    let n = 100_000;
+    let bursty = Scenario::new(PERIOD)
+        .jitter(Delay::log_normal(ms(10), ms(5))?)
+        .loss(Loss::bursty(0.01, 5.0)?)
+        .stalls(Duration::from_secs(2), Duration::from_secs(600));
+    let change = Scenario::new(PERIOD)
+        .jitter(Delay::normal(ms(5), ms(1))?)
+        .change_at(
+            Duration::from_secs(3600),
+            Network::new()
+                .with_delay(Delay::gamma(ms(60), ms(15))?)
+                .with_loss(Loss::random(0.02)?),
+        );
+    Ok(vec![
+        ("bursty", bursty.generate(1, n)?),
+        ("sudden-change", change.generate(2, n)?),
+    ])
+}
+
+fn lip6_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lip6")
+}
+
+fn lip6() -> Result<Vec<(String, Trace)>, Box<dyn Error>> {
+    let dir = lip6_dir();
+    let mut traces = Vec::new();
+    for node in ["node0", "node1", "node3", "node5"] {
+        let path = dir.join(format!("{node}.csv"));
+        let trace = Trace::read_path(&path).map_err(|e| {
+            format!(
+                "{}: {e} (the LIP6 traces belong in ../shared/data/lip6/)",
+                path.display()
+            )
+        })?;
+        traces.push((format!("lip6-{node}"), trace));
+    }
+    Ok(traces)
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let filter = std::env::args().nth(1).unwrap_or_default();
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/qos");
+    fs::create_dir_all(&out)?;
+
+    let mut traces: Vec<(String, Trace)> = scenarios()?
+        .into_iter()
+        .map(|(name, t)| (name.to_string(), t))
+        .collect();
+    traces.extend(lip6()?);
+    traces.retain(|(name, _)| name.contains(&filter));
+
+    let config = ReplayConfig::new().with_warmup(WARMUP);
+    let mut summary = String::new();
+    for (name, trace) in &traces {
+        let gaps = trace.gap_stats().ok_or("trace too short")?;
+        println!(
+            "\n== {name}: {} arrivals over {:.0} s, gap {:.3} ms +- {:.3} ms (max {:.1} ms)",
+            trace.len(),
+            (trace.arrivals()[trace.len() - 1] - trace.arrivals()[0]).as_secs_f64(),
+            gaps.mean_ns / 1e6,
+            gaps.std_dev_ns / 1e6,
+            gaps.max_ns as f64 / 1e6
+        );
+        let started = Instant::now();
+        let mut sweeps = Vec::new();
+        for family in Family::ALL {
+            let thresholds = family.thresholds(PERIOD, THRESHOLDS);
+            sweeps.push(family.sweep(trace, PERIOD, &config, &thresholds)?);
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "swept {} families x {THRESHOLDS} thresholds in {:.3} s ({:.1} M heartbeats/s)",
+            sweeps.len(),
+            elapsed.as_secs_f64(),
+            (sweeps.len() * THRESHOLDS * trace.len()) as f64 / elapsed.as_secs_f64() / 1e6
+        );
+        summary += &print_comparison(name, &sweeps);
+        summary += "\n";
+
+        let mut csv = BufWriter::new(File::create(out.join(format!("{name}.csv")))?);
+        use std::io::Write as _;
+        writeln!(csv, "{}", Sweep::CSV_HEADER)?;
+        for s in &sweeps {
+            s.write_csv(&mut csv)?;
+        }
+        let svg = out.join(format!("{name}.svg"));
+        chart(&svg, name, &sweeps)?;
+        println!("wrote {} and {name}.csv", svg.display());
+    }
+    fs::write(out.join("summary.md"), summary)?;
+    Ok(())
+}
+
+/// The mean detection time at which `sweep` first falls to `per_hour` mistakes per
+/// hour (interpolated in the log of the rate), if it does.
+fn detection_time_at(sweep: &Sweep, per_hour: f64) -> Option<Duration> {
+    let mut curve: Vec<(f64, f64)> = sweep
+        .points
+        .iter()
+        .filter_map(|p| {
+            let td = p.metrics.detection.mean?.as_secs_f64();
+            Some((td, p.metrics.mistake_rate() * 3600.0))
+        })
+        .collect();
+    curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let target = per_hour.ln();
+    curve.windows(2).find_map(|w| {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        if !(y0 >= per_hour && y1 <= per_hour) {
+            return None;
+        }
+        // As `Sweep::mistake_rate_at` interpolates: in the log of the rate when
+        // both are positive, linearly otherwise.
+        let t = if y0 == y1 {
+            0.0
+        } else if y1 > 0.0 {
+            (y0.ln() - target) / (y0.ln() - y1.ln())
+        } else {
+            (y0 - per_hour) / (y0 - y1)
+        };
+        Some(Duration::from_secs_f64(x0 + t * (x1 - x0)))
+    })
+}
+
+/// Mistakes per hour of each family at the detection times where Akka-style phi
+/// makes 1000, 100, 10 and 1 mistakes per hour, with the ratio to phi. Also returned
+/// as a Markdown table.
+fn print_comparison(name: &str, sweeps: &[Sweep]) -> String {
+    let Some(phi) = sweeps
+        .iter()
+        .find(|s| s.detector == Family::PhiAccrual.name())
+    else {
+        return String::new();
+    };
+    let at: Vec<Option<Duration>> = PHI_MISTAKES_PER_HOUR
+        .iter()
+        .map(|&r| detection_time_at(phi, r))
+        .filter(Option::is_some)
+        .collect();
+    let mut md = format!("| {name}: mistakes/hour at mean T_D |");
+    let mut header = format!("{:<16}", "mistakes/hour at T_D =");
+    for t in &at {
+        let cell = t.map_or("-".to_string(), |t| {
+            format!("{:.2} ms", t.as_secs_f64() * 1e3)
+        });
+        header += &format!(" {cell:>18}");
+        md += &format!(" {cell} |");
+    }
+    md += "\n|---|";
+    md += &"---|".repeat(at.len());
+    md += "\n";
+    println!("{header}");
+    for s in sweeps {
+        let mut line = format!("{:<22}", s.detector);
+        md += &format!("| {} |", s.detector);
+        for t in &at {
+            let cell = match t.and_then(|t| s.mistake_rate_at(t).map(|r| (t, r))) {
+                None => "-".to_string(),
+                Some((t, rate)) => {
+                    let per_hour = rate * 3600.0;
+                    match phi.mistake_rate_at(t) {
+                        Some(base) if base > 0.0 && s.detector != phi.detector => {
+                            format!("{per_hour:.1} (x{:.2})", rate / base)
+                        }
+                        _ => format!("{per_hour:.1}"),
+                    }
+                }
+            };
+            line += &format!(" {cell:>18}");
+            md += &format!(" {cell} |");
+        }
+        println!("{line}");
+        md += "\n";
+    }
+    md
+}
+
+/// A tick label: as few digits as tell neighbouring ticks apart.
+fn short(v: f64) -> String {
+    if v >= 100.0 && v.fract() == 0.0 || v >= 1000.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// T_D against lambda_M (log axis), one line per family.
+fn chart(path: &Path, name: &str, sweeps: &[Sweep]) -> Result<(), Box<dyn Error>> {
+    let curves: Vec<(&str, Vec<(f64, f64)>)> = sweeps
+        .iter()
+        .map(|s| {
+            let mut points: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .filter_map(|p| {
+                    let td = p.metrics.detection.mean?.as_secs_f64() * 1e3;
+                    let rate = p.metrics.mistake_rate() * 3600.0;
+                    (rate > 0.0).then_some((td, rate))
+                })
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (s.detector.as_str(), points)
+        })
+        .collect();
+    // From where the curves start to fall to where they flatten: the second
+    // latest of the detection times at which each family first reaches its lowest
+    // rate (one slow family does not squash the others), at most 20 periods.
+    let period_ms = PERIOD.as_secs_f64() * 1e3;
+    // Where the first curve leaves its plateau of saturated mistakes.
+    let fastest = curves
+        .iter()
+        .filter_map(|(_, p)| {
+            let high = p.iter().map(|q| q.1).fold(0.0, f64::max);
+            p.iter().rev().find(|q| q.1 >= high * 0.9).map(|q| q.0)
+        })
+        .fold(f64::MAX, f64::min);
+    let mut knees: Vec<f64> = curves
+        .iter()
+        .filter_map(|(_, p)| {
+            let low = p.iter().map(|q| q.1).fold(f64::MAX, f64::min);
+            p.iter().find(|q| q.1 <= low * 1.01).map(|q| q.0)
+        })
+        .collect();
+    knees.sort_by(f64::total_cmp);
+    let knee = knees.iter().rev().nth(1).or(knees.last()).copied();
+    let (x0, x1) = match knee {
+        Some(knee) if fastest < f64::MAX => (
+            fastest * 0.998,
+            (knee * 1.1).clamp(fastest * 1.05, 20.0 * period_ms),
+        ),
+        _ => (period_ms, 20.0 * period_ms),
+    };
+    let visible = curves
+        .iter()
+        .flat_map(|(_, p)| p)
+        .filter(|p| p.0 >= x0 && p.0 <= x1);
+    let (y0, y1) = visible.fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    let (y0, y1) = if y0 <= y1 {
+        (y0 / 2.0, y1 * 2.0)
+    } else {
+        (0.1, 10.0)
+    };
+
+    let root = SVGBackend::new(path, (960, 640)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "{name}: detection time vs mistake rate ({THRESHOLDS} thresholds per detector)"
+            ),
+            ("sans-serif", 20),
+        )
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, (y0..y1).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("mean detection time T_D (ms)")
+        .y_desc("mistake rate lambda_M (per hour, log; zero not drawn)")
+        .x_label_formatter(&|x| short(*x))
+        .y_label_formatter(&|y| short(*y))
+        .draw()?;
+    for (i, (label, points)) in curves.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let inside: Vec<(f64, f64)> = points
+            .iter()
+            .copied()
+            .filter(|p| p.0 >= x0 && p.0 <= x1)
+            .collect();
+        chart
+            .draw_series(LineSeries::new(
+                inside.iter().copied(),
+                color.stroke_width(2),
+            ))?
+            .label(*label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(inside.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
