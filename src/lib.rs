@@ -114,6 +114,7 @@ mod exponential;
 mod fixed;
 mod math;
 mod phi;
+mod registry;
 mod time;
 mod window;
 
@@ -122,4 +123,8 @@ pub use error::{ConfigError, HeartbeatError};
 pub use exponential::{ExponentialPhi, ExponentialPhiConfig};
 pub use fixed::{FixedTimeout, FixedTimeoutConfig};
 pub use phi::{PhiAccrual, PhiAccrualConfig, PhiModel};
+pub use registry::{
+    Confirmation, Event, EventReceiver, NodeInfo, NodeState, RegisterError, Registry,
+    RegistryConfig, RegistryHeartbeatError, StateCounts,
+};
 pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};
