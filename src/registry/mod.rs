@@ -31,10 +31,10 @@ use shard::{Ctx, Factory, NEVER, Shard};
 /// receiver: it can be cloned, selected on, iterated, or polled with `try_recv`).
 pub type EventReceiver<K> = crossbeam_channel::Receiver<Event<K>>;
 
-/// A shard's lock on a cache line of its own, so that threads working on
+/// A shard behind its lock, on cache lines of its own, so that threads working on
 /// different shards do not slow each other down.
 #[repr(align(128))]
-struct Padded<T>(T);
+struct LockedShard<K, D, S>(Mutex<Shard<K, D, S>>);
 
 /// Watches many nodes from many threads: one failure detector per node, a lifecycle
 /// (Alive -> Suspect -> Dead -> Removed) driven by the detectors' deadlines, and an
@@ -164,7 +164,7 @@ struct Padded<T>(T);
 /// say what changed: [`RegistryHeartbeatError`], [`RegisterError`]; the
 /// constructors return [`ConfigError`] naming the field.
 pub struct Registry<K, D = PhiAccrual, S = RandomState> {
-    shards: Box<[Padded<Mutex<Shard<K, D, S>>>]>,
+    shards: Box<[LockedShard<K, D, S>]>,
     /// Each shard's earliest heap entry (`NEVER`: none), readable without its lock.
     next: Box<[AtomicU64]>,
     shard_mask: usize,
@@ -197,13 +197,14 @@ where
     where
         D: Clone + Sync + 'static,
     {
-        if let Confirmation::Suspicion(level) = config.confirmation {
-            if level <= prototype.threshold() {
-                return Err(ConfigError::OutOfRange {
-                    field: "confirmation",
-                    allowed: "a suspicion level above the detector's threshold",
-                });
-            }
+        config.validate()?;
+        if let Confirmation::Suspicion(level) = config.confirmation
+            && level <= prototype.threshold()
+        {
+            return Err(ConfigError::OutOfRange {
+                field: "confirmation",
+                allowed: "a suspicion level above the detector's threshold",
+            });
         }
         prototype.reset();
         Self::with_factory(config, move |_: &K| prototype.clone())
@@ -264,7 +265,7 @@ where
         let shards = config.shards.min(MAX_SHARDS);
         let registry = Registry {
             shards: (0..shards)
-                .map(|_| Padded(Mutex::new(Shard::new(hasher.clone()))))
+                .map(|_| LockedShard(Mutex::new(Shard::new(hasher.clone()))))
                 .collect(),
             next: (0..shards).map(|_| AtomicU64::new(NEVER)).collect(),
             shard_mask: shards - 1,
