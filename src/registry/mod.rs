@@ -4,6 +4,7 @@
 mod config;
 mod error;
 mod event;
+mod index;
 mod shard;
 
 use std::borrow::Borrow;
@@ -25,7 +26,7 @@ pub use error::{RegisterError, RegistryHeartbeatError};
 pub use event::{Event, NodeInfo, NodeState, StateCounts};
 
 use config::MAX_SHARDS;
-use shard::{Ctx, Factory, NEVER, Shard};
+use shard::{Ctx, Env, Factory, NEVER, Shard};
 
 /// The receiving end of a registry's event channel (a `crossbeam-channel`
 /// receiver: it can be cloned, selected on, iterated, or polled with `try_recv`).
@@ -34,7 +35,7 @@ pub type EventReceiver<K> = crossbeam_channel::Receiver<Event<K>>;
 /// A shard behind its lock, on cache lines of its own, so that threads working on
 /// different shards do not slow each other down.
 #[repr(align(128))]
-struct LockedShard<K, D, S>(Mutex<Shard<K, D, S>>);
+struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 
 /// Watches many nodes from many threads: one failure detector per node, a lifecycle
 /// (Alive -> Suspect -> Dead -> Removed) driven by the detectors' deadlines, and an
@@ -164,7 +165,7 @@ struct LockedShard<K, D, S>(Mutex<Shard<K, D, S>>);
 /// say what changed: [`RegistryHeartbeatError`], [`RegisterError`]; the
 /// constructors return [`ConfigError`] naming the field.
 pub struct Registry<K, D = PhiAccrual, S = RandomState> {
-    shards: Box<[LockedShard<K, D, S>]>,
+    shards: Box<[LockedShard<K, D>]>,
     /// Each shard's earliest heap entry (`NEVER`: none), readable without its lock.
     next: Box<[AtomicU64]>,
     shard_mask: usize,
@@ -245,10 +246,9 @@ impl<K, D, S> Registry<K, D, S>
 where
     K: Hash + Eq + Clone + Send + Sync,
     D: FailureDetector + Send,
-    S: BuildHasher + Clone,
+    S: BuildHasher,
 {
-    /// As [`with_factory`](Registry::with_factory), hashing keys with `hasher` (one
-    /// clone of it per shard).
+    /// As [`with_factory`](Registry::with_factory), hashing keys with `hasher`.
     ///
     /// # Errors
     /// As [`with_factory`](Registry::with_factory).
@@ -265,7 +265,7 @@ where
         let shards = config.shards.min(MAX_SHARDS);
         let registry = Registry {
             shards: (0..shards)
-                .map(|_| LockedShard(Mutex::new(Shard::new(hasher.clone()))))
+                .map(|_| LockedShard(Mutex::new(Shard::new())))
                 .collect(),
             next: (0..shards).map(|_| AtomicU64::new(NEVER)).collect(),
             shard_mask: shards - 1,
@@ -297,12 +297,33 @@ where
         &self.config
     }
 
-    /// The shard holding `node`, and its index. Bits 32 and up of the hash pick the
-    /// shard: the hash table inside uses the lowest and highest bits.
+    /// The hash of `node`, the shard holding it, and what the shard's operations
+    /// need. Bits 32 and up of the hash pick the shard: the shard's index uses the
+    /// low 32.
     #[inline]
-    fn shard<Q: Hash + ?Sized>(&self, node: &Q) -> (&Mutex<Shard<K, D, S>>, &AtomicU64) {
-        let i = (self.hasher.hash_one(node) >> 32) as usize & self.shard_mask;
-        (&self.shards[i].0, &self.next[i])
+    fn shard<Q: Hash + ?Sized>(&self, node: &Q) -> (u64, &Mutex<Shard<K, D>>, Env<'_, K, D>) {
+        let hash = self.hasher.hash_one(node);
+        let i = (hash >> 32) as usize & self.shard_mask;
+        (hash, &self.shards[i].0, self.env(&self.next[i]))
+    }
+
+    #[inline]
+    fn env<'a>(&'a self, next: &'a AtomicU64) -> Env<'a, K, D> {
+        Env {
+            ctx: &self.ctx,
+            next,
+            factory: &*self.factory,
+        }
+    }
+
+    /// Reads the node `node`, if it is monitored.
+    fn read<Q, R>(&self, node: &Q, f: impl FnOnce(&shard::Node<K, D>) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (hash, shard, _) = self.shard(node);
+        shard.lock().read(hash, node, f)
     }
 
     /// Records a heartbeat from `node` at `at`, creating the node if it is unknown
@@ -321,10 +342,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let (shard, next) = self.shard(node);
-        shard
-            .lock()
-            .heartbeat(node, at, &self.ctx, next, &*self.factory)
+        let (hash, shard, env) = self.shard(node);
+        shard.lock().heartbeat(hash, node, at, env)
     }
 
     /// [`heartbeat`](Self::heartbeat) at the clock's current time.
@@ -348,10 +367,8 @@ where
     /// [`RegisterError::AlreadyRegistered`] if the node is Alive or Suspect (after
     /// applying transitions due at `at`); nothing else changes.
     pub fn register(&self, node: K, at: Timestamp) -> Result<(), RegisterError> {
-        let (shard, next) = self.shard(&node);
-        shard
-            .lock()
-            .register(node, at, &self.ctx, next, &*self.factory)
+        let (hash, shard, env) = self.shard(&node);
+        shard.lock().register(hash, node, at, env)
     }
 
     /// [`register`](Self::register) at the clock's current time.
@@ -370,8 +387,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (shard, next) = self.shard(node);
-        shard.lock().remove(node, at, &self.ctx, next)
+        let (hash, shard, env) = self.shard(node);
+        shard.lock().remove(hash, node, at, env)
     }
 
     /// [`remove`](Self::remove) at the clock's current time.
@@ -391,7 +408,7 @@ where
         let mut events = 0;
         for (shard, next) in self.shards.iter().zip(self.next.iter()) {
             if next.load(Ordering::Relaxed) <= now {
-                events += shard.0.lock().tick(now, &self.ctx, next);
+                events += shard.0.lock().tick(now, self.env(next));
             }
         }
         events
@@ -424,7 +441,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.shard(node).0.lock().state(node)
+        self.read(node, |n| n.state())
     }
 
     /// The suspicion of `node`'s detector at `now`, or `None` if it is not monitored.
@@ -433,7 +450,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.shard(node).0.lock().suspicion(node, now)
+        self.read(node, |n| n.detector().suspicion(now))
     }
 
     /// [`suspicion`](Self::suspicion) at the clock's current time.
@@ -452,7 +469,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.shard(node).0.lock().info(node, now)
+        self.read(node, |n| n.info(now))
     }
 
     /// Every node, with suspicions at `now`, in no particular order. Locks one
@@ -511,7 +528,7 @@ impl<K, D, S> fmt::Debug for Registry<K, D, S>
 where
     K: Hash + Eq + Clone + Send + Sync,
     D: FailureDetector + Send,
-    S: BuildHasher + Clone,
+    S: BuildHasher,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")

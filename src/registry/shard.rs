@@ -27,8 +27,7 @@
 
 use std::borrow::Borrow;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasher, Hash};
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_channel::Sender;
@@ -40,6 +39,7 @@ use crate::time::Timestamp;
 use super::config::{DeadRule, Rules};
 use super::error::{RegisterError, RegistryHeartbeatError};
 use super::event::{Event, NodeInfo, NodeState};
+use super::index::Index;
 
 /// An instant that never comes ("no deadline").
 pub(crate) const NEVER: u64 = u64::MAX;
@@ -55,6 +55,8 @@ fn nanos(t: Option<Timestamp>) -> u64 {
 #[derive(Debug)]
 pub(crate) struct Node<K, D> {
     key: K,
+    /// The key's hash, computed once when it joined.
+    hash: u64,
     detector: D,
     state: NodeState,
     /// When the lifecycle moves on if no heartbeat arrives; `NEVER` if it does not.
@@ -240,37 +242,63 @@ impl<K: Clone> Ctx<K> {
     }
 }
 
+/// What a shard operation needs from the registry besides the shard itself.
+pub(crate) struct Env<'a, K, D> {
+    pub(crate) ctx: &'a Ctx<K>,
+    /// The shard's earliest heap entry, published for lock-free reads; only
+    /// written under the shard's lock.
+    pub(crate) next: &'a AtomicU64,
+    pub(crate) factory: &'a Factory<K, D>,
+}
+
+impl<K, D> Clone for Env<'_, K, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, D> Copy for Env<'_, K, D> {}
+
 /// The nodes of one shard, behind its lock.
+///
+/// Nodes live in a dense vector (a removal moves the last one into the hole). The
+/// [`Index`] maps a key's hash to a position in it and compares keys in the nodes
+/// themselves, so a key is stored once and hashed once: the registry hashes it and
+/// picks the shard from the same hash.
 #[derive(Debug)]
-pub(crate) struct Shard<K, D, S> {
-    index: HashMap<K, u32, S>,
+pub(crate) struct Shard<K, D> {
+    index: Index,
     nodes: Vec<Node<K, D>>,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
 }
 
-impl<K, D, S> Shard<K, D, S>
+impl<K, D> Shard<K, D>
 where
-    K: Hash + Eq + Clone,
+    K: Eq + Clone,
     D: FailureDetector,
-    S: BuildHasher,
 {
-    pub(crate) fn new(hasher: S) -> Self {
+    pub(crate) fn new() -> Self {
         Shard {
-            index: HashMap::with_hasher(hasher),
+            index: Index::default(),
             nodes: Vec::new(),
             heap: BinaryHeap::new(),
         }
     }
 
-    fn find<Q>(&self, key: &Q) -> Option<usize>
+    #[inline]
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<usize>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Eq + ?Sized,
     {
-        self.index.get(key).map(|&i| i as usize)
+        let nodes = &self.nodes;
+        self.index
+            .find(hash, |i| nodes[i as usize].key.borrow() == key)
+            .map(|i| i as usize)
     }
 
     /// Makes sure the heap has an entry at or before the node's due instant.
+    #[inline]
     fn schedule(&mut self, i: usize, next: &AtomicU64) {
         let node = &mut self.nodes[i];
         let due = node.due;
@@ -278,9 +306,8 @@ where
             return;
         }
         node.scheduled = due;
-        // Indices fit: a shard would need 2^32 nodes (terabytes) to overflow.
+        // Positions fit: a shard would need 2^32 nodes (terabytes) to overflow.
         self.heap.push(Reverse((due, i as u32)));
-        // `next` is only written under the shard's lock.
         if due < next.load(Ordering::Relaxed) {
             next.store(due, Ordering::Relaxed);
         }
@@ -306,57 +333,64 @@ where
         next.store(earliest, Ordering::Relaxed);
     }
 
-    /// Forgets the node at `i` (its detector is dropped with it).
+    /// Forgets the node at `i`; its detector is dropped with it.
     fn drop_node(&mut self, i: usize, next: &AtomicU64) {
-        let node = self.nodes.swap_remove(i);
-        self.index.remove(&node.key);
-        if let Some(moved) = self.nodes.get_mut(i) {
-            // The last node moved into the hole: its entries point at its old
-            // index, so it gets a fresh one here.
-            moved.scheduled = NEVER;
-            if let Some(slot) = self.index.get_mut(&moved.key) {
-                *slot = i as u32;
-            }
+        self.index.remove(self.nodes[i].hash, i as u32);
+        let last = self.nodes.len() - 1;
+        if i != last {
+            // The last node moves into the hole: its index slot and heap entries
+            // point at its old position, so both are renewed.
+            self.index
+                .relocate(self.nodes[last].hash, last as u32, i as u32);
+            self.nodes[last].scheduled = NEVER;
+        }
+        self.nodes.swap_remove(i);
+        if i != last {
             self.schedule(i, next);
         }
         // Memory follows the number of nodes down after churn (amortised O(1)).
         let len = self.nodes.len();
         if self.nodes.capacity() > 64 && len < self.nodes.capacity() / 4 {
             self.nodes.shrink_to(2 * len);
-            self.index.shrink_to(2 * len);
             self.compact(next);
         }
     }
 
     /// Catches the node at `i` up to `now`; `None` if that removed it.
-    fn catch_up(&mut self, i: usize, now: u64, ctx: &Ctx<K>, next: &AtomicU64) -> Option<usize> {
+    #[inline]
+    fn catch_up(&mut self, i: usize, now: u64, env: Env<'_, K, D>) -> Option<usize> {
         if now < self.nodes[i].due {
             return Some(i);
         }
-        let (_, removed) = ctx.advance(&mut self.nodes[i], now);
+        let (_, removed) = env.ctx.advance(&mut self.nodes[i], now);
         if removed {
-            self.drop_node(i, next);
+            self.drop_node(i, env.next);
             None
         } else {
             Some(i)
         }
     }
 
-    fn join(
-        &mut self,
-        key: K,
-        at: Timestamp,
-        registered: bool,
-        ctx: &Ctx<K>,
-        next: &AtomicU64,
-        factory: &Factory<K, D>,
-    ) {
-        let mut detector = factory(&key);
+    /// The position of the node `key` after catching it up to `at`, if it is
+    /// (still) monitored.
+    #[inline]
+    fn find_at<Q>(&mut self, hash: u64, key: &Q, at: Timestamp, env: Env<'_, K, D>) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let i = self.find(hash, key)?;
+        self.catch_up(i, at.as_nanos(), env)
+    }
+
+    fn join(&mut self, key: K, hash: u64, at: Timestamp, registered: bool, env: Env<'_, K, D>) {
+        let mut detector = (env.factory)(&key);
         detector.reset();
         // A fresh detector accepts any timestamp.
         let _ = detector.heartbeat(at);
         let mut node = Node {
             key: key.clone(),
+            hash,
             detector,
             state: NodeState::Alive,
             due: NEVER,
@@ -365,36 +399,35 @@ where
             dead_since: 0,
             registered_only: registered,
         };
-        node.due = ctx.due_of(&node);
+        node.due = env.ctx.due_of(&node);
         let i = self.nodes.len();
         self.nodes.push(node);
-        self.index.insert(key.clone(), i as u32);
-        ctx.count(None, Some(NodeState::Alive));
-        ctx.emit(Event::Joined { node: key, at });
-        self.schedule(i, next);
+        self.index.insert(hash, i as u32);
+        env.ctx.count(None, Some(NodeState::Alive));
+        env.ctx.emit(Event::Joined { node: key, at });
+        self.schedule(i, env.next);
     }
 
+    #[inline]
     pub(crate) fn heartbeat<Q>(
         &mut self,
+        hash: u64,
         key: &Q,
         at: Timestamp,
-        ctx: &Ctx<K>,
-        next: &AtomicU64,
-        factory: &Factory<K, D>,
+        env: Env<'_, K, D>,
     ) -> Result<(), RegistryHeartbeatError>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let found = self.find(key);
-        match found.and_then(|i| self.catch_up(i, at.as_nanos(), ctx, next)) {
+        match self.find_at(hash, key, at, env) {
             Some(i) => {
-                let result = ctx.heartbeat(&mut self.nodes[i], at);
-                self.schedule(i, next);
+                let result = env.ctx.heartbeat(&mut self.nodes[i], at);
+                self.schedule(i, env.next);
                 result
             }
-            None if ctx.rules.accept_unknown => {
-                self.join(key.to_owned(), at, false, ctx, next, factory);
+            None if env.ctx.rules.accept_unknown => {
+                self.join(key.to_owned(), hash, at, false, env);
                 Ok(())
             }
             None => Err(RegistryHeartbeatError::UnknownNode),
@@ -403,54 +436,52 @@ where
 
     pub(crate) fn register(
         &mut self,
+        hash: u64,
         key: K,
         at: Timestamp,
-        ctx: &Ctx<K>,
-        next: &AtomicU64,
-        factory: &Factory<K, D>,
+        env: Env<'_, K, D>,
     ) -> Result<(), RegisterError> {
-        let found = self.find(&key);
-        let Some(i) = found.and_then(|i| self.catch_up(i, at.as_nanos(), ctx, next)) else {
-            self.join(key, at, true, ctx, next, factory);
+        let Some(i) = self.find_at(hash, &key, at, env) else {
+            self.join(key, hash, at, true, env);
             return Ok(());
         };
         let node = &mut self.nodes[i];
         if node.state != NodeState::Dead {
             return Err(RegisterError::AlreadyRegistered { state: node.state });
         }
-        ctx.revive(node, at);
+        env.ctx.revive(node, at);
         node.registered_only = true;
-        self.schedule(i, next);
+        self.schedule(i, env.next);
         Ok(())
     }
 
     pub(crate) fn remove<Q>(
         &mut self,
+        hash: u64,
         key: &Q,
         at: Timestamp,
-        ctx: &Ctx<K>,
-        next: &AtomicU64,
+        env: Env<'_, K, D>,
     ) -> Option<NodeState>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Eq + ?Sized,
     {
-        let i = self.catch_up(self.find(key)?, at.as_nanos(), ctx, next)?;
+        let i = self.find_at(hash, key, at, env)?;
         let node = &self.nodes[i];
         let from = node.state;
-        ctx.count(Some(from), None);
-        ctx.emit(Event::Removed {
+        env.ctx.count(Some(from), None);
+        env.ctx.emit(Event::Removed {
             node: node.key.clone(),
             from,
             at,
         });
-        self.drop_node(i, next);
+        self.drop_node(i, env.next);
         Some(from)
     }
 
     /// Settles every node whose due instant is at or before `now`; returns the
     /// number of events.
-    pub(crate) fn tick(&mut self, now: u64, ctx: &Ctx<K>, next: &AtomicU64) -> usize {
+    pub(crate) fn tick(&mut self, now: u64, env: Env<'_, K, D>) -> usize {
         let mut events = 0;
         while let Some(&Reverse((t, i))) = self.heap.peek() {
             if t > now {
@@ -462,55 +493,54 @@ where
                 Some(node) if node.scheduled == t => node.scheduled = NEVER,
                 _ => continue, // stale
             }
-            let (n, removed) = ctx.advance(&mut self.nodes[i], now);
+            let (n, removed) = env.ctx.advance(&mut self.nodes[i], now);
             events += n;
             if removed {
-                self.drop_node(i, next);
+                self.drop_node(i, env.next);
             } else {
-                self.schedule(i, next);
+                self.schedule(i, env.next);
             }
         }
-        self.publish(next);
+        self.publish(env.next);
         events
     }
 
-    pub(crate) fn state<Q>(&self, key: &Q) -> Option<NodeState>
+    /// Reads the node `key`, if it is monitored.
+    pub(crate) fn read<Q, R>(
+        &self,
+        hash: u64,
+        key: &Q,
+        f: impl FnOnce(&Node<K, D>) -> R,
+    ) -> Option<R>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Eq + ?Sized,
     {
-        self.find(key).map(|i| self.nodes[i].state)
-    }
-
-    pub(crate) fn suspicion<Q>(&self, key: &Q, now: Timestamp) -> Option<f64>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.find(key)
-            .map(|i| self.nodes[i].detector.suspicion(now))
-    }
-
-    pub(crate) fn info<Q>(&self, key: &Q, now: Timestamp) -> Option<NodeInfo<K>>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.find(key).map(|i| info(&self.nodes[i], now))
+        self.find(hash, key).map(|i| f(&self.nodes[i]))
     }
 
     pub(crate) fn snapshot_into(&self, now: Timestamp, out: &mut Vec<NodeInfo<K>>) {
-        out.extend(self.nodes.iter().map(|node| info(node, now)));
+        out.extend(self.nodes.iter().map(|node| node.info(now)));
     }
 }
 
-fn info<K: Clone, D: FailureDetector>(node: &Node<K, D>, now: Timestamp) -> NodeInfo<K> {
-    NodeInfo {
-        node: node.key.clone(),
-        state: node.state,
-        suspicion: node.detector.suspicion(now),
-        last_heartbeat: node.detector.last_heartbeat(),
-        deadline: node.detector.deadline(),
-        stats: node.detector.stats(),
+impl<K: Clone, D: FailureDetector> Node<K, D> {
+    pub(crate) fn state(&self) -> NodeState {
+        self.state
+    }
+
+    pub(crate) fn detector(&self) -> &D {
+        &self.detector
+    }
+
+    pub(crate) fn info(&self, now: Timestamp) -> NodeInfo<K> {
+        NodeInfo {
+            node: self.key.clone(),
+            state: self.state,
+            suspicion: self.detector.suspicion(now),
+            last_heartbeat: self.detector.last_heartbeat(),
+            deadline: self.detector.deadline(),
+            stats: self.detector.stats(),
+        }
     }
 }
