@@ -2,10 +2,16 @@
 //!
 //! * `registry_heartbeat/{1,2}_threads/{nodes}`: heartbeats per second into a
 //!   registry of 1,000, 100,000 and 1,000,000 `u64`-keyed nodes with phi accrual at
-//!   window 100 (`Throughput::Elements`: the total across threads). Nodes heartbeat
-//!   round robin, each once a second with +-2.5% jitter, as a live cluster would;
-//!   with 2 threads each thread owns half of the nodes.
+//!   window 100 (`Throughput::Elements`: the total across threads), one
+//!   `heartbeat` call each. Nodes heartbeat round robin, each once a second with up
+//!   to 5% jitter, as a live cluster would; with 2 threads each thread owns half of
+//!   the nodes.
+//! * `registry_heartbeat_batch/...`: the same through `heartbeat_batch`, 1024
+//!   heartbeats a call.
 //! * `registry_tick/idle/{nodes}`: a tick when no deadline has passed.
+//! * `registry_tick/live_every_10ms/{nodes}`: a tick every 10 ms of simulated time
+//!   while every node heartbeats (the heartbeats are not timed): nothing expires,
+//!   but heap entries left behind by heartbeats are renewed.
 //! * `registry_tick/expire_1pct/1000000`: a tick in which 1% of the nodes (10,000)
 //!   pass their deadline and become Suspect (events sent to a listener included).
 //! * Before the benchmarks, the resident memory per node is printed for windows of
@@ -45,12 +51,28 @@ fn heartbeat_time(k: u64, nodes: u64) -> Timestamp {
 }
 
 /// Sends heartbeats `start..end` of the round robin, those `k` with
-/// `k % stride == offset`.
+/// `k % stride == offset`, one call each.
 fn send(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u64) {
     let mut k = start + (offset + stride - start % stride) % stride;
     while k < end {
         let _ = black_box(reg.heartbeat(&(k % nodes), heartbeat_time(k, nodes)));
         k += stride;
+    }
+}
+
+const BATCH: usize = 1024;
+
+/// As [`send`], through `heartbeat_batch` calls of [`BATCH`] heartbeats.
+fn send_batches(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u64) {
+    let mut k = start + (offset + stride - start % stride) % stride;
+    let mut batch = Vec::with_capacity(BATCH);
+    while k < end {
+        batch.clear();
+        while batch.len() < BATCH && k < end {
+            batch.push((k % nodes, heartbeat_time(k, nodes)));
+            k += stride;
+        }
+        black_box(reg.heartbeat_batch(&batch, |_, _| {}));
     }
 }
 
@@ -106,32 +128,38 @@ fn heartbeats(c: &mut Criterion) {
         next.store(2 * nodes, Ordering::Relaxed);
         assert_eq!(reg.len() as u64, nodes);
 
-        let mut group = c.benchmark_group("registry_heartbeat");
-        group.throughput(Throughput::Elements(1));
-        for threads in [1u64, 2] {
-            let id = BenchmarkId::new(format!("{threads}_threads"), nodes);
-            group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    let start = next.fetch_add(iters, Ordering::Relaxed);
-                    let end = start + iters;
-                    let began = Instant::now();
-                    if threads == 1 {
-                        send(&reg, nodes, start, end, 0, 1);
-                    } else {
-                        // Thread j sends the heartbeats k = j (mod threads): with an
-                        // even node count, the nodes k mod threads = j.
-                        thread::scope(|s| {
-                            for j in 0..threads {
-                                let reg = &reg;
-                                s.spawn(move || send(reg, nodes, start, end, j, threads));
-                            }
-                        });
-                    }
-                    began.elapsed()
-                })
-            });
+        type Sender = fn(&Reg, u64, u64, u64, u64, u64);
+        for (name, sender) in [
+            ("registry_heartbeat", send as Sender),
+            ("registry_heartbeat_batch", send_batches as Sender),
+        ] {
+            let mut group = c.benchmark_group(name);
+            group.throughput(Throughput::Elements(1));
+            for threads in [1u64, 2] {
+                let id = BenchmarkId::new(format!("{threads}_threads"), nodes);
+                group.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let start = next.fetch_add(iters, Ordering::Relaxed);
+                        let end = start + iters;
+                        let began = Instant::now();
+                        if threads == 1 {
+                            sender(&reg, nodes, start, end, 0, 1);
+                        } else {
+                            // Thread j sends the heartbeats k = j (mod threads): with
+                            // an even node count, the nodes k mod threads = j.
+                            thread::scope(|s| {
+                                for j in 0..threads {
+                                    let reg = &reg;
+                                    s.spawn(move || sender(reg, nodes, start, end, j, threads));
+                                }
+                            });
+                        }
+                        began.elapsed()
+                    })
+                });
+            }
+            group.finish();
         }
-        group.finish();
         // The registry saw heartbeats only, in time: nobody changed state.
         assert_eq!(reg.counts().alive as u64, nodes);
     }
@@ -147,6 +175,26 @@ fn ticks(c: &mut Criterion) {
         reg.tick(now);
         group.bench_function(BenchmarkId::new("idle", nodes), |b| {
             b.iter(|| black_box(reg.tick(black_box(now))))
+        });
+
+        // Live: everyone heartbeats (untimed), and a tick runs every 10 ms of
+        // simulated time. Nothing expires, but the heap entries of nodes whose
+        // deadline moved on since they were scheduled come due and are pushed
+        // again: about one per node per deadline horizon (4.5 s here).
+        let mut k = 3 * nodes;
+        group.bench_function(BenchmarkId::new("live_every_10ms", nodes), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    send(&reg, nodes, k, k + nodes / 100, 0, 1);
+                    k += nodes / 100;
+                    let now = heartbeat_time(k, nodes);
+                    let began = Instant::now();
+                    black_box(reg.tick(now));
+                    timed += began.elapsed();
+                }
+                timed
+            })
         });
         assert_eq!(reg.counts().alive as u64, nodes);
     }

@@ -209,3 +209,49 @@ fn replay_rejects_a_broken_chain() {
     ];
     assert!(replay(&skipped).is_err());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `heartbeat_batch` has the effect of the same heartbeats one by one: the same
+    /// events per node, the same states, the same refusals.
+    #[test]
+    fn a_batch_equals_heartbeats_one_by_one(
+        config in config(),
+        beats in prop::collection::vec((0u8..40, 0u64..4_000, any::<bool>()), 0..1500),
+    ) {
+        let fd = FixedTimeout::new(FixedTimeoutConfig::new()).unwrap();
+        let mut now = Timestamp::from_secs(1);
+        let batch: Vec<(u8, Timestamp)> = beats
+            .iter()
+            .map(|&(node, gap_ms, back)| {
+                now += Duration::from_millis(gap_ms);
+                // Some heartbeats go back in time, to be refused.
+                let at = if back { now - Duration::from_millis(3 * gap_ms) } else { now };
+                (node, at)
+            })
+            .collect();
+
+        let (one, one_events) = Registry::<u8, _>::new(config, fd.clone()).unwrap();
+        let mut one_refused = Vec::new();
+        for (i, (node, at)) in batch.iter().enumerate() {
+            if let Err(e) = one.heartbeat(node, *at) {
+                one_refused.push((i, e));
+            }
+        }
+        let (many, many_events) = Registry::<u8, _>::new(config, fd).unwrap();
+        let mut many_refused = Vec::new();
+        let accepted = many.heartbeat_batch(&batch, |i, e| many_refused.push((i, e)));
+        many_refused.sort_by_key(|&(i, _)| i);
+
+        prop_assert_eq!(accepted, batch.len() - one_refused.len());
+        prop_assert_eq!(many_refused, one_refused);
+        let one_events: Vec<_> = one_events.try_iter().collect();
+        let many_events: Vec<_> = many_events.try_iter().collect();
+        prop_assert_eq!(per_node(&many_events), per_node(&one_events));
+        let states = |reg: &Registry<u8, FixedTimeout>| -> HashMap<u8, NodeState> {
+            reg.snapshot(now).into_iter().map(|info| (info.node, info.state)).collect()
+        };
+        prop_assert_eq!(states(&many), states(&one));
+    }
+}
