@@ -59,6 +59,14 @@
 //! * [`PhiModel::Normal`] replaces Akka's logistic approximation by the exact normal
 //!   tail; use it for statistical meaning, keep the default for Akka compatibility.
 //!
+//! # Watching many nodes
+//!
+//! [`Registry`] keeps one detector per node for many nodes at once, shared across
+//! threads: nodes go Alive -> Suspect -> Dead -> Removed as their detectors'
+//! deadlines pass, each transition is sent as an [`Event`] on a channel, and
+//! [`Registry::tick`] touches only the nodes whose deadline passed.
+//! `examples/failover.rs` redistributes a failed node's work with it.
+//!
 //! # Time
 //!
 //! [`Timestamp`] is a `u64` of nanoseconds since an origin you choose, on a monotonic

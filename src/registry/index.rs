@@ -211,13 +211,13 @@ mod tests {
                     }
                     Op::Relocate(k, to) => {
                         let to = to + 10_000;
-                        if let Some(p) = oracle.get(&k).copied() {
-                            if !keys.contains_key(&to) {
-                                index.relocate(hash(k), p, to);
-                                oracle.insert(k, to);
-                                keys.remove(&p);
-                                keys.insert(to, k);
-                            }
+                        if let Some(p) = oracle.get(&k).copied()
+                            && !keys.contains_key(&to)
+                        {
+                            index.relocate(hash(k), p, to);
+                            oracle.insert(k, to);
+                            keys.remove(&p);
+                            keys.insert(to, k);
                         }
                     }
                     _ => {}
