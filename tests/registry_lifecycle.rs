@@ -58,6 +58,16 @@ fn removed(node: &str, from: NodeState, secs: u64) -> Event<String> {
     }
 }
 
+/// Joined, Suspect, Dead, Removed at these instants (seconds): a whole life.
+fn whole_life(node: &str, [join, suspect, dead, gone]: [u64; 4]) -> [Event<String>; 4] {
+    [
+        joined(node, join),
+        changed(node, Alive, Suspect, suspect),
+        changed(node, Suspect, Dead, dead),
+        removed(node, Dead, gone),
+    ]
+}
+
 fn counts(alive: usize, suspect: usize, dead: usize) -> StateCounts {
     let mut c = StateCounts::default();
     c.alive = alive;
@@ -106,15 +116,7 @@ fn one_late_tick_reports_each_transition_at_its_own_instant() {
     let (reg, events) = registry(RegistryConfig::new());
     reg.heartbeat("a", t(0)).unwrap();
     assert_eq!(reg.tick(t(1_000)), 3);
-    assert_eq!(
-        drain(&events),
-        [
-            joined("a", 0),
-            changed("a", Alive, Suspect, 15),
-            changed("a", Suspect, Dead, 25),
-            removed("a", Dead, 85),
-        ]
-    );
+    assert_eq!(drain(&events), whole_life("a", [0, 15, 25, 85]));
 }
 
 #[test]
@@ -172,15 +174,7 @@ fn second_threshold_confirms_death() {
     let (reg, events) = Registry::<String, _>::new(config, fd).unwrap();
     reg.heartbeat("a", t(100)).unwrap();
     reg.tick(t(200));
-    assert_eq!(
-        drain(&events),
-        [
-            joined("a", 100),
-            changed("a", Alive, Suspect, 110),
-            changed("a", Suspect, Dead, 115),
-            removed("a", Dead, 175),
-        ]
-    );
+    assert_eq!(drain(&events), whole_life("a", [100, 110, 115, 175]));
 }
 
 #[test]
@@ -191,15 +185,7 @@ fn zero_confirmation_and_grace_go_straight_through() {
     let (reg, events) = registry(config);
     reg.heartbeat("a", t(0)).unwrap();
     assert_eq!(reg.tick(t(15)), 3);
-    assert_eq!(
-        drain(&events),
-        [
-            joined("a", 0),
-            changed("a", Alive, Suspect, 15),
-            changed("a", Suspect, Dead, 15),
-            removed("a", Dead, 15),
-        ]
-    );
+    assert_eq!(drain(&events), whole_life("a", [0, 15, 15, 15]));
 }
 
 #[test]
@@ -367,15 +353,7 @@ fn hysteresis_delays_recovery_and_absorbs_flapping() {
     reg.tick(t(15));
     reg.heartbeat("b", t(16)).unwrap(); // recovering until 36 s; unavailable at 31 s
     reg.tick(t(200));
-    assert_eq!(
-        drain(&events),
-        [
-            joined("b", 0),
-            changed("b", Alive, Suspect, 15),
-            changed("b", Suspect, Dead, 41),
-            removed("b", Dead, 101),
-        ]
-    );
+    assert_eq!(drain(&events), whole_life("b", [0, 15, 41, 101]));
 }
 
 #[test]
