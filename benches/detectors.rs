@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use failure_detector::{
     ExponentialPhi, ExponentialPhiConfig, FailureDetector, FixedTimeout, FixedTimeoutConfig,
     PhiAccrual, PhiAccrualConfig, PhiModel, Timestamp,
@@ -74,19 +74,14 @@ fn bench_detector<D: FailureDetector>(
     let last = warm(&mut fd, &intervals, 2 * window);
     for (op, offset) in [("suspicion_a", SHORTLY_AFTER), ("suspicion_b", rising)] {
         let now = Timestamp::from_nanos(last + offset);
-        group.bench_function(id(op), |b| {
-            b.iter(|| black_box(&fd).suspicion(black_box(now)))
-        });
+        group.bench_function(id(op), |b| b.iter(|| black_box(&fd).suspicion(black_box(now))));
     }
     let now = Timestamp::from_nanos(last + rising);
     group.bench_function(id("is_available"), |b| {
         b.iter(|| black_box(&fd).is_available(black_box(now)))
     });
 
-    for (op, offset) in [
-        ("heartbeat+suspicion_a", SHORTLY_AFTER),
-        ("heartbeat+suspicion_b", rising),
-    ] {
+    for (op, offset) in [("heartbeat+suspicion_a", SHORTLY_AFTER), ("heartbeat+suspicion_b", rising)] {
         group.bench_function(id(op), |b| {
             let mut fd = make();
             let mut t = warm(&mut fd, &intervals, 2 * window);
@@ -106,40 +101,22 @@ fn bench_detector<D: FailureDetector>(
 fn detectors(c: &mut Criterion) {
     let fixed = FixedTimeoutConfig::new().with_interval(Duration::from_millis(100));
     let fixed_rising = 150_000_000; // 1.5 missed intervals
-    bench_detector(
-        c,
-        "fixed_timeout",
-        0,
-        || FixedTimeout::new(fixed).unwrap(),
-        fixed_rising,
-    );
+    bench_detector(c, "fixed_timeout", 0, || FixedTimeout::new(fixed).unwrap(), fixed_rising);
 
     for window in [100, 1000] {
-        for (name, model) in [
-            ("phi_logistic", PhiModel::Logistic),
-            ("phi_normal", PhiModel::Normal),
-        ] {
+        for (name, model) in [("phi_logistic", PhiModel::Logistic), ("phi_normal", PhiModel::Normal)] {
             let cfg = PhiAccrualConfig::new()
                 .with_max_sample_size(window)
                 .with_model(model);
             let mut probe = PhiAccrual::new(cfg).unwrap();
             warm(&mut probe, &trace(), 2 * window);
-            let rising = rising_offset(
-                &probe,
-                cfg.acceptable_heartbeat_pause,
-                cfg.min_std_deviation,
-            );
+            let rising =
+                rising_offset(&probe, cfg.acceptable_heartbeat_pause, cfg.min_std_deviation);
             bench_detector(c, name, window, || PhiAccrual::new(cfg).unwrap(), rising);
         }
         let cfg = ExponentialPhiConfig::new().with_window_size(window);
         // Exponential phi is linear: any silence is the same cost; use 1 s (phi ~ 4.3).
-        bench_detector(
-            c,
-            "phi_exponential",
-            window,
-            || ExponentialPhi::new(cfg).unwrap(),
-            1_000_000_000,
-        );
+        bench_detector(c, "phi_exponential", window, || ExponentialPhi::new(cfg).unwrap(), 1_000_000_000);
     }
 }
 

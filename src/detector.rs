@@ -238,18 +238,7 @@ mod tests {
 
     #[test]
     fn offset_rounds_up_exactly() {
-        for x in [
-            1.0,
-            1.2,
-            2.5,
-            3.0,
-            3.5,
-            1e9 + 0.49,
-            1e9 + 0.51,
-            15e9,
-            4.5e15 - 0.5,
-            4.6e15,
-        ] {
+        for x in [1.0, 1.2, 2.5, 3.0, 3.5, 1e9 + 0.49, 1e9 + 0.51, 15e9, 4.5e15 - 0.5, 4.6e15] {
             assert_eq!(offset_ns(x), x.ceil() as u64, "{x}");
         }
         assert_eq!(offset_ns(0.0), 1);

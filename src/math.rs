@@ -268,11 +268,7 @@ mod tests {
         let mut y = -8.0;
         while y < 8.0 {
             // ln Q(y) = ln(1 - CDF(y)); for y < 0 through ln_1p of the small CDF.
-            let expect = if y < 0.0 {
-                (-n.cdf(y)).ln_1p()
-            } else {
-                n.sf(y).ln()
-            };
+            let expect = if y < 0.0 { (-n.cdf(y)).ln_1p() } else { n.sf(y).ln() };
             assert!(rel(ln_normal_tail(y), expect) < 1e-12, "y={y}");
             y += 0.05;
         }
