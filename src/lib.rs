@@ -65,6 +65,14 @@
 //! * [`PhiModel::Normal`] replaces Akka's logistic approximation by the exact normal
 //!   tail; use it for statistical meaning, keep the default for Akka compatibility.
 //!
+//! # Watching many nodes
+//!
+//! [`Registry`] keeps one detector per node for many nodes at once, shared across
+//! threads: nodes go Alive -> Suspect -> Dead -> Removed as their detectors'
+//! deadlines pass, each transition is sent as an [`Event`] on a channel, and
+//! [`Registry::tick`] touches only the nodes whose deadline passed.
+//! `examples/failover.rs` redistributes a failed node's work with it.
+//!
 //! # Time
 //!
 //! [`Timestamp`] is a `u64` of nanoseconds since an origin you choose, on a monotonic
@@ -130,6 +138,7 @@ mod order_stats;
 mod phi;
 #[cfg(feature = "qos")]
 pub mod qos;
+mod registry;
 mod satzger;
 mod time;
 mod two_windows;
@@ -142,6 +151,10 @@ pub use error::{ConfigError, HeartbeatError};
 pub use exponential::{ExponentialPhi, ExponentialPhiConfig};
 pub use fixed::{FixedTimeout, FixedTimeoutConfig};
 pub use phi::{PhiAccrual, PhiAccrualConfig, PhiModel};
+pub use registry::{
+    Confirmation, Event, EventReceiver, NodeInfo, NodeState, RegisterError, Registry,
+    RegistryConfig, RegistryHeartbeatError, StateCounts,
+};
 pub use satzger::{Satzger, SatzgerConfig};
 pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};
 pub use two_windows::{TwoWindows, TwoWindowsConfig};

@@ -1,0 +1,262 @@
+//! Registry throughput, tick cost and memory per node.
+//!
+//! * `registry_heartbeat/{1,2}_threads/{nodes}`: heartbeats per second into a
+//!   registry of 1,000, 100,000 and 1,000,000 `u64`-keyed nodes with phi accrual at
+//!   window 100 (`Throughput::Elements`: the total across threads), one
+//!   `heartbeat` call each. Nodes heartbeat round robin, each once a second with up
+//!   to 5% jitter, as a live cluster would; with 2 threads each thread owns half of
+//!   the nodes.
+//! * `registry_heartbeat_batch/...`: the same through `heartbeat_batch`, 1024
+//!   heartbeats a call.
+//! * `registry_tick/idle/{nodes}`: a tick when no deadline has passed.
+//! * `registry_tick/live_every_10ms/{nodes}`: a tick every 10 ms of simulated time
+//!   while every node heartbeats (the heartbeats are not timed): nothing expires,
+//!   but heap entries left behind by heartbeats are renewed.
+//! * `registry_tick/expire_1pct/1000000`: a tick in which 1% of the nodes (10,000)
+//!   pass their deadline and become Suspect (events sent to a listener included).
+//! * Before the benchmarks, the resident memory per node is printed for windows of
+//!   100 and 1000 (Linux: from `/proc/self/statm`).
+//!
+//! Each registry is built once per group, outside the timed code.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use failure_detector::{
+    Confirmation, EventReceiver, PhiAccrual, PhiAccrualConfig, Registry, RegistryConfig, Timestamp,
+};
+
+const PERIOD_NS: u64 = 1_000_000_000;
+const BASE_NS: u64 = 1_000_000_000_000;
+const SIZES: [u64; 3] = [1_000, 100_000, 1_000_000];
+
+type Reg = Registry<u64, PhiAccrual>;
+
+fn registry(window: usize, config: RegistryConfig) -> (Reg, EventReceiver<u64>) {
+    let phi = PhiAccrual::new(PhiAccrualConfig::new().with_max_sample_size(window)).unwrap();
+    Registry::new(config, phi).unwrap()
+}
+
+/// The time of round-robin heartbeat number `k` among `nodes`: node `k % nodes`, once
+/// per period, jittered by up to 5% of the period (a node's heartbeats stay in order).
+fn heartbeat_time(k: u64, nodes: u64) -> Timestamp {
+    let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    Timestamp::from_nanos(
+        BASE_NS + k / nodes * PERIOD_NS + k % nodes * (PERIOD_NS / nodes) + x % (PERIOD_NS / 20),
+    )
+}
+
+/// Sends heartbeats `start..end` of the round robin, those `k` with
+/// `k % stride == offset`, one call each.
+fn send(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u64) {
+    let mut k = start + (offset + stride - start % stride) % stride;
+    while k < end {
+        let _ = black_box(reg.heartbeat(&(k % nodes), heartbeat_time(k, nodes)));
+        k += stride;
+    }
+}
+
+const BATCH: usize = 1024;
+
+/// As [`send`], through `heartbeat_batch` calls of [`BATCH`] heartbeats.
+fn send_batches(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u64) {
+    let mut k = start + (offset + stride - start % stride) % stride;
+    let mut batch = Vec::with_capacity(BATCH);
+    while k < end {
+        batch.clear();
+        while batch.len() < BATCH && k < end {
+            batch.push((k % nodes, heartbeat_time(k, nodes)));
+            k += stride;
+        }
+        black_box(reg.heartbeat_batch(&batch, |_, _| {}));
+    }
+}
+
+/// Resident set size in bytes (Linux), for the memory report.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Adds `nodes` nodes at `window` and prints the resident memory they took. Run in
+/// a child process each, so that memory freed by one measurement (and kept by the
+/// allocator) does not hide the next one's growth.
+fn measure_memory(window: usize, nodes: u64) {
+    let Some(before) = resident_bytes() else {
+        println!("  /proc/self/statm not readable: skipped");
+        return;
+    };
+    let (reg, _) = registry(window, RegistryConfig::new());
+    send(&reg, nodes, 0, nodes, 0, 1);
+    let after = resident_bytes().unwrap_or(before);
+    let phi = PhiAccrual::new(PhiAccrualConfig::new().with_max_sample_size(window)).unwrap();
+    println!(
+        "  window {window:>4}: {:>5} bytes per node over {nodes} nodes (the detector: {} bytes)",
+        (after - before) / nodes,
+        phi.memory_bytes()
+    );
+}
+
+const MEMORY_ENV: &str = "FAILURE_DETECTOR_BENCH_MEMORY";
+
+fn report_memory() {
+    println!("registry memory per node (resident set growth while adding nodes, u64 keys):");
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    for (window, nodes) in [(100, 1_000_000), (1000, 100_000)] {
+        let status = std::process::Command::new(&exe)
+            .env(MEMORY_ENV, format!("{window},{nodes}"))
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            println!("  window {window}: measurement failed");
+        }
+    }
+}
+
+fn heartbeats(c: &mut Criterion) {
+    for nodes in SIZES {
+        let (reg, _) = registry(100, RegistryConfig::new());
+        // Every node joins, then a full round so that windows hold real intervals.
+        let next = AtomicU64::new(0);
+        send(&reg, nodes, 0, 2 * nodes, 0, 1);
+        next.store(2 * nodes, Ordering::Relaxed);
+        assert_eq!(reg.len() as u64, nodes);
+
+        type Sender = fn(&Reg, u64, u64, u64, u64, u64);
+        for (name, sender) in [
+            ("registry_heartbeat", send as Sender),
+            ("registry_heartbeat_batch", send_batches as Sender),
+        ] {
+            let mut group = c.benchmark_group(name);
+            group.throughput(Throughput::Elements(1));
+            for threads in [1u64, 2] {
+                let id = BenchmarkId::new(format!("{threads}_threads"), nodes);
+                group.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let start = next.fetch_add(iters, Ordering::Relaxed);
+                        let end = start + iters;
+                        let began = Instant::now();
+                        if threads == 1 {
+                            sender(&reg, nodes, start, end, 0, 1);
+                        } else {
+                            // Thread j sends the heartbeats k = j (mod threads): with
+                            // an even node count, the nodes k mod threads = j.
+                            thread::scope(|s| {
+                                for j in 0..threads {
+                                    let reg = &reg;
+                                    s.spawn(move || sender(reg, nodes, start, end, j, threads));
+                                }
+                            });
+                        }
+                        began.elapsed()
+                    })
+                });
+            }
+            group.finish();
+        }
+        // The registry saw heartbeats only, in time: nobody changed state.
+        assert_eq!(reg.counts().alive as u64, nodes);
+    }
+}
+
+fn ticks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("registry_tick");
+    for nodes in SIZES {
+        let (reg, _) = registry(100, RegistryConfig::new());
+        send(&reg, nodes, 0, 3 * nodes, 0, 1);
+        // Settle: the heap entries pushed when the nodes joined come due first.
+        let now = heartbeat_time(3 * nodes, nodes);
+        reg.tick(now);
+        group.bench_function(BenchmarkId::new("idle", nodes), |b| {
+            b.iter(|| black_box(reg.tick(black_box(now))))
+        });
+
+        // Live: everyone heartbeats (untimed), and a tick runs every 10 ms of
+        // simulated time. Nothing expires, but the heap entries of nodes whose
+        // deadline moved on since they were scheduled come due and are pushed
+        // again: about one per node per deadline horizon (4.5 s here).
+        let mut k = 3 * nodes;
+        group.bench_function(BenchmarkId::new("live_every_10ms", nodes), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    send(&reg, nodes, k, k + nodes / 100, 0, 1);
+                    k += nodes / 100;
+                    let now = heartbeat_time(k, nodes);
+                    let began = Instant::now();
+                    black_box(reg.tick(now));
+                    timed += began.elapsed();
+                }
+                timed
+            })
+        });
+        assert_eq!(reg.counts().alive as u64, nodes);
+    }
+
+    // 1% expire per tick: node i's only heartbeat is at i us, so deadlines are spread
+    // evenly over 1 s; each tick moves 10 ms on. Suspect nodes stay Suspect (an hour
+    // of confirmation). After 100 ticks everyone is Suspect: a heartbeat round
+    // (untimed) brings them back.
+    let nodes = 1_000_000u64;
+    let config =
+        RegistryConfig::new().with_confirmation(Confirmation::After(Duration::from_secs(3600)));
+    let (reg, events) = registry(100, config);
+    let spacing = 1_000; // ns
+    let mut epoch = BASE_NS;
+    let revive = |epoch: u64| {
+        for i in 0..nodes {
+            reg.heartbeat(&i, Timestamp::from_nanos(epoch + i * spacing))
+                .unwrap();
+        }
+    };
+    revive(epoch);
+    let first_deadline = reg.next_deadline().unwrap().as_nanos();
+    let mut now = first_deadline;
+    let mut round = 0;
+    let step = nodes / 100 * spacing;
+    events.try_iter().count();
+    group.throughput(Throughput::Elements(nodes / 100));
+    group.bench_function(BenchmarkId::new("expire_1pct", nodes), |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                if round == 100 {
+                    epoch = now + PERIOD_NS;
+                    revive(epoch);
+                    now = epoch + (first_deadline - BASE_NS);
+                    round = 0;
+                    events.try_iter().count();
+                }
+                now += step;
+                round += 1;
+                let began = Instant::now();
+                let changed = reg.tick(Timestamp::from_nanos(now - 1));
+                timed += began.elapsed();
+                assert_eq!(changed as u64, nodes / 100);
+                events.try_iter().count();
+            }
+            timed
+        })
+    });
+    group.finish();
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(MEMORY_ENV) {
+        let mut parts = spec.split(',').map(|p| p.parse::<u64>().unwrap_or(0));
+        let (window, nodes) = (parts.next().unwrap_or(100), parts.next().unwrap_or(1));
+        measure_memory(window as usize, nodes.max(1));
+        return;
+    }
+    report_memory();
+    let mut c = Criterion::default().configure_from_args();
+    heartbeats(&mut c);
+    ticks(&mut c);
+    c.final_summary();
+}

@@ -1,0 +1,192 @@
+//! [`RegistryConfig`]: lifecycle timings, policies and sizing of a [`Registry`].
+//!
+//! [`Registry`]: super::Registry
+
+use std::time::Duration;
+
+use crate::error::{ConfigError, check};
+use crate::time::duration_nanos;
+
+/// When a Suspect node is declared Dead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Confirmation {
+    /// Dead once it has been unavailable for this long: the time runs from the
+    /// detector's deadline (the instant it became unavailable), so a Suspect node is
+    /// declared Dead at `deadline + duration` unless a heartbeat arrives first. May be
+    /// zero (Dead as soon as it is suspected); `Duration::MAX` means never.
+    After(Duration),
+    /// Dead once the detector's suspicion reaches this second, higher level (for
+    /// example phi 16 when the detector suspects at phi 8, or 3 missed intervals
+    /// for a fixed timeout that suspects at 2). Finite and greater than zero; a
+    /// level at or below the detector's threshold makes a node Dead as soon as it is
+    /// suspected.
+    Suspicion(f64),
+}
+
+/// Configuration of a [`Registry`](super::Registry): how nodes join, how long each
+/// lifecycle stage lasts, and how the registry is sized.
+///
+/// The [`Default`] (same as [`RegistryConfig::new`]) accepts unknown nodes and
+/// rejoins, declares a node Dead 10 s after it is suspected, removes it 60 s later,
+/// has no hysteresis, 64 shards and an unbounded event channel.
+///
+/// ```
+/// use failure_detector::{Confirmation, RegistryConfig};
+/// use std::time::Duration;
+///
+/// let config = RegistryConfig::new()
+///     .with_accept_unknown(false)
+///     .with_confirmation(Confirmation::After(Duration::from_secs(5)))
+///     .with_hysteresis(Duration::from_secs(2))
+///     .with_event_capacity(Some(10_000));
+/// assert_eq!(config.shards, 64);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RegistryConfig {
+    /// Whether a heartbeat from a node the registry does not know creates it (as
+    /// Alive). If `false`, such a heartbeat is refused with
+    /// [`RegistryHeartbeatError::UnknownNode`](super::RegistryHeartbeatError::UnknownNode)
+    /// and nodes must be [`register`](super::Registry::register)ed first. Default
+    /// `true`.
+    pub accept_unknown: bool,
+    /// When a Suspect node becomes Dead. Default
+    /// [`Confirmation::After`]`(10 s)`.
+    pub confirmation: Confirmation,
+    /// How long a Dead node is kept (and reported) before it is Removed and its
+    /// state dropped. Default 60 s; may be zero; `Duration::MAX` keeps Dead nodes
+    /// until they are removed by hand.
+    pub removal_grace: Duration,
+    /// Whether a heartbeat from a Dead node brings it back (Dead -> Alive, with its
+    /// detector's statistics reset, as for a restarted process). If `false`, the
+    /// heartbeat is refused with
+    /// [`RegistryHeartbeatError::RejoinRefused`](super::RegistryHeartbeatError::RejoinRefused)
+    /// until the node is registered again or removed. Default `true`.
+    pub accept_rejoin: bool,
+    /// How long a Suspect node must stay available after the heartbeat that ends
+    /// its silence before it counts as Alive again. Zero (the default) means at
+    /// once. While it recovers it stays Suspect and no events are sent, so a
+    /// flapping link does not flood listeners. Does not apply to a rejoin from Dead.
+    pub hysteresis: Duration,
+    /// Number of independently locked shards: a power of two from 1 to 65,536.
+    /// More shards mean less contention between threads heartbeating different
+    /// nodes and a slightly slower [`tick`](super::Registry::tick) (one atomic load
+    /// per shard when nothing is due). Default 64.
+    pub shards: usize,
+    /// `None` (the default) for an unbounded event channel: no event is ever lost,
+    /// and events queue up while the receiver lags. `Some(n)` for a channel holding
+    /// at most `n` (at least 1) undelivered events: when it is full, new events are
+    /// dropped and counted, never waited for.
+    pub event_capacity: Option<usize>,
+}
+
+/// The largest number of shards.
+pub(crate) const MAX_SHARDS: usize = 1 << 16;
+
+impl RegistryConfig {
+    /// The defaults (see the type's documentation).
+    pub const fn new() -> Self {
+        RegistryConfig {
+            accept_unknown: true,
+            confirmation: Confirmation::After(Duration::from_secs(10)),
+            removal_grace: Duration::from_secs(60),
+            accept_rejoin: true,
+            hysteresis: Duration::ZERO,
+            shards: 64,
+            event_capacity: None,
+        }
+    }
+
+    /// Sets [`accept_unknown`](Self::accept_unknown).
+    pub const fn with_accept_unknown(mut self, accept: bool) -> Self {
+        self.accept_unknown = accept;
+        self
+    }
+
+    /// Sets [`confirmation`](Self::confirmation).
+    pub const fn with_confirmation(mut self, confirmation: Confirmation) -> Self {
+        self.confirmation = confirmation;
+        self
+    }
+
+    /// Sets [`removal_grace`](Self::removal_grace).
+    pub const fn with_removal_grace(mut self, grace: Duration) -> Self {
+        self.removal_grace = grace;
+        self
+    }
+
+    /// Sets [`accept_rejoin`](Self::accept_rejoin).
+    pub const fn with_accept_rejoin(mut self, accept: bool) -> Self {
+        self.accept_rejoin = accept;
+        self
+    }
+
+    /// Sets [`hysteresis`](Self::hysteresis).
+    pub const fn with_hysteresis(mut self, hysteresis: Duration) -> Self {
+        self.hysteresis = hysteresis;
+        self
+    }
+
+    /// Sets [`shards`](Self::shards).
+    pub const fn with_shards(mut self, shards: usize) -> Self {
+        self.shards = shards;
+        self
+    }
+
+    /// Sets [`event_capacity`](Self::event_capacity).
+    pub const fn with_event_capacity(mut self, capacity: Option<usize>) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
+    /// Checks every field and converts the durations to the nanoseconds the
+    /// registry works in.
+    pub(crate) fn validate(&self) -> Result<Rules, ConfigError> {
+        if !self.shards.is_power_of_two() || self.shards > MAX_SHARDS {
+            return Err(ConfigError::OutOfRange {
+                field: "shards",
+                allowed: "a power of two from 1 to 65536",
+            });
+        }
+        if self.event_capacity == Some(0) {
+            return Err(ConfigError::NotPositive {
+                field: "event_capacity",
+            });
+        }
+        let dead = match self.confirmation {
+            Confirmation::After(d) => DeadRule::After(duration_nanos(d)),
+            Confirmation::Suspicion(level) => {
+                DeadRule::Suspicion(check::positive("confirmation", level)?)
+            }
+        };
+        Ok(Rules {
+            accept_unknown: self.accept_unknown,
+            accept_rejoin: self.accept_rejoin,
+            dead,
+            grace_ns: duration_nanos(self.removal_grace),
+            hysteresis_ns: duration_nanos(self.hysteresis),
+        })
+    }
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig::new()
+    }
+}
+
+/// [`Confirmation`] in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DeadRule {
+    After(u64),
+    Suspicion(f64),
+}
+
+/// The validated lifecycle settings, in nanoseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rules {
+    pub(crate) accept_unknown: bool,
+    pub(crate) accept_rejoin: bool,
+    pub(crate) dead: DeadRule,
+    pub(crate) grace_ns: u64,
+    pub(crate) hysteresis_ns: u64,
+}

@@ -1,0 +1,41 @@
+//! Errors of the registry's operations, one enum per operation.
+
+use crate::error::HeartbeatError;
+
+use super::event::NodeState;
+
+/// A heartbeat was refused by [`Registry::heartbeat`](super::Registry::heartbeat).
+/// The node's detector is unchanged; transitions that were already due at the
+/// heartbeat's timestamp (e.g. a deadline that had passed) are still applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryHeartbeatError {
+    /// The node is not registered and the registry refuses unknown nodes
+    /// ([`RegistryConfig::accept_unknown`](super::RegistryConfig::accept_unknown)
+    /// is `false`). Nothing was created.
+    #[error("heartbeat from an unknown node, and unknown nodes are refused")]
+    UnknownNode,
+    /// The node is Dead and rejoining is refused
+    /// ([`RegistryConfig::accept_rejoin`](super::RegistryConfig::accept_rejoin) is
+    /// `false`). It stays Dead until it is registered again or removed.
+    #[error("heartbeat from a dead node, and rejoining is refused: register it again")]
+    RejoinRefused,
+    /// The node's detector refused the timestamp (a duplicate, or earlier than the
+    /// last accepted heartbeat).
+    #[error(transparent)]
+    Detector(#[from] HeartbeatError),
+}
+
+/// A registration was refused by [`Registry::register`](super::Registry::register).
+/// Nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// The node is already monitored and not Dead (registering a Dead node revives
+    /// it).
+    #[error("the node is already registered ({state})")]
+    AlreadyRegistered {
+        /// Its current state.
+        state: NodeState,
+    },
+}

@@ -1,0 +1,642 @@
+//! [`Registry`]: many monitored nodes, shared across threads, with a lifecycle and
+//! events.
+
+mod config;
+mod error;
+mod event;
+mod index;
+mod shard;
+
+use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::detector::FailureDetector;
+use crate::error::ConfigError;
+use crate::phi::PhiAccrual;
+use crate::time::{Clock, MonotonicClock, Timestamp};
+
+pub use config::{Confirmation, RegistryConfig};
+pub use error::{RegisterError, RegistryHeartbeatError};
+pub use event::{Event, NodeInfo, NodeState, StateCounts};
+
+use config::MAX_SHARDS;
+use shard::{Ctx, Env, Factory, NEVER, Shard};
+
+/// The receiving end of a registry's event channel (a `crossbeam-channel`
+/// receiver: it can be cloned, selected on, iterated, or polled with `try_recv`).
+pub type EventReceiver<K> = crossbeam_channel::Receiver<Event<K>>;
+
+/// A shard behind its lock, on cache lines of its own, so that threads working on
+/// different shards do not slow each other down.
+#[repr(align(128))]
+struct LockedShard<K, D>(Mutex<Shard<K, D>>);
+
+/// Watches many nodes from many threads: one failure detector per node, a lifecycle
+/// (Alive -> Suspect -> Dead -> Removed) driven by the detectors' deadlines, and an
+/// event for every transition.
+///
+/// * `K` identifies a node (an address, a name, an id): `Hash + Eq + Clone + Send +
+///   Sync`. Methods that look a node up take any borrowed form of it (`&str` for a
+///   `String` key), as `HashMap` does.
+/// * `D` is the detector every node gets, [`PhiAccrual`] by default; each node's is
+///   built by cloning a prototype ([`Registry::new`]) or by a factory
+///   ([`Registry::with_factory`]).
+/// * `S` hashes keys, both to pick a shard and inside it; `RandomState` (SipHash,
+///   resistant to chosen keys) by default. A faster hasher can be passed to
+///   [`Registry::with_factory_and_hasher`] when keys are trusted.
+///
+/// ```
+/// use failure_detector::{
+///     Event, FixedTimeout, FixedTimeoutConfig, ManualClock, NodeState, Registry,
+///     RegistryConfig, Timestamp,
+/// };
+/// use std::time::Duration;
+///
+/// // Every 5 s, suspected after 3 missed heartbeats (15 s); Dead 10 s later.
+/// let clock = ManualClock::new(Timestamp::ZERO);
+/// let (registry, events) =
+///     Registry::new(RegistryConfig::new(), FixedTimeout::new(FixedTimeoutConfig::new())?)?;
+/// let registry = registry.with_clock(clock.clone());
+///
+/// registry.heartbeat_now("a")?; // "a" joins, Alive
+/// clock.advance(Duration::from_secs(5));
+/// registry.heartbeat_now("a")?;
+/// assert_eq!(registry.tick_now(), 0); // nothing due
+///
+/// clock.advance(Duration::from_secs(30)); // silent until 35 s
+/// registry.tick_now();
+/// assert_eq!(registry.state("a"), Some(NodeState::Dead));
+///
+/// // Keys are `String`s here (looked up by `&str`).
+/// let seen: Vec<Event<String>> = events.try_iter().collect();
+/// let a = || String::from("a");
+/// assert_eq!(seen, [
+///     Event::Joined { node: a(), at: Timestamp::ZERO },
+///     Event::Changed {
+///         node: a(), from: NodeState::Alive, to: NodeState::Suspect,
+///         at: Timestamp::from_secs(20), // the deadline, not the tick
+///     },
+///     Event::Changed {
+///         node: a(), from: NodeState::Suspect, to: NodeState::Dead,
+///         at: Timestamp::from_secs(30),
+///     },
+/// ]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Lifecycle
+///
+/// A node joins Alive, on its first heartbeat (if
+/// [`accept_unknown`](RegistryConfig::accept_unknown)) or when
+/// [`register`](Self::register)ed; a registration counts as a heartbeat, so a node
+/// that never speaks is suspected like one that stopped. It becomes Suspect when its
+/// detector's [`deadline`](FailureDetector::deadline) passes, Dead after the
+/// [`confirmation`](RegistryConfig::confirmation) (a time, or a second, higher
+/// suspicion level), and is Removed, its state dropped, after the
+/// [`removal_grace`](RegistryConfig::removal_grace). A heartbeat brings a Suspect
+/// node back to Alive (after the [`hysteresis`](RegistryConfig::hysteresis), if
+/// any) and a Dead one too if [`accept_rejoin`](RegistryConfig::accept_rejoin) (a
+/// rejoin, with fresh statistics). See [`NodeState`] for the diagram.
+///
+/// Transitions happen at well-defined instants (the deadline, deadline plus
+/// confirmation, ...), whoever notices them: [`tick`](Self::tick) applies those that
+/// are due, and a heartbeat, registration or removal first applies those due before
+/// its own timestamp. So the states and events depend only on the timestamps you
+/// feed in, not on how often you tick; ticking only makes them visible sooner.
+/// Queries ([`state`](Self::state), [`snapshot`](Self::snapshot), ...) report the
+/// states as of the last such evaluation; tick first for states as of now.
+///
+/// # Events
+///
+/// [`Registry::new`] returns the [`EventReceiver`] with the registry. Each
+/// transition produces exactly one [`Event`], sent while the node's shard is locked,
+/// so a node's events arrive in order and each one's `from` is the previous one's
+/// `to`. Sending never blocks a heartbeat or a tick:
+///
+/// * **Unbounded** (the default): nothing is ever lost; a receiver that falls
+///   behind makes the queue, and memory, grow (a few dozen bytes per event, plus
+///   what a clone of the key holds).
+/// * **Bounded** ([`event_capacity`](RegistryConfig::event_capacity)): when the
+///   queue is full, new events are dropped and counted in
+///   [`undelivered_events`](Self::undelivered_events). A listener that sees the
+///   count rise should resynchronise from [`snapshot`](Self::snapshot).
+/// * **Nobody listening**: drop the receiver. Events are then discarded at once
+///   (and counted), costing nothing but their construction. Clones of the receiver
+///   share the queue: each event goes to one of them.
+///
+/// # Threads
+///
+/// Every method takes `&self`; share the registry as an `Arc<Registry>`. Nodes are
+/// spread over [`shards`](RegistryConfig::shards) by the hash of their key, each
+/// behind its own `parking_lot` mutex, so threads heartbeating different nodes
+/// rarely wait for each other. A call holds at most one shard lock at a time, so
+/// calls cannot deadlock one another; but the detector factory, the detector's
+/// methods and the key's `Hash` and `Eq` run under a shard lock and must not call
+/// back into the registry. [`snapshot`](Self::snapshot) visits the shards one
+/// after the other: it is consistent per node, not across nodes.
+///
+/// Two threads heartbeating nodes of the same shard take turns on its lock, and
+/// the lock's cache line travels between their cores: with many nodes spread over
+/// all shards that happens on about every other heartbeat.
+/// [`heartbeat_batch`](Self::heartbeat_batch) takes each shard's lock once per
+/// chunk of the batch instead.
+///
+/// # Cost
+///
+/// * [`heartbeat`](Self::heartbeat) for a known node: one hash of the key, one
+///   lock, one probe of the shard's index, the detector's O(1) heartbeat; no
+///   allocation. Only when the node's deadline moves earlier (the intervals
+///   shrank) is an entry pushed on the shard's heap, O(log n).
+/// * [`tick`](Self::tick): one atomic load per shard when nothing is due (no lock);
+///   O(log n) per node whose deadline passed. It never scans the nodes. A heartbeat
+///   that postpones a deadline leaves the node's heap entry where it was (lazy
+///   invalidation); a tick that reaches it pushes it again at the new deadline, so
+///   while all nodes heartbeat, ticks renew about one entry per node per deadline
+///   horizon (the silence after which a node is suspected).
+/// * Joining allocates the node's detector and clones the key twice (the node and
+///   the event); removal frees them.
+///
+/// # Memory
+///
+/// Per node: the detector (for [`PhiAccrual`], [`PhiAccrual::memory_bytes`]: 1,072
+/// bytes at window 100, 8,272 at 1000), the key, 56 bytes of lifecycle state, an
+/// 8-byte index slot (at most three quarters of the slots are used) and one or
+/// two 16-byte heap entries. Measured with `u64` keys (resident memory, over a
+/// million nodes at window 100 and 100,000 at window 1000): 1,185 bytes per node at
+/// window 100, 8,410 at window 1000, so about 120 bytes of registry bookkeeping. Removed nodes are freed, and the
+/// tables shrink when most of their nodes have gone, so churn does not make the
+/// registry grow.
+///
+/// # Panics and errors
+///
+/// No method panics on caller input. Refused operations return a typed error and
+/// say what changed: [`RegistryHeartbeatError`], [`RegisterError`]; the
+/// constructors return [`ConfigError`] naming the field.
+pub struct Registry<K, D = PhiAccrual, S = RandomState> {
+    shards: Box<[LockedShard<K, D>]>,
+    /// Each shard's earliest heap entry (`NEVER`: none), readable without its lock.
+    next: Box<[AtomicU64]>,
+    shard_mask: usize,
+    hasher: S,
+    ctx: Ctx<K>,
+    factory: Box<Factory<K, D>>,
+    clock: Arc<dyn Clock + Send + Sync>,
+    config: RegistryConfig,
+}
+
+impl<K, D> Registry<K, D, RandomState>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    D: FailureDetector + Send,
+{
+    /// A registry whose nodes each get a clone of `prototype` (reset first, so a
+    /// detector that has seen heartbeats is fine), and the receiver of its events.
+    /// The clock is a [`MonotonicClock`] starting now; see
+    /// [`with_clock`](Self::with_clock).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the field: `shards` not a power of two from 1 to
+    /// 65,536; `event_capacity` of zero; a [`Confirmation::Suspicion`] level that is
+    /// not finite, not positive, or (`OutOfRange`) not above the prototype's
+    /// threshold.
+    pub fn new(
+        config: RegistryConfig,
+        mut prototype: D,
+    ) -> Result<(Self, EventReceiver<K>), ConfigError>
+    where
+        D: Clone + Sync + 'static,
+    {
+        config.validate()?;
+        if let Confirmation::Suspicion(level) = config.confirmation
+            && level <= prototype.threshold()
+        {
+            return Err(ConfigError::OutOfRange {
+                field: "confirmation",
+                allowed: "a suspicion level above the detector's threshold",
+            });
+        }
+        prototype.reset();
+        Self::with_factory(config, move |_: &K| prototype.clone())
+    }
+
+    /// A registry whose nodes get their detector from `factory`, called with the
+    /// node's key when it joins (so nodes may get different settings), and the
+    /// receiver of its events. The detector is reset before use.
+    ///
+    /// ```
+    /// use failure_detector::{PhiAccrual, PhiAccrualConfig, Registry, RegistryConfig};
+    /// use std::time::Duration;
+    ///
+    /// // Peers in another region ("wan:...") get a longer acceptable pause.
+    /// let lan = PhiAccrual::new(PhiAccrualConfig::new())?;
+    /// let wan = PhiAccrual::new(
+    ///     PhiAccrualConfig::new().with_acceptable_heartbeat_pause(Duration::from_secs(10)),
+    /// )?;
+    /// let (registry, _events) = Registry::with_factory(RegistryConfig::new(), move |key: &String| {
+    ///     if key.starts_with("wan:") { wan.clone() } else { lan.clone() }
+    /// })?;
+    /// # let _: &Registry<String> = &registry;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new`](Self::new), except that a [`Confirmation::Suspicion`] level is not
+    /// compared with the detectors' thresholds.
+    pub fn with_factory(
+        config: RegistryConfig,
+        factory: impl Fn(&K) -> D + Send + Sync + 'static,
+    ) -> Result<(Self, EventReceiver<K>), ConfigError> {
+        Self::with_factory_and_hasher(config, factory, RandomState::new())
+    }
+}
+
+impl<K, D, S> Registry<K, D, S>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    D: FailureDetector + Send,
+    S: BuildHasher,
+{
+    /// As [`with_factory`](Registry::with_factory), hashing keys with `hasher`.
+    ///
+    /// # Errors
+    /// As [`with_factory`](Registry::with_factory).
+    pub fn with_factory_and_hasher(
+        config: RegistryConfig,
+        factory: impl Fn(&K) -> D + Send + Sync + 'static,
+        hasher: S,
+    ) -> Result<(Self, EventReceiver<K>), ConfigError> {
+        let rules = config.validate()?;
+        let (sender, receiver) = match config.event_capacity {
+            None => crossbeam_channel::unbounded(),
+            Some(capacity) => crossbeam_channel::bounded(capacity),
+        };
+        let shards = config.shards.min(MAX_SHARDS);
+        let registry = Registry {
+            shards: (0..shards)
+                .map(|_| LockedShard(Mutex::new(Shard::new())))
+                .collect(),
+            next: (0..shards).map(|_| AtomicU64::new(NEVER)).collect(),
+            shard_mask: shards - 1,
+            hasher,
+            ctx: Ctx::new(rules, sender),
+            factory: Box::new(factory),
+            clock: Arc::new(MonotonicClock::new()),
+            config,
+        };
+        Ok((registry, receiver))
+    }
+
+    /// Replaces the clock that the `*_now` methods read (a [`ManualClock`] in tests
+    /// and simulations). Call it before sharing the registry.
+    ///
+    /// [`ManualClock`]: crate::ManualClock
+    pub fn with_clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The registry's clock's current time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The configuration the registry was built with.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// The hash of `node`, the shard holding it, and what the shard's operations
+    /// need. Bits 32 and up of the hash pick the shard: the shard's index uses the
+    /// low 32.
+    #[inline]
+    fn shard<Q: Hash + ?Sized>(&self, node: &Q) -> (u64, &Mutex<Shard<K, D>>, Env<'_, K, D>) {
+        let hash = self.hasher.hash_one(node);
+        let i = (hash >> 32) as usize & self.shard_mask;
+        (hash, &self.shards[i].0, self.env(&self.next[i]))
+    }
+
+    #[inline]
+    fn env<'a>(&'a self, next: &'a AtomicU64) -> Env<'a, K, D> {
+        Env {
+            ctx: &self.ctx,
+            next,
+            factory: &*self.factory,
+        }
+    }
+
+    /// Reads the node `node`, if it is monitored.
+    fn read<Q, R>(&self, node: &Q, f: impl FnOnce(&shard::Node<K, D>) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (hash, shard, _) = self.shard(node);
+        shard.lock().read(hash, node, f)
+    }
+
+    /// Records a heartbeat from `node` at `at`, creating the node if it is unknown
+    /// and [`accept_unknown`](RegistryConfig::accept_unknown). A Suspect node becomes
+    /// Alive (after the hysteresis, if any); a Dead one rejoins if
+    /// [`accept_rejoin`](RegistryConfig::accept_rejoin).
+    ///
+    /// # Errors
+    /// [`RegistryHeartbeatError`]: an unknown node that is refused, a refused
+    /// rejoin, or a timestamp the detector refuses (equal to or before the last
+    /// one). The detector is then unchanged, but transitions already due at `at`
+    /// are applied.
+    #[inline]
+    pub fn heartbeat<Q>(&self, node: &Q, at: Timestamp) -> Result<(), RegistryHeartbeatError>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let (hash, shard, env) = self.shard(node);
+        shard.lock().heartbeat(hash, node, at, env)
+    }
+
+    /// Records many heartbeats, with the same effect as calling
+    /// [`heartbeat`](Self::heartbeat) for each in turn, but faster: the batch is
+    /// sorted by shard in chunks of 1024, and each shard's lock is taken once per
+    /// chunk, so threads exchange lock cache lines less often and the memory
+    /// accesses of successive heartbeats overlap. Measured: about 40% less time per
+    /// heartbeat into a million nodes, and about a third less from two threads at
+    /// any size. Worth it from a few hundred heartbeats at a time (a burst read
+    /// from a socket, a gossip digest). No allocation; about 13 KB of stack.
+    ///
+    /// The heartbeats of one node are applied in batch order; those of different
+    /// nodes may be applied in any order. Returns how many were accepted. Each
+    /// refused heartbeat is reported to `refused`, with its position in `batch`
+    /// and the reason, while no lock is held (so `refused` may call back into the
+    /// registry).
+    ///
+    /// ```
+    /// use failure_detector::{
+    ///     FixedTimeout, FixedTimeoutConfig, Registry, RegistryConfig, RegistryHeartbeatError,
+    ///     Timestamp,
+    /// };
+    ///
+    /// let fd = FixedTimeout::new(FixedTimeoutConfig::new())?;
+    /// let (registry, _events) = Registry::<u64, _>::new(RegistryConfig::new(), fd)?;
+    /// let at = Timestamp::from_secs(1);
+    /// let batch: Vec<(u64, Timestamp)> = (0..1000).map(|node| (node, at)).collect();
+    /// assert_eq!(registry.heartbeat_batch(&batch, |_, _| {}), 1000);
+    /// assert_eq!(registry.len(), 1000);
+    ///
+    /// // Node 7 again at the same instant is a duplicate.
+    /// let mut refused = Vec::new();
+    /// let again = [(7, at), (8, Timestamp::from_secs(2))];
+    /// assert_eq!(registry.heartbeat_batch(&again, |i, e| refused.push((i, e))), 1);
+    /// assert!(matches!(refused[..], [(0, RegistryHeartbeatError::Detector(_))]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn heartbeat_batch(
+        &self,
+        batch: &[(K, Timestamp)],
+        mut refused: impl FnMut(usize, RegistryHeartbeatError),
+    ) -> usize {
+        const CHUNK: usize = 1024;
+        const ERRORS: usize = 32;
+        let mut accepted = 0;
+        let mut hashes = [0u64; CHUNK];
+        // The shard in the high half, the position in the chunk in the low half.
+        let mut order = [0u32; CHUNK];
+        let mut errors = [(0usize, RegistryHeartbeatError::UnknownNode); ERRORS];
+        for (c, chunk) in batch.chunks(CHUNK).enumerate() {
+            for (j, (node, _)) in chunk.iter().enumerate() {
+                let hash = self.hasher.hash_one(node);
+                hashes[j] = hash;
+                let shard = (hash >> 32) as usize & self.shard_mask;
+                order[j] = (shard as u32) << 16 | j as u32;
+            }
+            let order = &mut order[..chunk.len()];
+            // The entries are distinct: an unstable sort keeps batch order within
+            // a shard, hence for each node.
+            order.sort_unstable();
+            for group in order.chunk_by(|a, b| a >> 16 == b >> 16) {
+                let shard = (group[0] >> 16) as usize;
+                let env = self.env(&self.next[shard]);
+                let mut failed = 0;
+                let mut guard = self.shards[shard].0.lock();
+                for &entry in group {
+                    let j = (entry & 0xFFFF) as usize;
+                    let (node, at) = &chunk[j];
+                    match guard.heartbeat(hashes[j], node, *at, env) {
+                        Ok(()) => accepted += 1,
+                        Err(e) => {
+                            errors[failed] = (c * CHUNK + j, e);
+                            failed += 1;
+                        }
+                    }
+                    if failed == ERRORS {
+                        // Rare: report outside the lock, then carry on.
+                        drop(guard);
+                        errors.iter().for_each(|&(i, e)| refused(i, e));
+                        failed = 0;
+                        guard = self.shards[shard].0.lock();
+                    }
+                }
+                drop(guard);
+                errors[..failed].iter().for_each(|&(i, e)| refused(i, e));
+            }
+        }
+        accepted
+    }
+
+    /// [`heartbeat`](Self::heartbeat) at the clock's current time.
+    ///
+    /// # Errors
+    /// As [`heartbeat`](Self::heartbeat).
+    pub fn heartbeat_now<Q>(&self, node: &Q) -> Result<(), RegistryHeartbeatError>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        self.heartbeat(node, self.clock.now())
+    }
+
+    /// Starts monitoring `node` at `at` as if it had sent a heartbeat then (it joins
+    /// Alive). A Dead node is revived (Dead -> Alive) with fresh statistics, which is
+    /// how a node refused by [`accept_rejoin`](RegistryConfig::accept_rejoin) is let
+    /// back in. A heartbeat at exactly `at` is then accepted, not a duplicate.
+    ///
+    /// # Errors
+    /// [`RegisterError::AlreadyRegistered`] if the node is Alive or Suspect (after
+    /// applying transitions due at `at`); nothing else changes.
+    pub fn register(&self, node: K, at: Timestamp) -> Result<(), RegisterError> {
+        let (hash, shard, env) = self.shard(&node);
+        shard.lock().register(hash, node, at, env)
+    }
+
+    /// [`register`](Self::register) at the clock's current time.
+    ///
+    /// # Errors
+    /// As [`register`](Self::register).
+    pub fn register_now(&self, node: K) -> Result<(), RegisterError> {
+        self.register(node, self.clock.now())
+    }
+
+    /// Stops monitoring `node` at `at` and drops its state ([`Event::Removed`]).
+    /// Returns the state it was in, or `None` if it was not monitored (or its
+    /// removal grace period had already ended by `at`).
+    pub fn remove<Q>(&self, node: &Q, at: Timestamp) -> Option<NodeState>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (hash, shard, env) = self.shard(node);
+        shard.lock().remove(hash, node, at, env)
+    }
+
+    /// [`remove`](Self::remove) at the clock's current time.
+    pub fn remove_now<Q>(&self, node: &Q) -> Option<NodeState>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.remove(node, self.clock.now())
+    }
+
+    /// Applies every transition due at or before `now` (each at its own instant)
+    /// and returns how many events that made. Visits only the shards with something
+    /// due and, in them, only the nodes whose deadline passed.
+    pub fn tick(&self, now: Timestamp) -> usize {
+        let now = now.as_nanos();
+        let mut events = 0;
+        for (shard, next) in self.shards.iter().zip(self.next.iter()) {
+            if next.load(Ordering::Relaxed) <= now {
+                events += shard.0.lock().tick(now, self.env(next));
+            }
+        }
+        events
+    }
+
+    /// [`tick`](Self::tick) at the clock's current time.
+    pub fn tick_now(&self) -> usize {
+        self.tick(self.clock.now())
+    }
+
+    /// The earliest instant at which a [`tick`](Self::tick) may have something to
+    /// do: sleep until then (or until woken by other news). Never later than the
+    /// next transition due without heartbeats; it may be earlier (a heartbeat
+    /// postponed it since), in which case that tick finds nothing and the next call
+    /// answers later. `None` if nothing is scheduled.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let earliest = self
+            .next
+            .iter()
+            .map(|next| next.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(NEVER);
+        (earliest != NEVER).then(|| Timestamp::from_nanos(earliest))
+    }
+
+    /// The lifecycle state of `node` as of its last evaluation, or `None` if it is
+    /// not monitored.
+    pub fn state<Q>(&self, node: &Q) -> Option<NodeState>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.read(node, |n| n.state())
+    }
+
+    /// The suspicion of `node`'s detector at `now`, or `None` if it is not monitored.
+    pub fn suspicion<Q>(&self, node: &Q, now: Timestamp) -> Option<f64>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.read(node, |n| n.detector().suspicion(now))
+    }
+
+    /// [`suspicion`](Self::suspicion) at the clock's current time.
+    pub fn suspicion_now<Q>(&self, node: &Q) -> Option<f64>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.suspicion(node, self.clock.now())
+    }
+
+    /// Everything known about `node`, with the suspicion at `now`; `None` if it is
+    /// not monitored.
+    pub fn info<Q>(&self, node: &Q, now: Timestamp) -> Option<NodeInfo<K>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.read(node, |n| n.info(now))
+    }
+
+    /// Every node, with suspicions at `now`, in no particular order. Locks one
+    /// shard at a time: consistent per node, not across nodes.
+    pub fn snapshot(&self, now: Timestamp) -> Vec<NodeInfo<K>> {
+        let mut out = Vec::with_capacity(self.len());
+        for shard in self.shards.iter() {
+            shard.0.lock().snapshot_into(now, &mut out);
+        }
+        out
+    }
+
+    /// [`snapshot`](Self::snapshot) at the clock's current time.
+    pub fn snapshot_now(&self) -> Vec<NodeInfo<K>> {
+        self.snapshot(self.clock.now())
+    }
+
+    /// How many nodes are in each state: O(1), no lock.
+    pub fn counts(&self) -> StateCounts {
+        let [alive, suspect, dead] = &self.ctx.counts;
+        StateCounts {
+            alive: alive.load(Ordering::Relaxed),
+            suspect: suspect.load(Ordering::Relaxed),
+            dead: dead.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The number of monitored nodes (Removed ones excluded).
+    pub fn len(&self) -> usize {
+        self.counts().total()
+    }
+
+    /// Whether no node is monitored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `node` is monitored.
+    pub fn contains<Q>(&self, node: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.state(node).is_some()
+    }
+
+    /// Events that could not be delivered since the registry was built: dropped
+    /// because the bounded channel was full, or discarded because every receiver
+    /// had been dropped. Always 0 with an unbounded channel that is listened to.
+    pub fn undelivered_events(&self) -> u64 {
+        self.ctx.undelivered.load(Ordering::Relaxed)
+    }
+}
+
+impl<K, D, S> fmt::Debug for Registry<K, D, S>
+where
+    K: Hash + Eq + Clone + Send + Sync,
+    D: FailureDetector + Send,
+    S: BuildHasher,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("config", &self.config)
+            .field("counts", &self.counts())
+            .field("next_deadline", &self.next_deadline())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,546 @@
+//! One shard of a registry: its nodes, their lifecycle, and the nodes in deadline
+//! order.
+//!
+//! # Deadline order: a heap with lazy invalidation
+//!
+//! Every node has a `due` instant: when its lifecycle moves on if no heartbeat
+//! arrives (Alive: the detector's deadline; Suspect: Dead, or the end of its
+//! recovery; Dead: Removed). The shard's heap holds `(instant, index)` entries, and
+//! each node remembers in `scheduled` the instant of its earliest live entry. The
+//! invariant is `scheduled <= due`: a heartbeat that moves the due instant later
+//! (the usual case) touches nothing but the node, and only one that moves it
+//! earlier pushes a new entry (O(log n)); the old one becomes stale. A tick pops
+//! the entries that are due, skips the stale ones (`scheduled` differs), and settles
+//! the rest: it applies what is due and pushes the node's next instant. Stale
+//! entries are dropped when popped, and the heap is compacted when they would
+//! outnumber the nodes, so it holds at most about two entries per node.
+//!
+//! The shard's earliest entry is published in an atomic outside its lock, so a tick
+//! in which nothing is due reads one atomic per shard and takes no lock.
+//!
+//! # Catching up
+//!
+//! Every call that changes a node at a timestamp (heartbeat, registration, removal)
+//! first applies the transitions that were due before it, with their own
+//! timestamps. So the lifecycle, and the event stream, depend only on the
+//! heartbeats and not on how often `tick` runs.
+
+use std::borrow::Borrow;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crossbeam_channel::Sender;
+
+use crate::detector::FailureDetector;
+use crate::error::HeartbeatError;
+use crate::time::Timestamp;
+
+use super::config::{DeadRule, Rules};
+use super::error::{RegisterError, RegistryHeartbeatError};
+use super::event::{Event, NodeInfo, NodeState};
+use super::index::Index;
+
+/// An instant that never comes ("no deadline").
+pub(crate) const NEVER: u64 = u64::MAX;
+
+/// Builds the detector of a node that joins.
+pub(crate) type Factory<K, D> = dyn Fn(&K) -> D + Send + Sync;
+
+fn nanos(t: Option<Timestamp>) -> u64 {
+    t.map_or(NEVER, Timestamp::as_nanos)
+}
+
+/// A monitored node.
+#[derive(Debug)]
+pub(crate) struct Node<K, D> {
+    key: K,
+    /// The key's hash, computed once when it joined.
+    hash: u64,
+    detector: D,
+    state: NodeState,
+    /// When the lifecycle moves on if no heartbeat arrives; `NEVER` if it does not.
+    due: u64,
+    /// The instant of this node's earliest heap entry (`NEVER`: none); `<= due`.
+    scheduled: u64,
+    /// While Suspect: the heartbeat that started its recovery (`NEVER`: none).
+    recovering_since: u64,
+    /// While Dead: since when.
+    dead_since: u64,
+    /// Registered by hand and no heartbeat yet: the detector's only heartbeat is
+    /// the registration, and a heartbeat at the same instant is not a duplicate.
+    registered_only: bool,
+}
+
+/// Everything the lifecycle needs besides the shard: the rules, the event channel
+/// and the counters. Shared by all shards.
+#[derive(Debug)]
+pub(crate) struct Ctx<K> {
+    pub(crate) rules: Rules,
+    pub(crate) events: Sender<Event<K>>,
+    pub(crate) undelivered: AtomicU64,
+    /// Nodes per state, indexed by [`state_index`].
+    pub(crate) counts: [AtomicUsize; 3],
+}
+
+fn state_index(state: NodeState) -> usize {
+    match state {
+        NodeState::Alive => 0,
+        NodeState::Suspect => 1,
+        NodeState::Dead => 2,
+    }
+}
+
+impl<K: Clone> Ctx<K> {
+    pub(crate) fn new(rules: Rules, events: Sender<Event<K>>) -> Self {
+        Ctx {
+            rules,
+            events,
+            undelivered: AtomicU64::new(0),
+            counts: Default::default(),
+        }
+    }
+
+    /// Sends an event without ever blocking; counts it if it cannot be delivered
+    /// (bounded channel full, or every receiver dropped).
+    fn emit(&self, event: Event<K>) {
+        if self.events.try_send(event).is_err() {
+            self.undelivered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn count(&self, from: Option<NodeState>, to: Option<NodeState>) {
+        if let Some(to) = to {
+            self.counts[state_index(to)].fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(from) = from {
+            self.counts[state_index(from)].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves `node` to `to` at `at` and reports it.
+    fn change<D>(&self, node: &mut Node<K, D>, to: NodeState, at: u64) {
+        let from = node.state;
+        node.state = to;
+        node.recovering_since = NEVER;
+        self.count(Some(from), Some(to));
+        self.emit(Event::Changed {
+            node: node.key.clone(),
+            from,
+            to,
+            at: Timestamp::from_nanos(at),
+        });
+    }
+
+    /// When `node`'s lifecycle moves on if no heartbeat arrives.
+    fn due_of<D: FailureDetector>(&self, node: &Node<K, D>) -> u64 {
+        let deadline = nanos(node.detector.deadline());
+        match node.state {
+            NodeState::Alive => deadline,
+            NodeState::Suspect if node.recovering_since != NEVER => deadline.min(
+                node.recovering_since
+                    .saturating_add(self.rules.hysteresis_ns),
+            ),
+            NodeState::Suspect => match self.rules.dead {
+                DeadRule::After(after) => deadline.saturating_add(after),
+                // Only once unavailable, even for a level below the threshold.
+                DeadRule::Suspicion(level) => {
+                    nanos(node.detector.deadline_for(level)).max(deadline)
+                }
+            },
+            NodeState::Dead => node.dead_since.saturating_add(self.rules.grace_ns),
+        }
+    }
+
+    /// Applies every transition due at or before `now`, each at its own instant.
+    /// Returns the number of events and whether the node was removed (the caller
+    /// then drops it).
+    fn advance<D: FailureDetector>(&self, node: &mut Node<K, D>, now: u64) -> (usize, bool) {
+        let mut events = 0;
+        // Each pass moves Alive -> Suspect -> Dead -> Removed or ends a recovery,
+        // and only a heartbeat starts one: at most five passes.
+        while node.due != NEVER && node.due <= now {
+            let at = node.due;
+            match node.state {
+                NodeState::Alive => {
+                    self.change(node, NodeState::Suspect, at);
+                    events += 1;
+                }
+                NodeState::Suspect if node.recovering_since != NEVER => {
+                    let recovered = node
+                        .recovering_since
+                        .saturating_add(self.rules.hysteresis_ns);
+                    if recovered < nanos(node.detector.deadline()) {
+                        self.change(node, NodeState::Alive, recovered);
+                        events += 1;
+                    } else {
+                        // Unavailable again before it recovered: still Suspect, no event.
+                        node.recovering_since = NEVER;
+                    }
+                }
+                NodeState::Suspect => {
+                    node.dead_since = at;
+                    self.change(node, NodeState::Dead, at);
+                    events += 1;
+                }
+                NodeState::Dead => {
+                    self.count(Some(NodeState::Dead), None);
+                    self.emit(Event::Removed {
+                        node: node.key.clone(),
+                        from: NodeState::Dead,
+                        at: Timestamp::from_nanos(at),
+                    });
+                    return (events + 1, true);
+                }
+            }
+            node.due = self.due_of(node);
+        }
+        (events, false)
+    }
+
+    /// A heartbeat at `at` for a node that has been caught up to `at`.
+    fn heartbeat<D: FailureDetector>(
+        &self,
+        node: &mut Node<K, D>,
+        at: Timestamp,
+    ) -> Result<(), RegistryHeartbeatError> {
+        match node.state {
+            NodeState::Alive => match node.detector.heartbeat(at) {
+                // The registration stood in for this heartbeat.
+                Err(HeartbeatError::Duplicate { .. }) if node.registered_only => {}
+                result => result?,
+            },
+            NodeState::Suspect => {
+                node.detector.heartbeat(at)?;
+                if self.rules.hysteresis_ns == 0 {
+                    self.change(node, NodeState::Alive, at.as_nanos());
+                } else if node.recovering_since == NEVER {
+                    node.recovering_since = at.as_nanos();
+                }
+            }
+            NodeState::Dead => {
+                if !self.rules.accept_rejoin {
+                    return Err(RegistryHeartbeatError::RejoinRefused);
+                }
+                // Refuses a stale timestamp before anything is forgotten.
+                node.detector.heartbeat(at)?;
+                self.revive(node, at);
+            }
+        }
+        node.registered_only = false;
+        node.due = self.due_of(node);
+        Ok(())
+    }
+
+    /// Dead -> Alive with fresh statistics, as a restarted process.
+    fn revive<D: FailureDetector>(&self, node: &mut Node<K, D>, at: Timestamp) {
+        node.detector.reset();
+        // A detector that has just been reset accepts any timestamp.
+        let _ = node.detector.heartbeat(at);
+        self.change(node, NodeState::Alive, at.as_nanos());
+        node.due = self.due_of(node);
+    }
+}
+
+/// What a shard operation needs from the registry besides the shard itself.
+pub(crate) struct Env<'a, K, D> {
+    pub(crate) ctx: &'a Ctx<K>,
+    /// The shard's earliest heap entry, published for lock-free reads; only
+    /// written under the shard's lock.
+    pub(crate) next: &'a AtomicU64,
+    pub(crate) factory: &'a Factory<K, D>,
+}
+
+impl<K, D> Clone for Env<'_, K, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, D> Copy for Env<'_, K, D> {}
+
+/// The nodes of one shard, behind its lock.
+///
+/// Nodes live in a dense vector (a removal moves the last one into the hole). The
+/// [`Index`] maps a key's hash to a position in it and compares keys in the nodes
+/// themselves, so a key is stored once and hashed once: the registry hashes it and
+/// picks the shard from the same hash.
+#[derive(Debug)]
+pub(crate) struct Shard<K, D> {
+    index: Index,
+    nodes: Vec<Node<K, D>>,
+    heap: BinaryHeap<Reverse<(u64, u32)>>,
+}
+
+impl<K, D> Shard<K, D>
+where
+    K: Eq + Clone,
+    D: FailureDetector,
+{
+    pub(crate) fn new() -> Self {
+        Shard {
+            index: Index::default(),
+            nodes: Vec::new(),
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    #[inline]
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let nodes = &self.nodes;
+        self.index
+            .find(hash, |i| nodes[i as usize].key.borrow() == key)
+            .map(|i| i as usize)
+    }
+
+    /// Makes sure the heap has an entry at or before the node's due instant.
+    #[inline]
+    fn schedule(&mut self, i: usize, next: &AtomicU64) {
+        let node = &mut self.nodes[i];
+        let due = node.due;
+        if due >= node.scheduled {
+            return;
+        }
+        node.scheduled = due;
+        // Positions fit: a shard would need 2^32 nodes (terabytes) to overflow.
+        self.heap.push(Reverse((due, i as u32)));
+        if due < next.load(Ordering::Relaxed) {
+            next.store(due, Ordering::Relaxed);
+        }
+        if self.heap.len() > 2 * self.nodes.len() + 64 {
+            self.compact(next);
+        }
+    }
+
+    /// Drops the stale heap entries.
+    fn compact(&mut self, next: &AtomicU64) {
+        let nodes = &self.nodes;
+        self.heap.retain(|&Reverse((t, i))| {
+            nodes
+                .get(i as usize)
+                .is_some_and(|node| node.scheduled == t)
+        });
+        self.heap.shrink_to(2 * self.heap.len());
+        self.publish(next);
+    }
+
+    fn publish(&self, next: &AtomicU64) {
+        let earliest = self.heap.peek().map_or(NEVER, |&Reverse((t, _))| t);
+        next.store(earliest, Ordering::Relaxed);
+    }
+
+    /// Forgets the node at `i`; its detector is dropped with it.
+    fn drop_node(&mut self, i: usize, next: &AtomicU64) {
+        self.index.remove(self.nodes[i].hash, i as u32);
+        let last = self.nodes.len() - 1;
+        if i != last {
+            // The last node moves into the hole: its index slot and heap entries
+            // point at its old position, so both are renewed.
+            self.index
+                .relocate(self.nodes[last].hash, last as u32, i as u32);
+            self.nodes[last].scheduled = NEVER;
+        }
+        self.nodes.swap_remove(i);
+        if i != last {
+            self.schedule(i, next);
+        }
+        // Memory follows the number of nodes down after churn (amortised O(1)).
+        let len = self.nodes.len();
+        if self.nodes.capacity() > 64 && len < self.nodes.capacity() / 4 {
+            self.nodes.shrink_to(2 * len);
+            self.compact(next);
+        }
+    }
+
+    /// Catches the node at `i` up to `now`; `None` if that removed it.
+    #[inline]
+    fn catch_up(&mut self, i: usize, now: u64, env: Env<'_, K, D>) -> Option<usize> {
+        if now < self.nodes[i].due {
+            return Some(i);
+        }
+        let (_, removed) = env.ctx.advance(&mut self.nodes[i], now);
+        if removed {
+            self.drop_node(i, env.next);
+            None
+        } else {
+            Some(i)
+        }
+    }
+
+    /// The position of the node `key` after catching it up to `at`, if it is
+    /// (still) monitored.
+    #[inline]
+    fn find_at<Q>(&mut self, hash: u64, key: &Q, at: Timestamp, env: Env<'_, K, D>) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let i = self.find(hash, key)?;
+        self.catch_up(i, at.as_nanos(), env)
+    }
+
+    fn join(&mut self, key: K, hash: u64, at: Timestamp, registered: bool, env: Env<'_, K, D>) {
+        let mut detector = (env.factory)(&key);
+        detector.reset();
+        // A fresh detector accepts any timestamp.
+        let _ = detector.heartbeat(at);
+        let mut node = Node {
+            key: key.clone(),
+            hash,
+            detector,
+            state: NodeState::Alive,
+            due: NEVER,
+            scheduled: NEVER,
+            recovering_since: NEVER,
+            dead_since: 0,
+            registered_only: registered,
+        };
+        node.due = env.ctx.due_of(&node);
+        let i = self.nodes.len();
+        self.nodes.push(node);
+        self.index.insert(hash, i as u32);
+        env.ctx.count(None, Some(NodeState::Alive));
+        env.ctx.emit(Event::Joined { node: key, at });
+        self.schedule(i, env.next);
+    }
+
+    #[inline]
+    pub(crate) fn heartbeat<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        at: Timestamp,
+        env: Env<'_, K, D>,
+    ) -> Result<(), RegistryHeartbeatError>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        match self.find_at(hash, key, at, env) {
+            Some(i) => {
+                let result = env.ctx.heartbeat(&mut self.nodes[i], at);
+                self.schedule(i, env.next);
+                result
+            }
+            None if env.ctx.rules.accept_unknown => {
+                self.join(key.to_owned(), hash, at, false, env);
+                Ok(())
+            }
+            None => Err(RegistryHeartbeatError::UnknownNode),
+        }
+    }
+
+    pub(crate) fn register(
+        &mut self,
+        hash: u64,
+        key: K,
+        at: Timestamp,
+        env: Env<'_, K, D>,
+    ) -> Result<(), RegisterError> {
+        let Some(i) = self.find_at(hash, &key, at, env) else {
+            self.join(key, hash, at, true, env);
+            return Ok(());
+        };
+        let node = &mut self.nodes[i];
+        if node.state != NodeState::Dead {
+            return Err(RegisterError::AlreadyRegistered { state: node.state });
+        }
+        env.ctx.revive(node, at);
+        node.registered_only = true;
+        self.schedule(i, env.next);
+        Ok(())
+    }
+
+    pub(crate) fn remove<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        at: Timestamp,
+        env: Env<'_, K, D>,
+    ) -> Option<NodeState>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let i = self.find_at(hash, key, at, env)?;
+        let node = &self.nodes[i];
+        let from = node.state;
+        env.ctx.count(Some(from), None);
+        env.ctx.emit(Event::Removed {
+            node: node.key.clone(),
+            from,
+            at,
+        });
+        self.drop_node(i, env.next);
+        Some(from)
+    }
+
+    /// Settles every node whose due instant is at or before `now`; returns the
+    /// number of events.
+    pub(crate) fn tick(&mut self, now: u64, env: Env<'_, K, D>) -> usize {
+        let mut events = 0;
+        while let Some(&Reverse((t, i))) = self.heap.peek() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            let i = i as usize;
+            match self.nodes.get_mut(i) {
+                Some(node) if node.scheduled == t => node.scheduled = NEVER,
+                _ => continue, // stale
+            }
+            let (n, removed) = env.ctx.advance(&mut self.nodes[i], now);
+            events += n;
+            if removed {
+                self.drop_node(i, env.next);
+            } else {
+                self.schedule(i, env.next);
+            }
+        }
+        self.publish(env.next);
+        events
+    }
+
+    /// Reads the node `key`, if it is monitored.
+    pub(crate) fn read<Q, R>(
+        &self,
+        hash: u64,
+        key: &Q,
+        f: impl FnOnce(&Node<K, D>) -> R,
+    ) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.find(hash, key).map(|i| f(&self.nodes[i]))
+    }
+
+    pub(crate) fn snapshot_into(&self, now: Timestamp, out: &mut Vec<NodeInfo<K>>) {
+        out.extend(self.nodes.iter().map(|node| node.info(now)));
+    }
+}
+
+impl<K: Clone, D: FailureDetector> Node<K, D> {
+    pub(crate) fn state(&self) -> NodeState {
+        self.state
+    }
+
+    pub(crate) fn detector(&self) -> &D {
+        &self.detector
+    }
+
+    pub(crate) fn info(&self, now: Timestamp) -> NodeInfo<K> {
+        NodeInfo {
+            node: self.key.clone(),
+            state: self.state,
+            suspicion: self.detector.suspicion(now),
+            last_heartbeat: self.detector.last_heartbeat(),
+            deadline: self.detector.deadline(),
+            stats: self.detector.stats(),
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Property: for any interleaving of heartbeats, ticks, registrations and removals,
+//! the event stream is a valid per-node chain that replays to the states `snapshot`
+//! reports, and it does not depend on when (or whether) `tick` runs.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use failure_detector::{
+    Confirmation, Event, EventReceiver, FailureDetector, FixedTimeout, FixedTimeoutConfig,
+    NodeState, PhiAccrual, PhiAccrualConfig, Registry, RegistryConfig, Timestamp,
+};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Heartbeat(u8),
+    Tick,
+    Register(u8),
+    Remove(u8),
+}
+
+/// An operation and how long after the previous one it happens (ms).
+fn op() -> impl Strategy<Value = (Op, u64)> {
+    let kind = prop_oneof![
+        6 => (0u8..5).prop_map(Op::Heartbeat),
+        3 => Just(Op::Tick),
+        1 => (0u8..5).prop_map(Op::Register),
+        1 => (0u8..5).prop_map(Op::Remove),
+    ];
+    // Mostly on time (5 s heartbeats), sometimes long silences.
+    let gap = prop_oneof![4 => 0u64..3_000, 1 => 3_000u64..40_000];
+    (kind, gap)
+}
+
+fn config() -> impl Strategy<Value = RegistryConfig> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![
+            (0u64..20_000).prop_map(|ms| Confirmation::After(Duration::from_millis(ms))),
+            (10.0f64..30.0).prop_map(Confirmation::Suspicion),
+        ],
+        0u64..60_000,
+        prop_oneof![Just(0u64), 1u64..15_000],
+        prop_oneof![Just(1usize), Just(4)],
+    )
+        .prop_map(
+            |(unknown, rejoin, confirmation, grace, hysteresis, shards)| {
+                RegistryConfig::new()
+                    .with_accept_unknown(unknown)
+                    .with_accept_rejoin(rejoin)
+                    .with_confirmation(confirmation)
+                    .with_removal_grace(Duration::from_millis(grace))
+                    .with_hysteresis(Duration::from_millis(hysteresis))
+                    .with_shards(shards)
+            },
+        )
+}
+
+/// Replays `events` into per-node states, checking that each event continues its
+/// node's chain. Returns the states, or the first broken link.
+fn replay<K: Clone + Eq + std::hash::Hash + std::fmt::Debug>(
+    events: &[Event<K>],
+) -> Result<HashMap<K, NodeState>, String> {
+    let mut states = HashMap::new();
+    for event in events {
+        let current = states.get(event.node()).copied();
+        if current != event.from() {
+            return Err(format!("{event:?} does not follow {current:?}"));
+        }
+        if let Event::Changed { from, to, .. } = *event {
+            use NodeState::*;
+            let allowed = matches!(
+                (from, to),
+                (Alive, Suspect) | (Suspect, Alive) | (Suspect, Dead) | (Dead, Alive)
+            );
+            if !allowed {
+                return Err(format!("{event:?} is not a lifecycle transition"));
+            }
+        }
+        match event.to() {
+            Some(state) => states.insert(event.node().clone(), state),
+            None => states.remove(event.node()),
+        };
+    }
+    Ok(states)
+}
+
+/// Runs `ops` (skipping ticks if `with_ticks` is false), then ticks once at the
+/// end. Returns the events and the registry's final states.
+fn run<D: FailureDetector + Clone + Send + Sync + 'static>(
+    config: RegistryConfig,
+    detector: D,
+    ops: &[(Op, u64)],
+    with_ticks: bool,
+) -> (Vec<Event<u8>>, HashMap<u8, NodeState>) {
+    let (reg, events): (Registry<u8, D>, EventReceiver<u8>) =
+        Registry::new(config, detector).unwrap();
+    let mut now = Timestamp::from_secs(1);
+    for (op, gap) in ops {
+        now += Duration::from_millis(*gap);
+        match *op {
+            Op::Heartbeat(node) => {
+                let _ = reg.heartbeat(&node, now);
+            }
+            Op::Tick => {
+                if with_ticks {
+                    reg.tick(now);
+                }
+            }
+            Op::Register(node) => {
+                let _ = reg.register(node, now);
+            }
+            Op::Remove(node) => {
+                reg.remove(&node, now);
+            }
+        }
+    }
+    reg.tick(now);
+    let states: HashMap<u8, NodeState> = reg
+        .snapshot(now)
+        .into_iter()
+        .map(|info| (info.node, info.state))
+        .collect();
+    let counts = reg.counts();
+    for state in [NodeState::Alive, NodeState::Suspect, NodeState::Dead] {
+        assert_eq!(
+            counts.get(state),
+            states.values().filter(|&&s| s == state).count()
+        );
+    }
+    assert_eq!(reg.undelivered_events(), 0);
+    (events.try_iter().collect(), states)
+}
+
+fn per_node(events: &[Event<u8>]) -> HashMap<u8, Vec<Event<u8>>> {
+    let mut by_node: HashMap<u8, Vec<Event<u8>>> = HashMap::new();
+    for event in events {
+        by_node
+            .entry(*event.node())
+            .or_default()
+            .push(event.clone());
+    }
+    by_node
+}
+
+fn check<D: FailureDetector + Clone + Send + Sync + 'static>(
+    config: RegistryConfig,
+    detector: D,
+    ops: &[(Op, u64)],
+) -> Result<(), TestCaseError> {
+    let (events, states) = run(config, detector.clone(), ops, true);
+    let replayed = replay(&events).map_err(TestCaseError::fail)?;
+    prop_assert_eq!(&replayed, &states);
+
+    // The same inputs without the intermediate ticks: the same per-node events,
+    // timestamps included, and the same final states.
+    let (lazy_events, lazy_states) = run(config, detector, ops, false);
+    prop_assert_eq!(per_node(&lazy_events), per_node(&events));
+    prop_assert_eq!(lazy_states, states);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn fixed_timeout_events_replay_to_the_snapshot(
+        config in config(),
+        ops in prop::collection::vec(op(), 0..80),
+    ) {
+        let fd = FixedTimeout::new(FixedTimeoutConfig::new()).unwrap();
+        check(config, fd, &ops)?;
+    }
+
+    #[test]
+    fn phi_accrual_events_replay_to_the_snapshot(
+        config in config(),
+        ops in prop::collection::vec(op(), 0..80),
+    ) {
+        let fd = PhiAccrual::new(
+            PhiAccrualConfig::new()
+                .with_max_sample_size(20)
+                .with_first_heartbeat_estimate(Duration::from_secs(2)),
+        )
+        .unwrap();
+        check(config, fd, &ops)?;
+    }
+}
+
+#[test]
+fn replay_rejects_a_broken_chain() {
+    let at = Timestamp::ZERO;
+    let missing_join = [Event::Changed {
+        node: 1u8,
+        from: NodeState::Alive,
+        to: NodeState::Suspect,
+        at,
+    }];
+    assert!(replay(&missing_join).is_err());
+    let skipped = [
+        Event::Joined { node: 1u8, at },
+        Event::Changed {
+            node: 1,
+            from: NodeState::Suspect,
+            to: NodeState::Dead,
+            at,
+        },
+    ];
+    assert!(replay(&skipped).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `heartbeat_batch` has the effect of the same heartbeats one by one: the same
+    /// events per node, the same states, the same refusals.
+    #[test]
+    fn a_batch_equals_heartbeats_one_by_one(
+        config in config(),
+        beats in prop::collection::vec((0u8..40, 0u64..4_000, any::<bool>()), 0..1500),
+    ) {
+        let fd = FixedTimeout::new(FixedTimeoutConfig::new()).unwrap();
+        let mut now = Timestamp::from_secs(1);
+        let batch: Vec<(u8, Timestamp)> = beats
+            .iter()
+            .map(|&(node, gap_ms, back)| {
+                now += Duration::from_millis(gap_ms);
+                // Some heartbeats go back in time, to be refused.
+                let at = if back { now - Duration::from_millis(3 * gap_ms) } else { now };
+                (node, at)
+            })
+            .collect();
+
+        let (one, one_events) = Registry::<u8, _>::new(config, fd.clone()).unwrap();
+        let mut one_refused = Vec::new();
+        for (i, (node, at)) in batch.iter().enumerate() {
+            if let Err(e) = one.heartbeat(node, *at) {
+                one_refused.push((i, e));
+            }
+        }
+        let (many, many_events) = Registry::<u8, _>::new(config, fd).unwrap();
+        let mut many_refused = Vec::new();
+        let accepted = many.heartbeat_batch(&batch, |i, e| many_refused.push((i, e)));
+        many_refused.sort_by_key(|&(i, _)| i);
+
+        prop_assert_eq!(accepted, batch.len() - one_refused.len());
+        prop_assert_eq!(many_refused, one_refused);
+        let one_events: Vec<_> = one_events.try_iter().collect();
+        let many_events: Vec<_> = many_events.try_iter().collect();
+        prop_assert_eq!(per_node(&many_events), per_node(&one_events));
+        let states = |reg: &Registry<u8, FixedTimeout>| -> HashMap<u8, NodeState> {
+            reg.snapshot(now).into_iter().map(|info| (info.node, info.state)).collect()
+        };
+        prop_assert_eq!(states(&many), states(&one));
+    }
+}
