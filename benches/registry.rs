@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use failure_detector::{
-    Confirmation, EventReceiver, PhiAccrual, PhiAccrualConfig, Registry, RegistryConfig, Timestamp,
+    Confirmation, EventReceiver, FailureDetector, PhiAccrual, PhiAccrualConfig, Registry,
+    RegistryConfig, Timestamp,
 };
 
 const PERIOD_NS: u64 = 1_000_000_000;

@@ -268,6 +268,10 @@ impl FailureDetector for Bertier {
         }
     }
 
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.tracker.estimate.heap_bytes()
+    }
+
     fn reset(&mut self) {
         self.tracker.clear();
         self.expected_ns = self.config.interval.as_nanos() as f64;

@@ -65,8 +65,62 @@ pub trait FailureDetector {
     /// The statistics the detector currently bases its verdicts on.
     fn stats(&self) -> Stats;
 
+    /// Bytes this detector occupies, its heap allocations included. Fixed at
+    /// construction: no detector in this crate allocates afterwards.
+    ///
+    /// The default is `size_of_val(self)`, right for a detector without heap
+    /// allocations; every windowed detector in this crate adds its window.
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+
     /// Forgets every heartbeat: back to the state right after construction.
     fn reset(&mut self);
+}
+
+/// A boxed detector is a detector, so `Box<dyn FailureDetector + Send>` can go where
+/// a `D: FailureDetector` is expected (a registry of mixed detectors, say).
+impl<T: FailureDetector + ?Sized> FailureDetector for Box<T> {
+    fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
+        (**self).heartbeat(at)
+    }
+
+    fn suspicion(&self, now: Timestamp) -> f64 {
+        (**self).suspicion(now)
+    }
+
+    fn threshold(&self) -> f64 {
+        (**self).threshold()
+    }
+
+    fn is_available(&self, now: Timestamp) -> bool {
+        (**self).is_available(now)
+    }
+
+    fn deadline(&self) -> Option<Timestamp> {
+        (**self).deadline()
+    }
+
+    fn deadline_for(&self, level: f64) -> Option<Timestamp> {
+        (**self).deadline_for(level)
+    }
+
+    fn last_heartbeat(&self) -> Option<Timestamp> {
+        (**self).last_heartbeat()
+    }
+
+    fn stats(&self) -> Stats {
+        (**self).stats()
+    }
+
+    /// The boxed detector's bytes plus the box itself.
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + (**self).memory_bytes()
+    }
+
+    fn reset(&mut self) {
+        (**self).reset()
+    }
 }
 
 /// What a detector currently believes about the heartbeat intervals, for observability.

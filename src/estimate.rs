@@ -70,6 +70,11 @@ impl Estimate {
         self.len
     }
 
+    /// Bytes of heap the ring occupies (16 per slot).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.ring.len() * std::mem::size_of::<i128>()
+    }
+
     /// The sequence number of the newest arrival, counted from the first (0).
     pub(crate) fn seq(&self) -> u64 {
         self.seq
@@ -472,6 +477,10 @@ macro_rules! margin_detector_impl {
             /// (not estimated).
             fn stats(&self) -> $crate::detector::Stats {
                 self.core.stats()
+            }
+
+            fn memory_bytes(&self) -> usize {
+                std::mem::size_of::<Self>() + self.core.tracker.estimate.heap_bytes()
             }
 
             fn reset(&mut self) {

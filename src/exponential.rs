@@ -91,7 +91,7 @@ impl Default for ExponentialPhiConfig {
 ///
 /// Memory: `size_of::<ExponentialPhi>()` (176 bytes on 64-bit targets) plus 8 bytes per window
 /// slot: about 8.1 KB at the default window of 1000; see
-/// [`memory_bytes`](Self::memory_bytes).
+/// [`memory_bytes`](FailureDetector::memory_bytes).
 #[derive(Clone, Debug)]
 pub struct ExponentialPhi {
     config: ExponentialPhiConfig,
@@ -130,11 +130,6 @@ impl ExponentialPhi {
     /// The configuration this detector was built with.
     pub fn config(&self) -> &ExponentialPhiConfig {
         &self.config
-    }
-
-    /// Bytes this detector occupies, heap included.
-    pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.window.heap_bytes()
     }
 
     #[inline]
@@ -200,6 +195,10 @@ impl FailureDetector for ExponentialPhi {
             mean_ns: self.window.mean(),
             std_dev_ns: self.window.variance().sqrt(),
         }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.window.heap_bytes()
     }
 
     fn reset(&mut self) {

@@ -64,6 +64,11 @@ impl SlidingOrder {
         self.nodes.len()
     }
 
+    /// Bytes of heap the tree's nodes occupy.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.capacity() * std::mem::size_of::<Node>()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;

@@ -142,7 +142,7 @@ impl Default for PhiAccrualConfig {
 /// Memory: `size_of::<PhiAccrual>()` (240 bytes on 64-bit targets) plus 8 bytes per
 /// window slot:
 /// about 8.3 KB at the default window of 1000, 1.0 KB at 100; see
-/// [`memory_bytes`](Self::memory_bytes).
+/// [`memory_bytes`](FailureDetector::memory_bytes).
 #[derive(Clone, Debug)]
 pub struct PhiAccrual {
     config: PhiAccrualConfig,
@@ -217,11 +217,6 @@ impl PhiAccrual {
     /// The configuration this detector was built with.
     pub fn config(&self) -> &PhiAccrualConfig {
         &self.config
-    }
-
-    /// Bytes this detector occupies, heap included.
-    pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.window.heap_bytes()
     }
 
     /// Phi as a function of the standardised silence.
@@ -350,6 +345,10 @@ impl FailureDetector for PhiAccrual {
             mean_ns: self.window.mean(),
             std_dev_ns: self.window.variance().sqrt(),
         }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.window.heap_bytes()
     }
 
     fn reset(&mut self) {

@@ -136,11 +136,6 @@ impl Satzger {
         &self.config
     }
 
-    /// Bytes this detector occupies, heap included.
-    pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.window.heap_bytes() + self.order.capacity() * 32
-    }
-
     /// The share of intervals at most `silence_ns`, computed as the suspicion is.
     #[inline]
     fn share(count: usize, len: usize) -> f64 {
@@ -227,6 +222,10 @@ impl FailureDetector for Satzger {
             mean_ns: self.window.mean(),
             std_dev_ns: self.window.variance().sqrt(),
         }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.window.heap_bytes() + self.order.heap_bytes()
     }
 
     fn reset(&mut self) {

@@ -164,7 +164,7 @@ struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 ///
 /// # Memory
 ///
-/// Per node: the detector (for [`PhiAccrual`], [`PhiAccrual::memory_bytes`]: 1,072
+/// Per node: the detector (for [`PhiAccrual`], [`memory_bytes`](FailureDetector::memory_bytes): 1,072
 /// bytes at window 100, 8,272 at 1000), the key, 56 bytes of lifecycle state, an
 /// 8-byte index slot (at most three quarters of the slots are used) and one or
 /// two 16-byte heap entries. Measured with `u64` keys (resident memory, over a
