@@ -6,6 +6,9 @@
 //!   `heartbeat` call each. Nodes heartbeat round robin, each once a second with up
 //!   to 5% jitter, as a live cluster would; with 2 threads each thread owns half of
 //!   the nodes.
+//! * `registry_heartbeat/2_threads_by_shard/{nodes}`: as `2_threads`, but each
+//!   thread owns the nodes of half of the shards (`Registry::shard_of`), as
+//!   ingestion threads that route by shard would: no lock is shared.
 //! * `registry_heartbeat_batch/...`: the same through `heartbeat_batch`, 1024
 //!   heartbeats a call.
 //! * `registry_tick/idle/{nodes}`: a tick when no deadline has passed.
@@ -58,6 +61,17 @@ fn send(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u64) {
     while k < end {
         let _ = black_box(reg.heartbeat(&(k % nodes), heartbeat_time(k, nodes)));
         k += stride;
+    }
+}
+
+/// As [`send`], but all of `start..end`, each thread sending only the heartbeats of
+/// the nodes it owns (`owner[node] == thread`).
+fn send_owned(reg: &Reg, nodes: u64, start: u64, end: u64, owner: &[u8], thread: u8) {
+    for k in start..end {
+        let node = k % nodes;
+        if owner[node as usize] == thread {
+            let _ = black_box(reg.heartbeat(&node, heartbeat_time(k, nodes)));
+        }
     }
 }
 
@@ -155,6 +169,25 @@ fn heartbeats(c: &mut Criterion) {
                                 }
                             });
                         }
+                        began.elapsed()
+                    })
+                });
+            }
+            if name == "registry_heartbeat" {
+                // Each thread owns the nodes of half of the shards.
+                let owner: Vec<u8> = (0..nodes).map(|n| (reg.shard_of(&n) % 2) as u8).collect();
+                let id = BenchmarkId::new("2_threads_by_shard", nodes);
+                group.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let start = next.fetch_add(iters, Ordering::Relaxed);
+                        let end = start + iters;
+                        let began = Instant::now();
+                        thread::scope(|s| {
+                            for j in 0..2u8 {
+                                let (reg, owner) = (&reg, &owner);
+                                s.spawn(move || send_owned(reg, nodes, start, end, owner, j));
+                            }
+                        });
                         began.elapsed()
                     })
                 });

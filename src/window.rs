@@ -17,16 +17,19 @@ pub(crate) const MAX_WINDOW: usize = 1 << 15;
 /// Intervals longer than this (2^47 ns, about 39 hours) are recorded as this value.
 pub(crate) const MAX_INTERVAL_NS: u64 = 1 << 47;
 
+/// In declaration order (`repr(C)`), so that the whole header is one 64-byte cache
+/// line: a heartbeat into one of a million nodes misses the cache less.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub(crate) struct Window {
     ring: Box<[u64]>,
     /// Index the next sample is written to.
     head: usize,
     len: usize,
     sum: u64,
-    sum_sq: u128,
     /// `1 / len` as a float, kept so that the mean needs no division.
     inv_len: f64,
+    sum_sq: u128,
 }
 
 impl Window {

@@ -143,9 +143,10 @@ struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 ///
 /// Two threads heartbeating nodes of the same shard take turns on its lock, and
 /// the lock's cache line travels between their cores: with many nodes spread over
-/// all shards that happens on about every other heartbeat.
+/// all shards that happens on about every other heartbeat. Two ways around it:
 /// [`heartbeat_batch`](Self::heartbeat_batch) takes each shard's lock once per
-/// chunk of the batch instead.
+/// chunk of the batch, and threads that route heartbeats by
+/// [`shard_of`](Self::shard_of) (each thread its own shards) never share a lock.
 ///
 /// # Cost
 ///
@@ -311,13 +312,53 @@ where
         &self.config
     }
 
+    /// The shard holding `node` (whether or not it is monitored), in
+    /// `0..shard_count()`.
+    ///
+    /// For ingestion threads that can choose which heartbeats they deliver: if each
+    /// thread takes the nodes of its own set of shards (thread `j` of `t` the nodes
+    /// with `shard_of(node) % t == j`, say), no two threads ever take the same lock,
+    /// and no lock's cache line travels between cores. Measured from two threads
+    /// into 1,000 nodes, that doubles the rate of one `heartbeat` call per heartbeat
+    /// (see the README).
+    ///
+    /// ```
+    /// use failure_detector::{PhiAccrual, PhiAccrualConfig, Registry, RegistryConfig};
+    ///
+    /// let phi = PhiAccrual::new(PhiAccrualConfig::new())?;
+    /// let (registry, _events) = Registry::<u64, _>::new(RegistryConfig::new(), phi)?;
+    /// let threads = 2;
+    /// let mine: Vec<u64> = (0..1000).filter(|n| registry.shard_of(n) % threads == 0).collect();
+    /// assert!(mine.len() > 300 && mine.len() < 700);
+    /// assert!(registry.shard_of(&7) < registry.shard_count());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shard_of<Q>(&self, node: &Q) -> usize
+    where
+        K: Borrow<Q>,
+        Q: Hash + ?Sized,
+    {
+        self.shard_index(self.hasher.hash_one(node))
+    }
+
+    /// How many shards the registry has ([`shards`](RegistryConfig::shards), a power
+    /// of two).
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Bits 32 and up of the hash pick the shard: the shard's index uses the low 32.
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        (hash >> 32) as usize & self.shard_mask
+    }
+
     /// The hash of `node`, the shard holding it, and what the shard's operations
-    /// need. Bits 32 and up of the hash pick the shard: the shard's index uses the
-    /// low 32.
+    /// need.
     #[inline]
     fn shard<Q: Hash + ?Sized>(&self, node: &Q) -> (u64, &Mutex<Shard<K, D>>, Env<'_, K, D>) {
         let hash = self.hasher.hash_one(node);
-        let i = (hash >> 32) as usize & self.shard_mask;
+        let i = self.shard_index(hash);
         (hash, &self.shards[i].0, self.env(&self.next[i]))
     }
 
@@ -411,7 +452,7 @@ where
             for (j, (node, _)) in chunk.iter().enumerate() {
                 let hash = self.hasher.hash_one(node);
                 hashes[j] = hash;
-                let shard = (hash >> 32) as usize & self.shard_mask;
+                let shard = self.shard_index(hash);
                 order[j] = (shard as u32) << 16 | j as u32;
             }
             let order = &mut order[..chunk.len()];

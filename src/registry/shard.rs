@@ -51,14 +51,15 @@ fn nanos(t: Option<Timestamp>) -> u64 {
     t.map_or(NEVER, Timestamp::as_nanos)
 }
 
-/// A monitored node.
+/// A monitored node. In declaration order (`repr(C)`): the lifecycle fields, then
+/// the detector, whose hot fields come first, so that a heartbeat touches a few
+/// consecutive cache lines.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Node<K, D> {
     key: K,
     /// The key's hash, computed once when it joined.
     hash: u64,
-    detector: D,
-    state: NodeState,
     /// When the lifecycle moves on if no heartbeat arrives; `NEVER` if it does not.
     due: u64,
     /// The instant of this node's earliest heap entry (`NEVER`: none); `<= due`.
@@ -67,9 +68,11 @@ pub(crate) struct Node<K, D> {
     recovering_since: u64,
     /// While Dead: since when.
     dead_since: u64,
+    state: NodeState,
     /// Registered by hand and no heartbeat yet: the detector's only heartbeat is
     /// the registration, and a heartbeat at the same instant is not a duplicate.
     registered_only: bool,
+    detector: D,
 }
 
 /// Everything the lifecycle needs besides the shard: the rules, the event channel
