@@ -249,28 +249,25 @@ impl Arrivals {
     /// it), or `None` before the first heartbeat.
     #[inline]
     pub(crate) fn silence_ns(&self, now: Timestamp) -> Option<f64> {
-        if !self.monitoring {
-            return None;
-        }
-        let silence = now.as_nanos().saturating_sub(self.last);
         // The signed conversion is one instruction, the unsigned one six.
-        Some(if silence < 1 << 63 {
-            silence as i64 as f64
-        } else {
-            silence as f64
+        self.silence(now).map(|silence| {
+            if silence < 1 << 63 {
+                silence as i64 as f64
+            } else {
+                silence as f64
+            }
         })
+    }
+
+    /// [`silence_ns`](Self::silence_ns) in whole nanoseconds.
+    #[inline]
+    pub(crate) fn silence(&self, now: Timestamp) -> Option<u64> {
+        self.monitoring
+            .then(|| now.as_nanos().saturating_sub(self.last))
     }
 
     pub(crate) fn last(&self) -> Option<Timestamp> {
         self.monitoring.then(|| Timestamp::from_nanos(self.last))
-    }
-
-    pub(crate) fn last_ns(&self) -> u64 {
-        self.last
-    }
-
-    pub(crate) fn monitoring(&self) -> bool {
-        self.monitoring
     }
 }
 

@@ -126,10 +126,9 @@ impl FailureDetector for FixedTimeout {
 
     #[inline]
     fn suspicion(&self, now: Timestamp) -> f64 {
-        if !self.arrivals.monitoring() {
+        let Some(silence) = self.arrivals.silence(now) else {
             return 0.0;
-        }
-        let silence = now.as_nanos().saturating_sub(self.arrivals.last_ns());
+        };
         // Division, not multiplication by 1/interval: 15 s / 5 s must be exactly 3.
         silence.saturating_sub(self.pause_ns) as f64 / self.interval
     }

@@ -179,10 +179,9 @@ impl FailureDetector for Satzger {
     }
 
     fn suspicion(&self, now: Timestamp) -> f64 {
-        if !self.arrivals.monitoring() {
+        let Some(silence) = self.arrivals.silence(now) else {
             return 0.0;
-        }
-        let silence = now.as_nanos().saturating_sub(self.arrivals.last_ns());
+        };
         Self::share(self.order.count_at_most(silence), self.order.len())
     }
 
