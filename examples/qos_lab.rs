@@ -7,7 +7,7 @@
 //! cargo run --release --example qos_lab -- bursty  # traces whose name contains "bursty"
 //! ```
 //!
-//! The LIP6 traces are read from `../shared/data/lip6/` beside the project; the lab
+//! The LIP6 traces are read from `data/lip6/` in the repository; the lab
 //! stops with an error naming the path if they are missing.
 
 use std::error::Error;
@@ -53,7 +53,7 @@ fn scenarios() -> Result<Vec<(&'static str, Trace)>, Box<dyn Error>> {
 }
 
 fn lip6_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/lip6")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lip6")
 }
 
 fn lip6() -> Result<Vec<(String, Trace)>, Box<dyn Error>> {
@@ -63,7 +63,7 @@ fn lip6() -> Result<Vec<(String, Trace)>, Box<dyn Error>> {
         let path = dir.join(format!("{node}.csv"));
         let trace = Trace::read_path(&path).map_err(|e| {
             format!(
-                "{}: {e} (the LIP6 traces belong in ../shared/data/lip6/)",
+                "{}: {e} (the LIP6 traces ship in the repository under data/lip6/)",
                 path.display()
             )
         })?;

@@ -449,12 +449,12 @@ fn apply_puts_a_network_on_a_real_trace() {
 
 fn lip6(node: &str) -> Trace {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/lip6")
+        .join("data/lip6")
         .join(format!("{node}.csv"));
     Trace::read_path(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the LIP6 trace {}: {e}. The tests expect the shared data \
-             folder beside the project (../shared/data/lip6/), as CI clones it.",
+            "cannot read the LIP6 trace {}: {e}. The traces ship in the \
+             repository under data/lip6/.",
             path.display()
         )
     })
