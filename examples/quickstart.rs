@@ -1,14 +1,16 @@
-//! One node heartbeats every 100 ms with jitter for a minute, then crashes. Every
-//! detector watches the same arrivals on a manual clock (no sleeping); we print their
-//! suspicion as the silence grows and when each one declared the crash.
+//! One node heartbeats every 100 ms with jitter for a minute, then crashes. All seven
+//! detectors of the crate (phi accrual twice, with Akka's logistic model and with the
+//! exact normal tail) watch the same arrivals on a manual clock (no sleeping); we
+//! print their suspicion as the silence grows, and when each one declared the crash.
 //!
 //! Run: `cargo run --release --example quickstart`
 
 use std::time::Duration;
 
 use failure_detector::{
-    Clock, ExponentialPhi, ExponentialPhiConfig, FailureDetector, FixedTimeout, FixedTimeoutConfig,
-    ManualClock, PhiAccrual, PhiAccrualConfig, PhiModel, Timestamp,
+    Bertier, BertierConfig, Chen, ChenConfig, Clock, ExponentialPhi, ExponentialPhiConfig,
+    FailureDetector, FixedTimeout, FixedTimeoutConfig, ManualClock, PhiAccrual, PhiAccrualConfig,
+    PhiModel, Satzger, SatzgerConfig, Timestamp, TwoWindows, TwoWindowsConfig,
 };
 
 /// A small deterministic generator, so every run prints the same thing.
@@ -27,7 +29,9 @@ impl Lcg {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let interval = Duration::from_millis(100);
-    // One detector of each kind, configured for a 100 ms heartbeat.
+    // One detector of each kind, configured for a 100 ms heartbeat. Each suspicion
+    // is on the detector's own scale: missed intervals, phi, or (Chen, 2W-FD)
+    // seconds past the expected arrival plus the margin.
     let mut detectors: Vec<(&str, Box<dyn FailureDetector>)> = vec![
         (
             "fixed 3 x 100 ms",
@@ -64,6 +68,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ExponentialPhiConfig::new().with_initial_interval(interval),
             )?),
         ),
+        (
+            "Chen, 150 ms margin",
+            Box::new(Chen::new(
+                ChenConfig::new()
+                    .with_interval(interval)
+                    .with_safety_margin(Duration::from_millis(150)),
+            )?),
+        ),
+        (
+            "Bertier",
+            Box::new(Bertier::new(BertierConfig::new().with_interval(interval))?),
+        ),
+        (
+            "Satzger",
+            Box::new(Satzger::new(
+                SatzgerConfig::new().with_first_heartbeat_estimate(interval),
+            )?),
+        ),
+        (
+            "2W-FD, 150 ms margin",
+            Box::new(TwoWindows::new(
+                TwoWindowsConfig::new()
+                    .with_interval(interval)
+                    .with_safety_margin(Duration::from_millis(150)),
+            )?),
+        ),
     ];
 
     // The node: every 100 ms, +-10 ms of jitter, and now and then a 250 ms hiccup
@@ -92,24 +122,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          then the node crashes at t = {crash}.\n"
     );
 
-    println!("suspicion after the crash (threshold in brackets):");
-    print!("{:>10}", "silence");
-    for (name, fd) in &detectors {
-        print!(" | {:>27}", format!("{name} [{}]", fd.threshold()));
+    // One row per detector, one column per silence since the crash.
+    let silences_ms = [50, 100, 200, 300, 500, 1_000, 2_000, 3_000, 4_000, 5_000];
+    println!("suspicion after the crash, on each detector's own scale (* = suspected):");
+    print!("{:<26} {:>9}", "detector", "threshold");
+    for ms in silences_ms {
+        print!(" {:>10}", format!("{ms} ms"));
     }
     println!();
-    for silence_ms in [
-        0, 50, 100, 150, 200, 300, 400, 500, 1_000, 2_000, 3_000, 3_500, 4_000, 5_000,
-    ] {
-        let now = crash + Duration::from_millis(silence_ms);
-        print!("{:>8} ms", silence_ms);
-        for (_, fd) in &detectors {
+    for (name, fd) in &detectors {
+        print!("{name:<26} {:>9}", fd.threshold());
+        for ms in silences_ms {
+            let now = crash + Duration::from_millis(ms);
             let flag = if fd.is_available(now) { ' ' } else { '*' };
-            print!(" | {:>26.4}{flag}", fd.suspicion(now));
+            print!(" {:>9}{flag}", short(fd.suspicion(now)));
         }
         println!();
     }
-    println!("(* = suspected)\n");
+    println!();
 
     println!(
         "{:<26} {:>14} {:>24}",
@@ -129,4 +159,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// A suspicion level in at most 9 characters.
+fn short(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x < 1e-3 || x >= 1e6 {
+        format!("{x:.2e}")
+    } else if x < 10.0 {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.1}")
+    }
 }
