@@ -3,6 +3,8 @@
 //! reports, and it does not depend on when (or whether) `tick` runs.
 
 use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::BuildHasherDefault;
 use std::time::Duration;
 
 use failure_detector::{
@@ -10,6 +12,10 @@ use failure_detector::{
     NodeState, PhiAccrual, PhiAccrualConfig, Registry, RegistryConfig, Timestamp,
 };
 use proptest::prelude::*;
+
+/// A hasher with fixed keys: two registries built with it put each key in the same
+/// shard.
+type Seeded = BuildHasherDefault<DefaultHasher>;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -232,14 +238,24 @@ proptest! {
             })
             .collect();
 
-        let (one, one_events) = Registry::<u8, _>::new(config, fd.clone()).unwrap();
+        // Both registries hash alike, so each node is in the same shard in both:
+        // a shard's nodes are applied in batch order.
+        let build = |fd: FixedTimeout| {
+            Registry::<u8, _, Seeded>::with_factory_and_hasher(
+                config,
+                move |_: &u8| fd.clone(),
+                Seeded::default(),
+            )
+            .unwrap()
+        };
+        let (one, one_events) = build(fd.clone());
         let mut one_refused = Vec::new();
         for (i, (node, at)) in batch.iter().enumerate() {
             if let Err(e) = one.heartbeat(node, *at) {
                 one_refused.push((i, e));
             }
         }
-        let (many, many_events) = Registry::<u8, _>::new(config, fd).unwrap();
+        let (many, many_events) = build(fd);
         let mut many_refused = Vec::new();
         let accepted = many.heartbeat_batch(&batch, |i, e| many_refused.push((i, e)));
         many_refused.sort_by_key(|&(i, _)| i);
@@ -249,7 +265,7 @@ proptest! {
         let one_events: Vec<_> = one_events.try_iter().collect();
         let many_events: Vec<_> = many_events.try_iter().collect();
         prop_assert_eq!(per_node(&many_events), per_node(&one_events));
-        let states = |reg: &Registry<u8, FixedTimeout>| -> HashMap<u8, NodeState> {
+        let states = |reg: &Registry<u8, FixedTimeout, Seeded>| -> HashMap<u8, NodeState> {
             reg.snapshot(now).into_iter().map(|info| (info.node, info.state)).collect()
         };
         prop_assert_eq!(states(&many), states(&one));

@@ -339,7 +339,7 @@ where
         K: Borrow<Q>,
         Q: Hash + ?Sized,
     {
-        self.shard_index(self.hasher.hash_one(node))
+        self.shard_index(self.hash(node))
     }
 
     /// How many shards the registry has ([`shards`](RegistryConfig::shards), a power
@@ -348,7 +348,16 @@ where
         self.shards.len()
     }
 
-    /// Bits 32 and up of the hash pick the shard: the shard's index uses the low 32.
+    /// The hash of `node` as the registry uses it: the hasher's, mixed (see
+    /// [`mix`]), so that a hasher that leaves most bits alike (an identity hash of
+    /// small integers) still spreads keys over shards and index slots.
+    #[inline]
+    fn hash<Q: Hash + ?Sized>(&self, node: &Q) -> u64 {
+        mix(self.hasher.hash_one(node))
+    }
+
+    /// Bits 32 and up of the mixed hash pick the shard: the shard's index uses the
+    /// low 32.
     #[inline]
     fn shard_index(&self, hash: u64) -> usize {
         (hash >> 32) as usize & self.shard_mask
@@ -358,7 +367,7 @@ where
     /// need.
     #[inline]
     fn shard<Q: Hash + ?Sized>(&self, node: &Q) -> (u64, &Mutex<Shard<K, D>>, Env<'_, K, D>) {
-        let hash = self.hasher.hash_one(node);
+        let hash = self.hash(node);
         let i = self.shard_index(hash);
         (hash, &self.shards[i].0, self.env(&self.next[i]))
     }
@@ -451,7 +460,7 @@ where
         let mut errors = [(0usize, RegistryHeartbeatError::UnknownNode); ERRORS];
         for (c, chunk) in batch.chunks(CHUNK).enumerate() {
             for (j, (node, _)) in chunk.iter().enumerate() {
-                let hash = self.hasher.hash_one(node);
+                let hash = self.hash(node);
                 hashes[j] = hash;
                 let shard = self.shard_index(hash);
                 order[j] = (shard as u32) << 16 | j as u32;
@@ -499,7 +508,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.heartbeat(node, self.clock.now())
+        let (hash, shard, env) = self.shard(node);
+        let mut shard = shard.lock();
+        shard.heartbeat(hash, node, self.clock.now(), env)
     }
 
     /// Starts monitoring `node` at `at` as if it had sent a heartbeat then (it joins
@@ -520,7 +531,9 @@ where
     /// # Errors
     /// As [`register`](Self::register).
     pub fn register_now(&self, node: K) -> Result<(), RegisterError> {
-        self.register(node, self.clock.now())
+        let (hash, shard, env) = self.shard(&node);
+        let mut shard = shard.lock();
+        shard.register(hash, node, self.clock.now(), env)
     }
 
     /// Stops monitoring `node` at `at` and drops its state ([`Event::Removed`]).
@@ -541,7 +554,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.remove(node, self.clock.now())
+        let (hash, shard, env) = self.shard(node);
+        let mut shard = shard.lock();
+        shard.remove(hash, node, self.clock.now(), env)
     }
 
     /// Applies every transition due at or before `now` (each at its own instant)
@@ -560,7 +575,18 @@ where
 
     /// [`tick`](Self::tick) at the clock's current time.
     pub fn tick_now(&self) -> usize {
-        self.tick(self.clock.now())
+        let now = self.clock.now().as_nanos();
+        let mut events = 0;
+        for (shard, next) in self.shards.iter().zip(self.next.iter()) {
+            if next.load(Ordering::Relaxed) <= now {
+                let mut shard = shard.0.lock();
+                // Read again under the lock: no later than any `_now` input the
+                // shard has seen.
+                let now = self.clock.now().as_nanos().max(now);
+                events += shard.tick(now, self.env(next));
+            }
+        }
+        events
     }
 
     /// The earliest instant at which a [`tick`](Self::tick) may have something to
@@ -666,6 +692,17 @@ where
     pub fn undelivered_events(&self) -> u64 {
         self.ctx.undelivered.load(Ordering::Relaxed)
     }
+}
+
+/// A multiply-xorshift finaliser: every bit of `hash` moves bits 32 and up (which
+/// pick the shard) and, through the shift, the low 32 (the shard's index). One
+/// multiplication by an odd constant (2^64 / golden ratio, so sequential keys land
+/// far apart: Fibonacci hashing) is a bijection, and so is the xorshift: distinct
+/// hashes stay distinct.
+#[inline]
+fn mix(hash: u64) -> u64 {
+    let h = hash.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 32)
 }
 
 impl<K, D, S> fmt::Debug for Registry<K, D, S>
