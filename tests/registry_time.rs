@@ -253,3 +253,143 @@ fn racing_now_methods_never_backdate_an_event() {
         events.len()
     );
 }
+
+/// The fixed timeout, refusing heartbeats after `HORIZON` as the crate's
+/// detectors refuse those past their documented horizon.
+#[derive(Clone, Debug)]
+struct Horizon(FixedTimeout);
+
+const HORIZON: Timestamp = Timestamp::from_secs(1_000_000);
+
+impl failure_detector::FailureDetector for Horizon {
+    fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
+        if at > HORIZON {
+            // Stands for the detectors' own "past the horizon" refusal.
+            return Err(HeartbeatError::OutOfOrder { at, last: HORIZON });
+        }
+        self.0.heartbeat(at)
+    }
+    fn suspicion(&self, now: Timestamp) -> f64 {
+        self.0.suspicion(now)
+    }
+    fn threshold(&self) -> f64 {
+        self.0.threshold()
+    }
+    fn is_available(&self, now: Timestamp) -> bool {
+        self.0.is_available(now)
+    }
+    fn deadline(&self) -> Option<Timestamp> {
+        self.0.deadline()
+    }
+    fn deadline_for(&self, level: f64) -> Option<Timestamp> {
+        self.0.deadline_for(level)
+    }
+    fn last_heartbeat(&self) -> Option<Timestamp> {
+        self.0.last_heartbeat()
+    }
+    fn stats(&self) -> failure_detector::Stats {
+        self.0.stats()
+    }
+    fn reset(&mut self) {
+        self.0.reset()
+    }
+}
+
+fn horizon_registry(config: RegistryConfig) -> (Registry<u64, Horizon>, EventReceiver<u64>) {
+    let fd = Horizon(FixedTimeout::new(FixedTimeoutConfig::new()).unwrap());
+    Registry::new(config, fd).unwrap()
+}
+
+#[test]
+fn a_join_the_detector_refuses_creates_nothing() {
+    // Before, a registration past the detector's horizon created a node whose
+    // detector had no heartbeat, and so no deadline: never suspected.
+    let (reg, events) = horizon_registry(RegistryConfig::new());
+    let late = Timestamp::MAX - Duration::from_secs(1);
+    assert!(matches!(
+        reg.register(1, late),
+        Err(failure_detector::RegisterError::Detector(_))
+    ));
+    assert!(matches!(
+        reg.heartbeat(&2, late),
+        Err(RegistryHeartbeatError::Detector(_))
+    ));
+    assert!(reg.is_empty());
+    assert_eq!(reg.next_deadline(), None);
+    assert!(drain(&events).is_empty());
+}
+
+#[test]
+fn a_revival_the_detector_refuses_changes_nothing() {
+    // Kept Dead (never removed), so the registration finds it.
+    let config = RegistryConfig::new().with_removal_grace(Duration::MAX);
+    let (reg, events) = horizon_registry(config.with_accept_rejoin(false));
+    reg.heartbeat(&1, t(0)).unwrap();
+    reg.tick(t(30)); // Suspect at 15 s, Dead at 25 s
+    let before = reg.info(&1, t(30)).unwrap();
+    let late = HORIZON + Duration::from_secs(1);
+    assert!(matches!(
+        reg.register(1, late),
+        Err(failure_detector::RegisterError::Detector(_))
+    ));
+    assert_eq!(reg.info(&1, t(30)).unwrap(), before);
+    assert_eq!(
+        drain(&events),
+        [
+            joined(0),
+            changed(Alive, Suspect, 15),
+            changed(Suspect, Dead, 25)
+        ]
+    );
+    // And a heartbeat past the horizon does not revive it either.
+    let (reg, events) = horizon_registry(config);
+    reg.heartbeat(&1, t(0)).unwrap();
+    reg.tick(t(30));
+    assert!(matches!(
+        reg.heartbeat(&1, late),
+        Err(RegistryHeartbeatError::Detector(_))
+    ));
+    assert_eq!(reg.state(&1), Some(Dead));
+    assert_eq!(drain(&events).len(), 3);
+}
+
+#[test]
+fn a_tick_at_the_end_of_time_applies_everything_due_before_it() {
+    let (reg, events) = registry(RegistryConfig::new());
+    for node in 0..100 {
+        reg.heartbeat(&node, t(node)).unwrap();
+    }
+    let late = Timestamp::MAX - Duration::from_secs(1);
+    reg.register(1_000, late).unwrap();
+    // Every node is Suspect, Dead and Removed at its own instant; the latecomer
+    // is suspected 15 s after it joined, even though that is past the end.
+    assert_eq!(reg.tick(Timestamp::MAX), 100 * 3);
+    assert_eq!(reg.len(), 1);
+    let seen = drain(&events);
+    check_stream(&seen).unwrap();
+    // The latecomer's deadline (15 s after it joined) saturated at the end of
+    // time, which is never reached: it stays Alive, as documented. (The crate's
+    // detectors refuse heartbeats that close to the end: see the test above.)
+    assert_eq!(reg.state(&1_000), Some(Alive));
+    assert_eq!(reg.tick(Timestamp::MAX), 0);
+    assert_eq!(reg.next_deadline(), None);
+    // A late input takes effect at the node's last evaluation (its registration).
+    assert_eq!(reg.remove(&1_000, t(5)), Some(Alive));
+    let last = drain(&events).pop().unwrap();
+    assert_eq!(last.at(), late);
+
+    // A node that a tick at the end of time settled stands there: a later input
+    // takes effect at Timestamp::MAX.
+    let (reg, events) = registry(RegistryConfig::new().with_removal_grace(Duration::MAX));
+    reg.heartbeat(&1, t(0)).unwrap();
+    reg.tick(Timestamp::MAX);
+    assert_eq!(reg.remove(&1, t(5)), Some(Dead));
+    assert_eq!(
+        drain(&events).pop().unwrap(),
+        Event::Removed {
+            node: 1,
+            from: Dead,
+            at: Timestamp::MAX
+        }
+    );
+}

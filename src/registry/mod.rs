@@ -203,10 +203,11 @@ where
     /// [`with_clock`](Self::with_clock).
     ///
     /// # Errors
-    /// [`ConfigError`] naming the field: `shards` not a power of two from 1 to
-    /// 65,536; `event_capacity` of zero; a [`Confirmation::Suspicion`] level that is
-    /// not finite, not positive, or (`OutOfRange`) not above the prototype's
-    /// threshold.
+    /// [`ConfigError`] naming the field, before anything is allocated: `shards`
+    /// not a power of two from 1 to 65,536; `event_capacity` of zero or above
+    /// [`MAX_EVENT_CAPACITY`](RegistryConfig::MAX_EVENT_CAPACITY); a
+    /// [`Confirmation::Suspicion`] level that is not finite, not positive, or
+    /// (`OutOfRange`) not above the prototype's threshold.
     pub fn new(
         config: RegistryConfig,
         mut prototype: D,
@@ -421,10 +422,16 @@ where
     /// from a socket, a gossip digest). No allocation; about 13 KB of stack.
     ///
     /// The heartbeats of one node are applied in batch order; those of different
-    /// nodes may be applied in any order. Returns how many were accepted. Each
-    /// refused heartbeat is reported to `refused`, with its position in `batch`
-    /// and the reason, while no lock is held (so `refused` may call back into the
-    /// registry).
+    /// shards may be applied in any order. Returns how many were accepted.
+    ///
+    /// Each refused heartbeat is reported to `refused` with its position in
+    /// `batch` and the reason, while no lock is held (so `refused` may call back
+    /// into the registry), in the order they were applied: chunk by chunk
+    /// (positions 0 to 1023, then 1024 to 2047, ...), within a chunk shard by shard
+    /// in ascending [`shard_of`](Self::shard_of), and within a shard in batch
+    /// order. So the refusals of one node arrive in batch order, and the positions
+    /// increase within each shard of a chunk; sort them by position for the whole
+    /// batch's order (refusals are rare, so the sort is cheap).
     ///
     /// ```
     /// use failure_detector::{
