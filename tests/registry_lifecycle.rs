@@ -779,6 +779,12 @@ fn sequential_keys_spread_over_every_shard_even_with_an_identity_hash() {
         per_shard.iter().all(|&n| (110..=205).contains(&n)),
         "{min:?}..{max:?}: {per_shard:?}"
     );
+    // Keys that differ only in their high bits spread too.
+    let mut high = vec![0usize; shards];
+    for node in 0..10_000u64 {
+        high[reg.shard_of(&(node << 40))] += 1;
+    }
+    assert!(high.iter().all(|&n| (110..=205).contains(&n)), "{high:?}");
     // The nodes go where shard_of says, and the shards' indexes find them all.
     let batch: Vec<(u64, Timestamp)> = (0..10_000u64).map(|n| (n, t(1))).collect();
     assert_eq!(reg.heartbeat_batch(&batch, |_, _| {}), 10_000);

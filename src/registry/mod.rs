@@ -207,7 +207,7 @@ struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 /// # Cost
 ///
 /// * [`heartbeat`](Self::heartbeat) for a known node: one hash of the key (mixed
-///   by a multiply and a shift, so that any reasonable hasher, even an identity
+///   by a multiply and two shifts, so that any reasonable hasher, even an identity
 ///   hash of small integers, spreads keys over shards), one lock, one probe of the
 ///   shard's index, one comparison with the node's last evaluation, the
 ///   detector's O(1) heartbeat; no
@@ -781,14 +781,16 @@ where
     }
 }
 
-/// A multiply-xorshift finaliser: every bit of `hash` moves bits 32 and up (which
-/// pick the shard) and, through the shift, the low 32 (the shard's index). One
-/// multiplication by an odd constant (2^64 / golden ratio, so sequential keys land
-/// far apart: Fibonacci hashing) is a bijection, and so is the xorshift: distinct
-/// hashes stay distinct.
+/// A xorshift-multiply-xorshift finaliser, so that every bit of `hash` moves the
+/// bits that pick the shard (32 and up) and those of the shard's index (the low
+/// 32): the first xorshift folds the high half into the low one, the
+/// multiplication (by 2^64 / golden ratio, odd, so sequential keys land far apart:
+/// Fibonacci hashing) carries the low bits upwards, and the last xorshift brings
+/// the high half back down. Each step is a bijection: distinct hashes stay
+/// distinct.
 #[inline]
 fn mix(hash: u64) -> u64 {
-    let h = hash.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h = (hash ^ (hash >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     h ^ (h >> 32)
 }
 
