@@ -166,7 +166,9 @@ struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 /// horizon, well before that; the registry passes the refusal on and changes
 /// nothing: a heartbeat or registration that would make a node join or rejoin is
 /// refused ([`RegistryHeartbeatError::Detector`], [`RegisterError::Detector`]), since
-/// a node that joins counts as having sent a heartbeat.
+/// a node that joins counts as having sent a heartbeat. A tick past that horizon
+/// makes the nodes it settles stand there: later inputs for them take effect at
+/// that instant, and their detectors refuse them.
 ///
 /// # Events
 ///
