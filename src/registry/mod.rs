@@ -119,8 +119,8 @@ struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 /// it had since postponed). The rule:
 ///
 /// * **An input stamped before its node's last evaluation takes effect at that
-///   evaluation.** A heartbeat stamped 14 s that arrives after a tick at 20 s
-///   found the node silent since 0 s (and made it Suspect at 15 s) is applied at
+///   evaluation.** If a tick at 20 s found a node silent since 0 s (and made it
+///   Suspect at 15 s), a heartbeat stamped 14 s that arrives next is applied at
 ///   20 s: the detector records a heartbeat at 20 s, and the recovery is dated
 ///   20 s. The same holds for a rejoin from Dead, a registration and a removal.
 /// * A heartbeat stamped at or before the detector's last accepted heartbeat is
@@ -143,8 +143,9 @@ struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 /// threads call them.
 ///
 /// **When the events depend only on the inputs.** If inputs arrive in timestamp
-/// order (per node) and no tick runs ahead of them (each tick's instant is no later
-/// than the inputs that follow it), no input is ever late, and the states and
+/// order (as a trace replay or a single receiving thread delivers them) and no
+/// tick runs ahead of them (each tick's instant is no later than the inputs that
+/// follow it), no input is ever late, and the states and
 /// events, timestamps included, depend only on the inputs: not on whether, when or
 /// how often you tick (ticking only makes them visible sooner), nor on threads or
 /// shards. Otherwise (explicit timestamps taken before a lock, out-of-order
