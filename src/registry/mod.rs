@@ -145,10 +145,9 @@ struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 /// **When the events depend only on the inputs.** If inputs arrive in timestamp
 /// order (as a trace replay or a single receiving thread delivers them) and no
 /// tick runs ahead of them (each tick's instant is no later than the inputs that
-/// follow it), no input is ever late, and the states and
-/// events, timestamps included, depend only on the inputs: not on whether, when or
-/// how often you tick (ticking only makes them visible sooner), nor on threads or
-/// shards. Otherwise (explicit timestamps taken before a lock, out-of-order
+/// follow it), no input is ever late, and the states and events, timestamps
+/// included, depend only on the inputs: not on whether, when or how often you tick
+/// (ticking only makes them visible sooner), nor on threads or shards. Otherwise (explicit timestamps taken before a lock, out-of-order
 /// delivery, ticks ahead of the inputs) the stream is still a valid per-node
 /// chain in time order, but a late input is dated when it took effect, which
 /// depends on what was evaluated before it arrived.
