@@ -11,6 +11,9 @@
 //!   ingestion threads that route by shard would: no lock is shared.
 //! * `registry_heartbeat_batch/...`: the same through `heartbeat_batch`, 1024
 //!   heartbeats a call.
+//! * `registry_heartbeat_now/{1,2}_threads/1000`: `heartbeat_now` on a
+//!   `MonotonicClock` (read under the shard's lock), round robin over 1,000 nodes;
+//!   with 2 threads each thread owns half of the nodes.
 //! * `registry_tick/idle/{nodes}`: a tick when no deadline has passed.
 //! * `registry_tick/live_every_10ms/{nodes}`: a tick every 10 ms of simulated time
 //!   while every node heartbeats (the heartbeats are not timed): nothing expires,
@@ -29,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use failure_detector::{
-    Confirmation, EventReceiver, FailureDetector, PhiAccrual, PhiAccrualConfig, Registry,
-    RegistryConfig, Timestamp,
+    Confirmation, EventReceiver, FailureDetector, MonotonicClock, PhiAccrual, PhiAccrualConfig,
+    Registry, RegistryConfig, Timestamp,
 };
 
 const PERIOD_NS: u64 = 1_000_000_000;
@@ -281,6 +284,47 @@ fn ticks(c: &mut Criterion) {
     group.finish();
 }
 
+/// `heartbeat_now` calls for the nodes `k % nodes` with `k % stride == offset`.
+fn send_now(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u64) {
+    let mut k = start + (offset + stride - start % stride) % stride;
+    while k < end {
+        let _ = black_box(reg.heartbeat_now(&(k % nodes)));
+        k += stride;
+    }
+}
+
+fn heartbeats_now(c: &mut Criterion) {
+    let nodes = 1_000;
+    let (reg, _) = registry(100, RegistryConfig::new());
+    let reg = reg.with_clock(MonotonicClock::new());
+    send_now(&reg, nodes, 0, 2 * nodes, 0, 1);
+    let next = AtomicU64::new(2 * nodes);
+    let mut group = c.benchmark_group("registry_heartbeat_now");
+    group.throughput(Throughput::Elements(1));
+    for threads in [1u64, 2] {
+        let id = BenchmarkId::new(format!("{threads}_threads"), nodes);
+        group.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                let start = next.fetch_add(iters, Ordering::Relaxed);
+                let end = start + iters;
+                let began = Instant::now();
+                if threads == 1 {
+                    send_now(&reg, nodes, start, end, 0, 1);
+                } else {
+                    thread::scope(|s| {
+                        for j in 0..threads {
+                            let reg = &reg;
+                            s.spawn(move || send_now(reg, nodes, start, end, j, threads));
+                        }
+                    });
+                }
+                began.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn main() {
     if let Ok(spec) = std::env::var(MEMORY_ENV) {
         let mut parts = spec.split(',').map(|p| p.parse::<u64>().unwrap_or(0));
@@ -291,6 +335,7 @@ fn main() {
     report_memory();
     let mut c = Criterion::default().configure_from_args();
     heartbeats(&mut c);
+    heartbeats_now(&mut c);
     ticks(&mut c);
     c.final_summary();
 }

@@ -226,7 +226,12 @@ where
         .into_iter()
         .chain([(Timestamp::from_duration(END), "")])
     {
-        // Sleep until the next heartbeat, waking for deadlines on the way.
+        // Sleep until the next heartbeat, waking for deadlines on the way. The
+        // ticks never run ahead of the heartbeats, so the events (and their
+        // instants) are exactly those of the heartbeats alone; the ticks only
+        // deliver them on time. `heartbeat_now` reads the clock under the shard's
+        // lock, so even a receiving thread racing a ticking one could not date an
+        // event before one already sent.
         while let Some(deadline) = registry.next_deadline().filter(|&d| d <= at) {
             clock.set(deadline);
             registry.tick_now();

@@ -531,6 +531,69 @@ fn config_errors_name_the_field() {
 }
 
 #[test]
+fn absurd_event_capacities_are_refused_before_allocating() {
+    let err = |config: RegistryConfig| Registry::<u32, _>::new(config, fixed()).unwrap_err();
+    // Once a panic inside the channel, an aborted allocation, 3 GB and 6.7 s.
+    for capacity in [
+        usize::MAX,
+        1 << 40,
+        100_000_000,
+        RegistryConfig::MAX_EVENT_CAPACITY + 1,
+    ] {
+        assert!(matches!(
+            err(RegistryConfig::new().with_event_capacity(Some(capacity))),
+            ConfigError::OutOfRange {
+                field: "event_capacity",
+                ..
+            }
+        ));
+    }
+    let largest =
+        RegistryConfig::new().with_event_capacity(Some(RegistryConfig::MAX_EVENT_CAPACITY));
+    assert!(Registry::<u32, _>::new(largest, fixed()).is_ok());
+    assert!(
+        Registry::<u32, _>::new(RegistryConfig::new().with_event_capacity(None), fixed()).is_ok()
+    );
+    assert_eq!(RegistryConfig::MAX_SHARDS, 1 << 16);
+}
+
+#[test]
+fn the_longest_durations_mean_never() {
+    // Durations are not bounded: they saturate, and an instant past the end of the
+    // range is never reached.
+    let (reg, events) = registry(
+        RegistryConfig::new()
+            .with_confirmation(Confirmation::After(Duration::MAX))
+            .with_hysteresis(Duration::MAX)
+            .with_removal_grace(Duration::MAX),
+    );
+    reg.heartbeat("a", t(0)).unwrap();
+    reg.tick(Timestamp::MAX);
+    assert_eq!(reg.state("a"), Some(Suspect));
+    assert_eq!(reg.next_deadline(), None);
+    assert_eq!(
+        drain(&events),
+        [joined("a", 0), changed("a", Alive, Suspect, 15)]
+    );
+    let (reg, events) = registry(
+        RegistryConfig::new()
+            .with_confirmation(Confirmation::After(Duration::ZERO))
+            .with_removal_grace(Duration::MAX),
+    );
+    reg.heartbeat("a", t(0)).unwrap();
+    reg.tick(Timestamp::MAX);
+    assert_eq!(reg.state("a"), Some(Dead));
+    assert_eq!(
+        drain(&events),
+        [
+            joined("a", 0),
+            changed("a", Alive, Suspect, 15),
+            changed("a", Suspect, Dead, 15)
+        ]
+    );
+}
+
+#[test]
 fn bounded_channel_drops_and_counts_without_blocking() {
     let (reg, events) = registry(RegistryConfig::new().with_event_capacity(Some(2)));
     for node in ["a", "b", "c", "d", "e"] {
@@ -664,4 +727,98 @@ fn registry_is_shareable_across_threads() {
     shareable::<Registry<String>>();
     shareable::<Registry<u64, FixedTimeout>>();
     shareable::<Event<String>>();
+}
+
+/// A hasher that returns the integer it is given: the worst reasonable hasher for
+/// sequential keys (all their high bits are zero).
+#[derive(Clone, Copy, Default)]
+struct Identity;
+
+struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0 << 8 | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl std::hash::BuildHasher for Identity {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+#[test]
+fn sequential_keys_spread_over_every_shard_even_with_an_identity_hash() {
+    // Before, shards were chosen by hash bits 32 and up: all 10,000 keys in shard 0.
+    let (reg, _events) = Registry::<u64, _, Identity>::with_factory_and_hasher(
+        RegistryConfig::new(),
+        |_: &u64| fixed(),
+        Identity,
+    )
+    .unwrap();
+    let shards = reg.shard_count();
+    assert_eq!(shards, 64);
+    let mut per_shard = vec![0usize; shards];
+    for node in 0..10_000u64 {
+        per_shard[reg.shard_of(&node)] += 1;
+    }
+    // 156 per shard on average (the mixed hash gives 154 to 159); a uniform
+    // random choice would stay within 110..=205 with probability above 99.9%.
+    let (min, max) = (per_shard.iter().min(), per_shard.iter().max());
+    assert!(
+        per_shard.iter().all(|&n| (110..=205).contains(&n)),
+        "{min:?}..{max:?}: {per_shard:?}"
+    );
+    // Keys that differ only in their high bits spread too.
+    let mut high = vec![0usize; shards];
+    for node in 0..10_000u64 {
+        high[reg.shard_of(&(node << 40))] += 1;
+    }
+    assert!(high.iter().all(|&n| (110..=205).contains(&n)), "{high:?}");
+    // The nodes go where shard_of says, and the shards' indexes find them all.
+    let batch: Vec<(u64, Timestamp)> = (0..10_000u64).map(|n| (n, t(1))).collect();
+    assert_eq!(reg.heartbeat_batch(&batch, |_, _| {}), 10_000);
+    for node in 0..10_000u64 {
+        assert!(reg.contains(&node));
+        reg.heartbeat(&node, t(2)).unwrap();
+    }
+    assert_eq!(reg.len(), 10_000);
+}
+
+#[test]
+fn batch_refusals_arrive_in_the_documented_order() {
+    let (reg, _events) = Registry::<u64, _>::new(RegistryConfig::new(), fixed()).unwrap();
+    // 3,000 heartbeats from 100 nodes, every third one a duplicate of the one
+    // before: 1,000 refusals, more than 32 per shard and chunk.
+    let mut batch = Vec::new();
+    for i in 0..1_000u64 {
+        let node = i % 100;
+        let at = t(1 + i);
+        batch.push((node, at));
+        batch.push((node, at)); // refused: a duplicate
+        batch.push((node, at + Duration::from_millis(1)));
+    }
+    let mut refused = Vec::new();
+    let accepted = reg.heartbeat_batch(&batch, |i, e| refused.push((i, e)));
+    assert_eq!(accepted, 2_000);
+    let positions: Vec<usize> = refused.iter().map(|&(i, _)| i).collect();
+    let mut expected: Vec<usize> = (0..batch.len()).filter(|i| i % 3 == 1).collect();
+    expected.sort_by_key(|&i| (i / 1024, reg.shard_of(&batch[i].0), i));
+    assert_eq!(positions, expected);
+    for (i, e) in refused {
+        assert_eq!(
+            e,
+            RegistryHeartbeatError::Detector(HeartbeatError::Duplicate { at: batch[i].1 })
+        );
+    }
 }

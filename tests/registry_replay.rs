@@ -1,8 +1,14 @@
 //! Property: for any interleaving of heartbeats, ticks, registrations and removals,
-//! the event stream is a valid per-node chain that replays to the states `snapshot`
-//! reports, and it does not depend on when (or whether) `tick` runs.
+//! the event stream is a valid per-node chain, with instants that never decrease,
+//! that replays to the states `snapshot` reports. While no tick runs ahead of the
+//! inputs (inputs in timestamp order, each tick at an instant no later than the
+//! inputs after it), it does not depend on when, how often or whether `tick` runs.
+//! When ticks do run ahead, late inputs take effect at the node's last evaluation:
+//! the stream may then differ, but stays a valid, monotone chain.
 
 use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::BuildHasherDefault;
 use std::time::Duration;
 
 use failure_detector::{
@@ -11,10 +17,15 @@ use failure_detector::{
 };
 use proptest::prelude::*;
 
+/// A hasher with fixed keys: two registries built with it put each key in the same
+/// shard.
+type Seeded = BuildHasherDefault<DefaultHasher>;
+
 #[derive(Clone, Debug)]
 enum Op {
     Heartbeat(u8),
-    Tick,
+    /// A tick this many ms before the current time: lagging, never ahead.
+    Tick(u64),
     Register(u8),
     Remove(u8),
 }
@@ -23,7 +34,7 @@ enum Op {
 fn op() -> impl Strategy<Value = (Op, u64)> {
     let kind = prop_oneof![
         6 => (0u8..5).prop_map(Op::Heartbeat),
-        3 => Just(Op::Tick),
+        3 => prop_oneof![Just(0u64), 0u64..20_000].prop_map(Op::Tick),
         1 => (0u8..5).prop_map(Op::Register),
         1 => (0u8..5).prop_map(Op::Remove),
     ];
@@ -58,15 +69,21 @@ fn config() -> impl Strategy<Value = RegistryConfig> {
 }
 
 /// Replays `events` into per-node states, checking that each event continues its
-/// node's chain. Returns the states, or the first broken link.
+/// node's chain and is dated no earlier than the node's previous event. Returns the
+/// states, or the first broken link.
 fn replay<K: Clone + Eq + std::hash::Hash + std::fmt::Debug>(
     events: &[Event<K>],
 ) -> Result<HashMap<K, NodeState>, String> {
     let mut states = HashMap::new();
+    let mut last_at: HashMap<K, Timestamp> = HashMap::new();
     for event in events {
         let current = states.get(event.node()).copied();
         if current != event.from() {
             return Err(format!("{event:?} does not follow {current:?}"));
+        }
+        let previous = last_at.insert(event.node().clone(), event.at());
+        if previous.is_some_and(|previous| event.at() < previous) {
+            return Err(format!("{event:?} is dated before {previous:?}"));
         }
         if let Event::Changed { from, to, .. } = *event {
             use NodeState::*;
@@ -86,28 +103,49 @@ fn replay<K: Clone + Eq + std::hash::Hash + std::fmt::Debug>(
     Ok(states)
 }
 
-/// Runs `ops` (skipping ticks if `with_ticks` is false), then ticks once at the
-/// end. Returns the events and the registry's final states.
+/// When the registry is ticked during a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Ticks {
+    /// Never (only once at the end).
+    Never,
+    /// As the operations say, each tick lagging the current time by its own amount.
+    AsGiven,
+    /// Before every operation, at its instant: as often as possible.
+    Always,
+    /// As the operations say, but each `ahead` ms ahead of the current time: the
+    /// inputs that follow may be stamped before it.
+    Ahead(u64),
+}
+
+/// Runs `ops`, ticking as `ticks` says, then ticks once at the end. Returns the
+/// events and the registry's final states.
 fn run<D: FailureDetector + Clone + Send + Sync + 'static>(
     config: RegistryConfig,
     detector: D,
     ops: &[(Op, u64)],
-    with_ticks: bool,
+    ticks: Ticks,
 ) -> (Vec<Event<u8>>, HashMap<u8, NodeState>) {
     let (reg, events): (Registry<u8, D>, EventReceiver<u8>) =
         Registry::new(config, detector).unwrap();
     let mut now = Timestamp::from_secs(1);
     for (op, gap) in ops {
         now += Duration::from_millis(*gap);
+        if ticks == Ticks::Always {
+            reg.tick(now);
+        }
         match *op {
             Op::Heartbeat(node) => {
                 let _ = reg.heartbeat(&node, now);
             }
-            Op::Tick => {
-                if with_ticks {
-                    reg.tick(now);
+            Op::Tick(lag) => match ticks {
+                Ticks::AsGiven => {
+                    reg.tick(now - Duration::from_millis(lag));
                 }
-            }
+                Ticks::Ahead(ahead) => {
+                    reg.tick(now + Duration::from_millis(ahead));
+                }
+                Ticks::Never | Ticks::Always => {}
+            },
             Op::Register(node) => {
                 let _ = reg.register(node, now);
             }
@@ -116,9 +154,11 @@ fn run<D: FailureDetector + Clone + Send + Sync + 'static>(
             }
         }
     }
-    reg.tick(now);
+    // Past anything a tick ran ahead to.
+    let end = now + Duration::from_secs(100);
+    reg.tick(end);
     let states: HashMap<u8, NodeState> = reg
-        .snapshot(now)
+        .snapshot(end)
         .into_iter()
         .map(|info| (info.node, info.state))
         .collect();
@@ -144,20 +184,29 @@ fn per_node(events: &[Event<u8>]) -> HashMap<u8, Vec<Event<u8>>> {
     by_node
 }
 
+/// Runs `ops` with each way of ticking that does not run ahead of the inputs:
+/// every run's events form valid monotone chains that replay to its snapshot, and
+/// all runs have the same events per node, timestamps included, and the same
+/// final states. Then once with ticks running `ahead` ms ahead: still valid
+/// monotone chains that replay to the snapshot.
 fn check<D: FailureDetector + Clone + Send + Sync + 'static>(
     config: RegistryConfig,
     detector: D,
     ops: &[(Op, u64)],
+    ahead: u64,
 ) -> Result<(), TestCaseError> {
-    let (events, states) = run(config, detector.clone(), ops, true);
+    let (events, states) = run(config, detector.clone(), ops, Ticks::AsGiven);
     let replayed = replay(&events).map_err(TestCaseError::fail)?;
     prop_assert_eq!(&replayed, &states);
+    for ticks in [Ticks::Never, Ticks::Always] {
+        let (other_events, other_states) = run(config, detector.clone(), ops, ticks);
+        prop_assert_eq!(per_node(&other_events), per_node(&events), "{:?}", ticks);
+        prop_assert_eq!(&other_states, &states, "{:?}", ticks);
+    }
 
-    // The same inputs without the intermediate ticks: the same per-node events,
-    // timestamps included, and the same final states.
-    let (lazy_events, lazy_states) = run(config, detector, ops, false);
-    prop_assert_eq!(per_node(&lazy_events), per_node(&events));
-    prop_assert_eq!(lazy_states, states);
+    let (events, states) = run(config, detector, ops, Ticks::Ahead(ahead));
+    let replayed = replay(&events).map_err(TestCaseError::fail)?;
+    prop_assert_eq!(&replayed, &states);
     Ok(())
 }
 
@@ -168,15 +217,17 @@ proptest! {
     fn fixed_timeout_events_replay_to_the_snapshot(
         config in config(),
         ops in prop::collection::vec(op(), 0..80),
+        ahead in 1u64..30_000,
     ) {
         let fd = FixedTimeout::new(FixedTimeoutConfig::new()).unwrap();
-        check(config, fd, &ops)?;
+        check(config, fd, &ops, ahead)?;
     }
 
     #[test]
     fn phi_accrual_events_replay_to_the_snapshot(
         config in config(),
         ops in prop::collection::vec(op(), 0..80),
+        ahead in 1u64..30_000,
     ) {
         let fd = PhiAccrual::new(
             PhiAccrualConfig::new()
@@ -184,7 +235,7 @@ proptest! {
                 .with_first_heartbeat_estimate(Duration::from_secs(2)),
         )
         .unwrap();
-        check(config, fd, &ops)?;
+        check(config, fd, &ops, ahead)?;
     }
 }
 
@@ -208,6 +259,19 @@ fn replay_rejects_a_broken_chain() {
         },
     ];
     assert!(replay(&skipped).is_err());
+    let backwards = [
+        Event::Joined {
+            node: 1u8,
+            at: Timestamp::from_secs(2),
+        },
+        Event::Changed {
+            node: 1,
+            from: NodeState::Alive,
+            to: NodeState::Suspect,
+            at: Timestamp::from_secs(1),
+        },
+    ];
+    assert!(replay(&backwards).is_err());
 }
 
 proptest! {
@@ -232,14 +296,24 @@ proptest! {
             })
             .collect();
 
-        let (one, one_events) = Registry::<u8, _>::new(config, fd.clone()).unwrap();
+        // Both registries hash alike, so each node is in the same shard in both:
+        // a shard's nodes are applied in batch order.
+        let build = |fd: FixedTimeout| {
+            Registry::<u8, _, Seeded>::with_factory_and_hasher(
+                config,
+                move |_: &u8| fd.clone(),
+                Seeded::default(),
+            )
+            .unwrap()
+        };
+        let (one, one_events) = build(fd.clone());
         let mut one_refused = Vec::new();
         for (i, (node, at)) in batch.iter().enumerate() {
             if let Err(e) = one.heartbeat(node, *at) {
                 one_refused.push((i, e));
             }
         }
-        let (many, many_events) = Registry::<u8, _>::new(config, fd).unwrap();
+        let (many, many_events) = build(fd);
         let mut many_refused = Vec::new();
         let accepted = many.heartbeat_batch(&batch, |i, e| many_refused.push((i, e)));
         many_refused.sort_by_key(|&(i, _)| i);
@@ -249,7 +323,7 @@ proptest! {
         let one_events: Vec<_> = one_events.try_iter().collect();
         let many_events: Vec<_> = many_events.try_iter().collect();
         prop_assert_eq!(per_node(&many_events), per_node(&one_events));
-        let states = |reg: &Registry<u8, FixedTimeout>| -> HashMap<u8, NodeState> {
+        let states = |reg: &Registry<u8, FixedTimeout, Seeded>| -> HashMap<u8, NodeState> {
             reg.snapshot(now).into_iter().map(|info| (info.node, info.state)).collect()
         };
         prop_assert_eq!(states(&many), states(&one));

@@ -1,7 +1,7 @@
 //! Several threads heartbeating, ticking, registering and removing at once, for a
 //! bounded number of operations: every transition yields exactly one event, each
-//! node's events form an unbroken chain in order, the chain ends in the state the
-//! registry reports, and nothing deadlocks.
+//! node's events form an unbroken chain in order, dated in time order, the chain
+//! ends in the state the registry reports, and nothing deadlocks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,7 +64,9 @@ fn run(config: RegistryConfig) {
                 let node = rng.below(NODES);
                 match id {
                     // Heartbeaters. Timestamps taken before the lock may arrive out
-                    // of order: the detector refuses those.
+                    // of order: the detector refuses those before its last
+                    // heartbeat; the others take effect at the node's last
+                    // evaluation.
                     _ if id < HEARTBEATERS => match registry.heartbeat(&node, now(&mut rng)) {
                         Ok(()) => {}
                         Err(RegistryHeartbeatError::Detector(_)) => refused += 1,
@@ -118,6 +120,7 @@ fn run(config: RegistryConfig) {
     let events = consumer.join().unwrap();
 
     let mut replayed: HashMap<u64, NodeState> = HashMap::new();
+    let mut last_at: HashMap<u64, Timestamp> = HashMap::new();
     let mut transitions = 0;
     for event in &events {
         let current = replayed.get(event.node()).copied();
@@ -126,6 +129,14 @@ fn run(config: RegistryConfig) {
             event.from(),
             "{event:?} does not follow the node's previous event"
         );
+        // Timestamps taken before the lock arrive late: they take effect at the
+        // node's last evaluation, never before it.
+        if let Some(previous) = last_at.insert(*event.node(), event.at()) {
+            assert!(
+                event.at() >= previous,
+                "{event:?} is dated before {previous:?}"
+            );
+        }
         match event.to() {
             Some(state) => replayed.insert(*event.node(), state),
             None => replayed.remove(event.node()),

@@ -26,6 +26,16 @@ pub enum Confirmation {
 /// Configuration of a [`Registry`](super::Registry): how nodes join, how long each
 /// lifecycle stage lasts, and how the registry is sized.
 ///
+/// Every field is checked when the registry is built, before anything is
+/// allocated: the sizes are bounded ([`shards`](Self::shards) at most
+/// [`MAX_SHARDS`](Self::MAX_SHARDS), [`event_capacity`](Self::event_capacity) at most
+/// [`MAX_EVENT_CAPACITY`](Self::MAX_EVENT_CAPACITY)), and a refused value is a
+/// [`ConfigError`] naming the field. Durations may be anything from zero to `Duration::MAX`: they are counted
+/// in whole nanoseconds, saturating at `u64::MAX` (about 584 years), and an instant
+/// they would put past [`Timestamp::MAX`](crate::Timestamp::MAX) is never reached
+/// (see [`Registry`](super::Registry#the-end-of-time)). None of them is looped over
+/// or allocated for.
+///
 /// The [`Default`] (same as [`RegistryConfig::new`]) accepts unknown nodes and
 /// rejoins, declares a node Dead 10 s after it is suspected, removes it 60 s later,
 /// has no hysteresis, 64 shards and an unbounded event channel.
@@ -66,16 +76,23 @@ pub struct RegistryConfig {
     /// its silence before it counts as Alive again. Zero (the default) means at
     /// once. While it recovers it stays Suspect and no events are sent, so a
     /// flapping link does not flood listeners. Does not apply to a rejoin from Dead.
+    /// `Duration::MAX` means a Suspect node never recovers (it can still die and
+    /// rejoin).
     pub hysteresis: Duration,
-    /// Number of independently locked shards: a power of two from 1 to 65,536.
-    /// More shards mean less contention between threads heartbeating different
+    /// Number of independently locked shards: a power of two from 1 to
+    /// [`MAX_SHARDS`](RegistryConfig::MAX_SHARDS) (65,536), each allocated up front
+    /// (about 136 bytes, so 9 MB at the maximum). More shards mean less contention between threads heartbeating different
     /// nodes and a slightly slower [`tick`](super::Registry::tick) (one atomic load
     /// per shard when nothing is due). Default 64.
     pub shards: usize,
     /// `None` (the default) for an unbounded event channel: no event is ever lost,
     /// and events queue up while the receiver lags. `Some(n)` for a channel holding
-    /// at most `n` (at least 1) undelivered events: when it is full, new events are
-    /// dropped and counted, never waited for.
+    /// at most `n` undelivered events, from 1 to
+    /// [`MAX_EVENT_CAPACITY`](RegistryConfig::MAX_EVENT_CAPACITY) (1,048,576): when
+    /// it is full, new events are dropped and counted, never
+    /// waited for. A bounded channel allocates its `n` slots when the registry is
+    /// built (a slot is an [`Event`](super::Event) plus 8 bytes: 32 bytes with `u64`
+    /// keys, so 32 MB at the maximum); for more, use `None`.
     pub event_capacity: Option<usize>,
 }
 
@@ -83,6 +100,15 @@ pub struct RegistryConfig {
 pub(crate) const MAX_SHARDS: usize = 1 << 16;
 
 impl RegistryConfig {
+    /// The largest [`event_capacity`](Self::event_capacity): 2^20 events, allocated
+    /// up front (32 MB with `u64` keys). The events of a million nodes failing at
+    /// once fit; a larger queue is better left unbounded (`None`), which allocates
+    /// only for the events actually waiting.
+    pub const MAX_EVENT_CAPACITY: usize = 1 << 20;
+
+    /// The largest number of [`shards`](Self::shards): 65,536.
+    pub const MAX_SHARDS: usize = MAX_SHARDS;
+
     /// The defaults (see the type's documentation).
     pub const fn new() -> Self {
         RegistryConfig {
@@ -147,10 +173,19 @@ impl RegistryConfig {
                 allowed: "a power of two from 1 to 65536",
             });
         }
-        if self.event_capacity == Some(0) {
-            return Err(ConfigError::NotPositive {
-                field: "event_capacity",
-            });
+        match self.event_capacity {
+            Some(0) => {
+                return Err(ConfigError::NotPositive {
+                    field: "event_capacity",
+                });
+            }
+            Some(n) if n > Self::MAX_EVENT_CAPACITY => {
+                return Err(ConfigError::OutOfRange {
+                    field: "event_capacity",
+                    allowed: "at most 2^20 (1,048,576) events, allocated up front; None for an unbounded channel",
+                });
+            }
+            _ => {}
         }
         let dead = match self.confirmation {
             Confirmation::After(d) => DeadRule::After(duration_nanos(d)),

@@ -5,8 +5,9 @@ use crate::error::HeartbeatError;
 use super::event::NodeState;
 
 /// A heartbeat was refused by [`Registry::heartbeat`](super::Registry::heartbeat).
-/// The node's detector is unchanged; transitions that were already due at the
-/// heartbeat's timestamp (e.g. a deadline that had passed) are still applied.
+/// The node's detector is unchanged and no node was created; transitions that were
+/// already due when the heartbeat would have taken effect (e.g. a deadline that had
+/// passed) are still applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryHeartbeatError {
@@ -20,8 +21,12 @@ pub enum RegistryHeartbeatError {
     /// `false`). It stays Dead until it is registered again or removed.
     #[error("heartbeat from a dead node, and rejoining is refused: register it again")]
     RejoinRefused,
-    /// The node's detector refused the timestamp (a duplicate, or earlier than the
-    /// last accepted heartbeat).
+    /// The node's detector refused the timestamp: a duplicate, earlier than the
+    /// last accepted heartbeat, or past the detector's horizon (for a node that
+    /// would join, nothing was created). A heartbeat that is late but still news
+    /// (stamped before the node's last evaluation, after its last heartbeat) is
+    /// not refused: it takes effect at that evaluation (see
+    /// [`Registry`](super::Registry#time-never-runs-backwards)).
     #[error(transparent)]
     Detector(#[from] HeartbeatError),
 }
@@ -38,4 +43,9 @@ pub enum RegisterError {
         /// Its current state.
         state: NodeState,
     },
+    /// A registration counts as a heartbeat, and the node's detector refused it
+    /// (for example an instant past the detector's horizon, at which the node could
+    /// never be suspected). The node was neither created nor revived.
+    #[error("the registration counts as a heartbeat, and the detector refused it: {0}")]
+    Detector(HeartbeatError),
 }

@@ -51,7 +51,9 @@ impl fmt::Display for NodeState {
 /// `at` is the instant the transition took effect, not when it was noticed: a node
 /// whose deadline passed at 15 s is reported Suspect `at` 15 s even if the next
 /// [`tick`](super::Registry::tick) runs at 17 s. Transitions caused by a heartbeat,
-/// registration or removal carry that call's timestamp.
+/// registration or removal carry the instant that call took effect: its timestamp,
+/// or the node's last evaluation if that was later. Per node, `at` never decreases
+/// (see [time never runs backwards](super::Registry#time-never-runs-backwards)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event<K> {

@@ -107,10 +107,68 @@ struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 /// Transitions happen at well-defined instants (the deadline, deadline plus
 /// confirmation, ...), whoever notices them: [`tick`](Self::tick) applies those that
 /// are due, and a heartbeat, registration or removal first applies those due before
-/// its own timestamp. So the states and events depend only on the timestamps you
-/// feed in, not on how often you tick; ticking only makes them visible sooner.
-/// Queries ([`state`](Self::state), [`snapshot`](Self::snapshot), ...) report the
-/// states as of the last such evaluation; tick first for states as of now.
+/// it takes effect. Queries ([`state`](Self::state), [`snapshot`](Self::snapshot),
+/// ...) report the states as of the last such evaluation; tick first for states as
+/// of now.
+///
+/// # Time never runs backwards
+///
+/// Each node remembers the instant it was last evaluated at: that of its last
+/// input (heartbeat, registration or removal, accepted or not), or of the last
+/// tick that looked at it (one that found a transition of it due, or a deadline
+/// it had since postponed). The rule:
+///
+/// * **An input stamped before its node's last evaluation takes effect at that
+///   evaluation.** If a tick at 20 s found a node silent since 0 s (and made it
+///   Suspect at 15 s), a heartbeat stamped 14 s that arrives next is applied at
+///   20 s: the detector records a heartbeat at 20 s, and the recovery is dated
+///   20 s. The same holds for a rejoin from Dead, a registration and a removal.
+/// * A heartbeat stamped at or before the detector's last accepted heartbeat is
+///   stale, not late: it is refused as before
+///   ([`RegistryHeartbeatError::Detector`]), and changes nothing.
+/// * A node the registry does not know (never seen, or removed) stands at the
+///   latest instant its shard removed a node: the registry forgets removed nodes,
+///   so it keeps one instant per shard for all of them. A node removed at 85 s
+///   that sends a heartbeat stamped 50 s joins again at 85 s or later, not 50 s.
+///
+/// So per node, event instants never decrease, and each transition is dated no
+/// earlier than the one before it. The alternative, refusing late inputs, would
+/// make a live service lose real heartbeats to an ordinary race (a receiving
+/// thread stamps `now()`, then a ticking thread takes the lock first); taking the
+/// heartbeat a few microseconds late is what it expects: the node did speak.
+///
+/// The `_now` methods ([`heartbeat_now`](Self::heartbeat_now),
+/// [`tick_now`](Self::tick_now), ...) read the clock while they hold the node's
+/// shard lock, so with a monotonic clock their inputs are never late, whichever
+/// threads call them.
+///
+/// **When the events depend only on the inputs.** If inputs arrive in timestamp
+/// order (as a trace replay or a single receiving thread delivers them) and no
+/// tick runs ahead of them (each tick's instant is no later than the inputs that
+/// follow it), no input is ever late, and the states and events, timestamps
+/// included, depend only on the inputs: not on whether, when or how often you tick
+/// (ticking only makes them visible sooner), nor on threads or shards. Otherwise (explicit timestamps taken before a lock, out-of-order
+/// delivery, ticks ahead of the inputs) the stream is still a valid per-node
+/// chain in time order, but a late input is dated when it took effect, which
+/// depends on what was evaluated before it arrived.
+///
+/// # The end of time
+///
+/// Instants are nanoseconds up to [`Timestamp::MAX`] (about 584 years after the
+/// clock's origin), and `Timestamp::MAX` itself means "never": a detector deadline
+/// at `Timestamp::MAX`, or a Dead or removal instant that adding the
+/// [`confirmation`](RegistryConfig::confirmation) or
+/// [`removal_grace`](RegistryConfig::removal_grace) would put at or past it
+/// (additions saturate), is never reached, even by a tick at `Timestamp::MAX`,
+/// which applies everything due before it. So `Duration::MAX` means never, and a
+/// node whose detector's deadline saturated at the end of the range is never
+/// suspected. The crate's detectors refuse heartbeats past their documented
+/// horizon, well before that; the registry passes the refusal on and changes
+/// nothing: a heartbeat or registration that would make a node join or rejoin is
+/// refused ([`RegistryHeartbeatError::Detector`], [`RegisterError::Detector`]), since
+/// a node that joins counts as having sent a heartbeat. A tick past that horizon
+/// makes the nodes it settles stand there: later inputs for them take effect at
+/// that instant, and their detectors refuse them.
 ///
 /// # Events
 ///
@@ -150,8 +208,11 @@ struct LockedShard<K, D>(Mutex<Shard<K, D>>);
 ///
 /// # Cost
 ///
-/// * [`heartbeat`](Self::heartbeat) for a known node: one hash of the key, one
-///   lock, one probe of the shard's index, the detector's O(1) heartbeat; no
+/// * [`heartbeat`](Self::heartbeat) for a known node: one hash of the key (mixed
+///   by a multiply and two shifts, so that any reasonable hasher, even an identity
+///   hash of small integers, spreads keys over shards), one lock, one probe of the
+///   shard's index, one comparison with the node's last evaluation, the
+///   detector's O(1) heartbeat; no
 ///   allocation. Only when the node's deadline moves earlier (the intervals
 ///   shrank) is an entry pushed on the shard's heap, O(log n).
 /// * [`tick`](Self::tick): one atomic load per shard when nothing is due (no lock);
@@ -203,10 +264,11 @@ where
     /// [`with_clock`](Self::with_clock).
     ///
     /// # Errors
-    /// [`ConfigError`] naming the field: `shards` not a power of two from 1 to
-    /// 65,536; `event_capacity` of zero; a [`Confirmation::Suspicion`] level that is
-    /// not finite, not positive, or (`OutOfRange`) not above the prototype's
-    /// threshold.
+    /// [`ConfigError`] naming the field, before anything is allocated: `shards`
+    /// not a power of two from 1 to 65,536; `event_capacity` of zero or above
+    /// [`MAX_EVENT_CAPACITY`](RegistryConfig::MAX_EVENT_CAPACITY); a
+    /// [`Confirmation::Suspicion`] level that is not finite, not positive, or
+    /// (`OutOfRange`) not above the prototype's threshold.
     pub fn new(
         config: RegistryConfig,
         mut prototype: D,
@@ -339,7 +401,7 @@ where
         K: Borrow<Q>,
         Q: Hash + ?Sized,
     {
-        self.shard_index(self.hasher.hash_one(node))
+        self.shard_index(self.hash(node))
     }
 
     /// How many shards the registry has ([`shards`](RegistryConfig::shards), a power
@@ -348,7 +410,16 @@ where
         self.shards.len()
     }
 
-    /// Bits 32 and up of the hash pick the shard: the shard's index uses the low 32.
+    /// The hash of `node` as the registry uses it: the hasher's, mixed (see
+    /// [`mix`]), so that a hasher that leaves most bits alike (an identity hash of
+    /// small integers) still spreads keys over shards and index slots.
+    #[inline]
+    fn hash<Q: Hash + ?Sized>(&self, node: &Q) -> u64 {
+        mix(self.hasher.hash_one(node))
+    }
+
+    /// Bits 32 and up of the mixed hash pick the shard: the shard's index uses the
+    /// low 32.
     #[inline]
     fn shard_index(&self, hash: u64) -> usize {
         (hash >> 32) as usize & self.shard_mask
@@ -358,7 +429,7 @@ where
     /// need.
     #[inline]
     fn shard<Q: Hash + ?Sized>(&self, node: &Q) -> (u64, &Mutex<Shard<K, D>>, Env<'_, K, D>) {
-        let hash = self.hasher.hash_one(node);
+        let hash = self.hash(node);
         let i = self.shard_index(hash);
         (hash, &self.shards[i].0, self.env(&self.next[i]))
     }
@@ -382,16 +453,21 @@ where
         shard.lock().read(hash, node, f)
     }
 
-    /// Records a heartbeat from `node` at `at`, creating the node if it is unknown
-    /// and [`accept_unknown`](RegistryConfig::accept_unknown). A Suspect node becomes
-    /// Alive (after the hysteresis, if any); a Dead one rejoins if
+    /// Records a heartbeat from `node` stamped `at`, creating the node if it is
+    /// unknown and [`accept_unknown`](RegistryConfig::accept_unknown). A Suspect
+    /// node becomes Alive (after the hysteresis, if any); a Dead one rejoins if
     /// [`accept_rejoin`](RegistryConfig::accept_rejoin).
+    ///
+    /// The heartbeat takes effect at `at`, or at the node's last evaluation if that
+    /// is later (a tick already went past `at`): see
+    /// [time never runs backwards](Self#time-never-runs-backwards).
     ///
     /// # Errors
     /// [`RegistryHeartbeatError`]: an unknown node that is refused, a refused
-    /// rejoin, or a timestamp the detector refuses (equal to or before the last
-    /// one). The detector is then unchanged, but transitions already due at `at`
-    /// are applied.
+    /// rejoin, or a timestamp the detector refuses (at or before its last
+    /// accepted heartbeat, or past its horizon). The detector is then unchanged
+    /// and no node is created, but transitions already due when the heartbeat
+    /// would have taken effect are applied.
     #[inline]
     pub fn heartbeat<Q>(&self, node: &Q, at: Timestamp) -> Result<(), RegistryHeartbeatError>
     where
@@ -412,10 +488,16 @@ where
     /// from a socket, a gossip digest). No allocation; about 13 KB of stack.
     ///
     /// The heartbeats of one node are applied in batch order; those of different
-    /// nodes may be applied in any order. Returns how many were accepted. Each
-    /// refused heartbeat is reported to `refused`, with its position in `batch`
-    /// and the reason, while no lock is held (so `refused` may call back into the
-    /// registry).
+    /// shards may be applied in any order. Returns how many were accepted.
+    ///
+    /// Each refused heartbeat is reported to `refused` with its position in
+    /// `batch` and the reason, while no lock is held (so `refused` may call back
+    /// into the registry), in the order they were applied: chunk by chunk
+    /// (positions 0 to 1023, then 1024 to 2047, ...), within a chunk shard by shard
+    /// in ascending [`shard_of`](Self::shard_of), and within a shard in batch
+    /// order. So the refusals of one node arrive in batch order, and the positions
+    /// increase within each shard of a chunk; sort them by position for the whole
+    /// batch's order (refusals are rare, so the sort is cheap).
     ///
     /// ```
     /// use failure_detector::{
@@ -451,7 +533,7 @@ where
         let mut errors = [(0usize, RegistryHeartbeatError::UnknownNode); ERRORS];
         for (c, chunk) in batch.chunks(CHUNK).enumerate() {
             for (j, (node, _)) in chunk.iter().enumerate() {
-                let hash = self.hasher.hash_one(node);
+                let hash = self.hash(node);
                 hashes[j] = hash;
                 let shard = self.shard_index(hash);
                 order[j] = (shard as u32) << 16 | j as u32;
@@ -490,7 +572,9 @@ where
         accepted
     }
 
-    /// [`heartbeat`](Self::heartbeat) at the clock's current time.
+    /// [`heartbeat`](Self::heartbeat) at the clock's current time, read while the
+    /// node's shard is locked: on a monotonic clock, never late, however threads
+    /// race (only the clock read is added to the time the lock is held).
     ///
     /// # Errors
     /// As [`heartbeat`](Self::heartbeat).
@@ -499,7 +583,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.heartbeat(node, self.clock.now())
+        let (hash, shard, env) = self.shard(node);
+        let mut shard = shard.lock();
+        shard.heartbeat(hash, node, self.clock.now(), env)
     }
 
     /// Starts monitoring `node` at `at` as if it had sent a heartbeat then (it joins
@@ -507,25 +593,35 @@ where
     /// how a node refused by [`accept_rejoin`](RegistryConfig::accept_rejoin) is let
     /// back in. A heartbeat at exactly `at` is then accepted, not a duplicate.
     ///
+    /// Takes effect at `at`, or at the node's last evaluation if that is later (for
+    /// a node the registry does not know, the last removal in its shard): see
+    /// [time never runs backwards](Self#time-never-runs-backwards).
+    ///
     /// # Errors
-    /// [`RegisterError::AlreadyRegistered`] if the node is Alive or Suspect (after
-    /// applying transitions due at `at`); nothing else changes.
+    /// Nothing changes but the transitions already due when it would have taken
+    /// effect: [`RegisterError::AlreadyRegistered`] if the node is Alive or
+    /// Suspect; [`RegisterError::Detector`] if the node's detector refuses the
+    /// registration's heartbeat (past its horizon).
     pub fn register(&self, node: K, at: Timestamp) -> Result<(), RegisterError> {
         let (hash, shard, env) = self.shard(&node);
         shard.lock().register(hash, node, at, env)
     }
 
-    /// [`register`](Self::register) at the clock's current time.
+    /// [`register`](Self::register) at the clock's current time, read while the
+    /// node's shard is locked.
     ///
     /// # Errors
     /// As [`register`](Self::register).
     pub fn register_now(&self, node: K) -> Result<(), RegisterError> {
-        self.register(node, self.clock.now())
+        let (hash, shard, env) = self.shard(&node);
+        let mut shard = shard.lock();
+        shard.register(hash, node, self.clock.now(), env)
     }
 
-    /// Stops monitoring `node` at `at` and drops its state ([`Event::Removed`]).
-    /// Returns the state it was in, or `None` if it was not monitored (or its
-    /// removal grace period had already ended by `at`).
+    /// Stops monitoring `node` at `at` (or at its last evaluation, if later: see
+    /// [time never runs backwards](Self#time-never-runs-backwards)) and drops its
+    /// state ([`Event::Removed`]). Returns the state it was in, or `None` if it was
+    /// not monitored (or its removal grace period had already ended by then).
     pub fn remove<Q>(&self, node: &Q, at: Timestamp) -> Option<NodeState>
     where
         K: Borrow<Q>,
@@ -535,18 +631,24 @@ where
         shard.lock().remove(hash, node, at, env)
     }
 
-    /// [`remove`](Self::remove) at the clock's current time.
+    /// [`remove`](Self::remove) at the clock's current time, read while the node's
+    /// shard is locked.
     pub fn remove_now<Q>(&self, node: &Q) -> Option<NodeState>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.remove(node, self.clock.now())
+        let (hash, shard, env) = self.shard(node);
+        let mut shard = shard.lock();
+        shard.remove(hash, node, self.clock.now(), env)
     }
 
     /// Applies every transition due at or before `now` (each at its own instant)
     /// and returns how many events that made. Visits only the shards with something
-    /// due and, in them, only the nodes whose deadline passed.
+    /// due and, in them, only the nodes whose deadline passed; those nodes are then
+    /// evaluated as of `now`, so later inputs stamped before `now` take effect at
+    /// `now` (see [time never runs backwards](Self#time-never-runs-backwards)). A
+    /// tick earlier than a node's last evaluation changes nothing for it.
     pub fn tick(&self, now: Timestamp) -> usize {
         let now = now.as_nanos();
         let mut events = 0;
@@ -558,9 +660,22 @@ where
         events
     }
 
-    /// [`tick`](Self::tick) at the clock's current time.
+    /// [`tick`](Self::tick) at the clock's current time. The clock is read once,
+    /// and again under the lock of each shard that has something due, so a shard
+    /// is ticked no earlier than any `_now` input it has seen.
     pub fn tick_now(&self) -> usize {
-        self.tick(self.clock.now())
+        let now = self.clock.now().as_nanos();
+        let mut events = 0;
+        for (shard, next) in self.shards.iter().zip(self.next.iter()) {
+            if next.load(Ordering::Relaxed) <= now {
+                let mut shard = shard.0.lock();
+                // Read again under the lock: no later than any `_now` input the
+                // shard has seen.
+                let now = self.clock.now().as_nanos().max(now);
+                events += shard.tick(now, self.env(next));
+            }
+        }
+        events
     }
 
     /// The earliest instant at which a [`tick`](Self::tick) may have something to
@@ -666,6 +781,19 @@ where
     pub fn undelivered_events(&self) -> u64 {
         self.ctx.undelivered.load(Ordering::Relaxed)
     }
+}
+
+/// A xorshift-multiply-xorshift finaliser, so that every bit of `hash` moves the
+/// bits that pick the shard (32 and up) and those of the shard's index (the low
+/// 32): the first xorshift folds the high half into the low one, the
+/// multiplication (by 2^64 / golden ratio, odd, so sequential keys land far apart:
+/// Fibonacci hashing) carries the low bits upwards, and the last xorshift brings
+/// the high half back down. Each step is a bijection: distinct hashes stay
+/// distinct.
+#[inline]
+fn mix(hash: u64) -> u64 {
+    let h = (hash ^ (hash >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 32)
 }
 
 impl<K, D, S> fmt::Debug for Registry<K, D, S>

@@ -18,12 +18,20 @@
 //! The shard's earliest entry is published in an atomic outside its lock, so a tick
 //! in which nothing is due reads one atomic per shard and takes no lock.
 //!
-//! # Catching up
+//! # Catching up, and time that never runs backwards
 //!
 //! Every call that changes a node at a timestamp (heartbeat, registration, removal)
 //! first applies the transitions that were due before it, with their own
-//! timestamps. So the lifecycle, and the event stream, depend only on the
-//! heartbeats and not on how often `tick` runs.
+//! timestamps. So the lifecycle, and the event stream, depend only on the inputs
+//! and not on how often `tick` runs, as long as no tick runs ahead of them.
+//!
+//! Each node keeps `evaluated`, the latest instant it was evaluated at: its last
+//! input, or the last tick that settled it. An input stamped earlier takes effect at
+//! `evaluated` instead ([`Shard::effective`]), and a transition is dated no earlier
+//! than the one before it ([`Ctx::advance`]), so a node's event instants never
+//! decrease. The shard forgets removed nodes, so it keeps one such instant for all
+//! of them, `forgotten`: the latest `evaluated` of a node it dropped, which is
+//! where a node it does not know stands.
 
 use std::borrow::Borrow;
 use std::cmp::Reverse;
@@ -65,9 +73,11 @@ pub(crate) struct Node<K, D> {
     /// The instant of this node's earliest heap entry (`NEVER`: none); `<= due`.
     scheduled: u64,
     /// While Suspect: the heartbeat that started its recovery (`NEVER`: none).
-    recovering_since: u64,
-    /// While Dead: since when.
-    dead_since: u64,
+    /// While Dead: since when. Otherwise `NEVER`.
+    since: u64,
+    /// The latest instant the node was evaluated at (an input, or a tick that
+    /// settled it); inputs stamped earlier take effect at this instant.
+    evaluated: u64,
     state: NodeState,
     /// Registered by hand and no heartbeat yet: the detector's only heartbeat is
     /// the registration, and a heartbeat at the same instant is not a duplicate.
@@ -125,7 +135,7 @@ impl<K: Clone> Ctx<K> {
     fn change<D>(&self, node: &mut Node<K, D>, to: NodeState, at: u64) {
         let from = node.state;
         node.state = to;
-        node.recovering_since = NEVER;
+        node.since = NEVER;
         self.count(Some(from), Some(to));
         self.emit(Event::Changed {
             node: node.key.clone(),
@@ -140,10 +150,9 @@ impl<K: Clone> Ctx<K> {
         let deadline = nanos(node.detector.deadline());
         match node.state {
             NodeState::Alive => deadline,
-            NodeState::Suspect if node.recovering_since != NEVER => deadline.min(
-                node.recovering_since
-                    .saturating_add(self.rules.hysteresis_ns),
-            ),
+            NodeState::Suspect if node.since != NEVER => {
+                deadline.min(node.since.saturating_add(self.rules.hysteresis_ns))
+            }
             NodeState::Suspect => match self.rules.dead {
                 DeadRule::After(after) => deadline.saturating_add(after),
                 // Only once unavailable, even for a level below the threshold.
@@ -151,39 +160,43 @@ impl<K: Clone> Ctx<K> {
                     nanos(node.detector.deadline_for(level)).max(deadline)
                 }
             },
-            NodeState::Dead => node.dead_since.saturating_add(self.rules.grace_ns),
+            NodeState::Dead => node.since.saturating_add(self.rules.grace_ns),
         }
     }
 
-    /// Applies every transition due at or before `now`, each at its own instant.
-    /// Returns the number of events and whether the node was removed (the caller
-    /// then drops it).
+    /// Applies every transition due at or before `now`, each at its own instant
+    /// but never before the previous one (nor before the node's last evaluation),
+    /// and records the node as evaluated at `now` (if later). Returns the number
+    /// of events and whether the node was removed (the caller then drops it).
     fn advance<D: FailureDetector>(&self, node: &mut Node<K, D>, now: u64) -> (usize, bool) {
         let mut events = 0;
+        // A well-behaved detector's deadline is after its last heartbeat, so `due`
+        // is never before `evaluated`; the floor makes that hold for any detector.
+        let mut floor = node.evaluated;
+        node.evaluated = now.max(floor);
         // Each pass moves Alive -> Suspect -> Dead -> Removed or ends a recovery,
         // and only a heartbeat starts one: at most five passes.
         while node.due != NEVER && node.due <= now {
-            let at = node.due;
+            let at = node.due.max(floor);
+            floor = at;
             match node.state {
                 NodeState::Alive => {
                     self.change(node, NodeState::Suspect, at);
                     events += 1;
                 }
-                NodeState::Suspect if node.recovering_since != NEVER => {
-                    let recovered = node
-                        .recovering_since
-                        .saturating_add(self.rules.hysteresis_ns);
+                NodeState::Suspect if node.since != NEVER => {
+                    let recovered = node.since.saturating_add(self.rules.hysteresis_ns);
                     if recovered < nanos(node.detector.deadline()) {
-                        self.change(node, NodeState::Alive, recovered);
+                        self.change(node, NodeState::Alive, at);
                         events += 1;
                     } else {
                         // Unavailable again before it recovered: still Suspect, no event.
-                        node.recovering_since = NEVER;
+                        node.since = NEVER;
                     }
                 }
                 NodeState::Suspect => {
-                    node.dead_since = at;
                     self.change(node, NodeState::Dead, at);
+                    node.since = at;
                     events += 1;
                 }
                 NodeState::Dead => {
@@ -201,12 +214,20 @@ impl<K: Clone> Ctx<K> {
         (events, false)
     }
 
-    /// A heartbeat at `at` for a node that has been caught up to `at`.
+    /// A heartbeat stamped `stamp` that takes effect at `at` (the later of `stamp`
+    /// and the node's last evaluation), for a node that has been caught up to `at`.
+    #[inline]
     fn heartbeat<D: FailureDetector>(
         &self,
         node: &mut Node<K, D>,
+        stamp: Timestamp,
         at: Timestamp,
     ) -> Result<(), RegistryHeartbeatError> {
+        if stamp < at && Self::stale(node, stamp)? {
+            // The registration stood in for this heartbeat.
+            node.registered_only = false;
+            return Ok(());
+        }
         match node.state {
             NodeState::Alive => match node.detector.heartbeat(at) {
                 // The registration stood in for this heartbeat.
@@ -217,17 +238,15 @@ impl<K: Clone> Ctx<K> {
                 node.detector.heartbeat(at)?;
                 if self.rules.hysteresis_ns == 0 {
                     self.change(node, NodeState::Alive, at.as_nanos());
-                } else if node.recovering_since == NEVER {
-                    node.recovering_since = at.as_nanos();
+                } else if node.since == NEVER {
+                    node.since = at.as_nanos();
                 }
             }
             NodeState::Dead => {
                 if !self.rules.accept_rejoin {
                     return Err(RegistryHeartbeatError::RejoinRefused);
                 }
-                // Refuses a stale timestamp before anything is forgotten.
-                node.detector.heartbeat(at)?;
-                self.revive(node, at);
+                self.revive(node, at)?;
             }
         }
         node.registered_only = false;
@@ -235,13 +254,39 @@ impl<K: Clone> Ctx<K> {
         Ok(())
     }
 
-    /// Dead -> Alive with fresh statistics, as a restarted process.
-    fn revive<D: FailureDetector>(&self, node: &mut Node<K, D>, at: Timestamp) {
+    /// For a late heartbeat (stamped `stamp`, before the node's last evaluation):
+    /// refuses it, as the detector would at `stamp`, if it is not after the
+    /// detector's last heartbeat. `Ok(true)` if it is the heartbeat a registration
+    /// stood in for (nothing to do), `Ok(false)` if it is news.
+    #[cold]
+    fn stale<D: FailureDetector>(
+        node: &Node<K, D>,
+        stamp: Timestamp,
+    ) -> Result<bool, HeartbeatError> {
+        match node.detector.last_heartbeat() {
+            Some(last) if stamp < last => Err(HeartbeatError::OutOfOrder { at: stamp, last }),
+            Some(last) if stamp == last && node.registered_only => Ok(true),
+            Some(last) if stamp == last => Err(HeartbeatError::Duplicate { at: stamp }),
+            _ => Ok(false),
+        }
+    }
+
+    /// Dead -> Alive at `at` with fresh statistics, as a restarted process. If the
+    /// detector refuses `at` (it is not after its last heartbeat, or past its
+    /// horizon), nothing changes.
+    fn revive<D: FailureDetector>(
+        &self,
+        node: &mut Node<K, D>,
+        at: Timestamp,
+    ) -> Result<(), HeartbeatError> {
+        // Refuses what the detector refuses before anything is forgotten.
+        node.detector.heartbeat(at)?;
         node.detector.reset();
-        // A detector that has just been reset accepts any timestamp.
+        // A reset detector accepts what it accepted before.
         let _ = node.detector.heartbeat(at);
         self.change(node, NodeState::Alive, at.as_nanos());
         node.due = self.due_of(node);
+        Ok(())
     }
 }
 
@@ -273,6 +318,9 @@ pub(crate) struct Shard<K, D> {
     index: Index,
     nodes: Vec<Node<K, D>>,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
+    /// The latest instant at which a node of this shard was evaluated before it was
+    /// removed: the last evaluation of every node the shard does not know.
+    forgotten: u64,
 }
 
 impl<K, D> Shard<K, D>
@@ -285,6 +333,7 @@ where
             index: Index::default(),
             nodes: Vec::new(),
             heap: BinaryHeap::new(),
+            forgotten: 0,
         }
     }
 
@@ -338,6 +387,7 @@ where
 
     /// Forgets the node at `i`; its detector is dropped with it.
     fn drop_node(&mut self, i: usize, next: &AtomicU64) {
+        self.forgotten = self.forgotten.max(self.nodes[i].evaluated);
         self.index.remove(self.nodes[i].hash, i as u32);
         let last = self.nodes.len() - 1;
         if i != last {
@@ -359,13 +409,29 @@ where
         }
     }
 
-    /// Catches the node at `i` up to `now`; `None` if that removed it.
+    /// When an input stamped `at` takes effect: at `at`, or at the node's last
+    /// evaluation if that is later (the shard's `forgotten` instant for a node it
+    /// does not know). Never earlier than anything already reported about the node.
+    #[inline]
+    fn effective(&self, i: Option<usize>, at: Timestamp) -> Timestamp {
+        let floor = i.map_or(self.forgotten, |i| self.nodes[i].evaluated);
+        if at.as_nanos() < floor {
+            Timestamp::from_nanos(floor)
+        } else {
+            at
+        }
+    }
+
+    /// Catches the node at `i` up to `now` (not before its last evaluation) and
+    /// records it as evaluated then; `None` if that removed it.
     #[inline]
     fn catch_up(&mut self, i: usize, now: u64, env: Env<'_, K, D>) -> Option<usize> {
-        if now < self.nodes[i].due {
+        let node = &mut self.nodes[i];
+        if now < node.due {
+            node.evaluated = now;
             return Some(i);
         }
-        let (_, removed) = env.ctx.advance(&mut self.nodes[i], now);
+        let (_, removed) = env.ctx.advance(node, now);
         if removed {
             self.drop_node(i, env.next);
             None
@@ -374,23 +440,43 @@ where
         }
     }
 
-    /// The position of the node `key` after catching it up to `at`, if it is
-    /// (still) monitored.
+    /// The node `key`, if it is monitored, and when an input stamped `at` takes
+    /// effect for it. The node is caught up to that instant; `None` if it is not
+    /// monitored (or no longer: the catching up removed it).
     #[inline]
-    fn find_at<Q>(&mut self, hash: u64, key: &Q, at: Timestamp, env: Env<'_, K, D>) -> Option<usize>
+    fn find_at<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        at: Timestamp,
+        env: Env<'_, K, D>,
+    ) -> Option<(usize, Timestamp)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
         let i = self.find(hash, key)?;
-        self.catch_up(i, at.as_nanos(), env)
+        let at = self.effective(Some(i), at);
+        self.catch_up(i, at.as_nanos(), env).map(|i| (i, at))
     }
 
-    fn join(&mut self, key: K, hash: u64, at: Timestamp, registered: bool, env: Env<'_, K, D>) {
+    /// A node the shard does not know joins, Alive, as if it sent a heartbeat at
+    /// `at` (or at the shard's `forgotten` instant, if later). If its detector
+    /// refuses that heartbeat (past its horizon), nothing is created.
+    fn join(
+        &mut self,
+        key: K,
+        hash: u64,
+        at: Timestamp,
+        registered: bool,
+        env: Env<'_, K, D>,
+    ) -> Result<(), HeartbeatError> {
+        let at = self.effective(None, at);
         let mut detector = (env.factory)(&key);
         detector.reset();
-        // A fresh detector accepts any timestamp.
-        let _ = detector.heartbeat(at);
+        // The join counts as a heartbeat: a node the detector cannot time would
+        // never be suspected.
+        detector.heartbeat(at)?;
         let mut node = Node {
             key: key.clone(),
             hash,
@@ -398,8 +484,8 @@ where
             state: NodeState::Alive,
             due: NEVER,
             scheduled: NEVER,
-            recovering_since: NEVER,
-            dead_since: 0,
+            since: NEVER,
+            evaluated: at.as_nanos(),
             registered_only: registered,
         };
         node.due = env.ctx.due_of(&node);
@@ -409,8 +495,10 @@ where
         env.ctx.count(None, Some(NodeState::Alive));
         env.ctx.emit(Event::Joined { node: key, at });
         self.schedule(i, env.next);
+        Ok(())
     }
 
+    /// A heartbeat from `key` stamped `at`.
     #[inline]
     pub(crate) fn heartbeat<Q>(
         &mut self,
@@ -424,19 +512,19 @@ where
         Q: Eq + ToOwned<Owned = K> + ?Sized,
     {
         match self.find_at(hash, key, at, env) {
-            Some(i) => {
-                let result = env.ctx.heartbeat(&mut self.nodes[i], at);
+            Some((i, effective)) => {
+                let result = env.ctx.heartbeat(&mut self.nodes[i], at, effective);
                 self.schedule(i, env.next);
                 result
             }
             None if env.ctx.rules.accept_unknown => {
-                self.join(key.to_owned(), hash, at, false, env);
-                Ok(())
+                Ok(self.join(key.to_owned(), hash, at, false, env)?)
             }
             None => Err(RegistryHeartbeatError::UnknownNode),
         }
     }
 
+    /// Registers `key` at `at` (or its last evaluation, if later).
     pub(crate) fn register(
         &mut self,
         hash: u64,
@@ -444,20 +532,22 @@ where
         at: Timestamp,
         env: Env<'_, K, D>,
     ) -> Result<(), RegisterError> {
-        let Some(i) = self.find_at(hash, &key, at, env) else {
-            self.join(key, hash, at, true, env);
-            return Ok(());
+        let Some((i, at)) = self.find_at(hash, &key, at, env) else {
+            return self
+                .join(key, hash, at, true, env)
+                .map_err(RegisterError::Detector);
         };
         let node = &mut self.nodes[i];
         if node.state != NodeState::Dead {
             return Err(RegisterError::AlreadyRegistered { state: node.state });
         }
-        env.ctx.revive(node, at);
+        env.ctx.revive(node, at).map_err(RegisterError::Detector)?;
         node.registered_only = true;
         self.schedule(i, env.next);
         Ok(())
     }
 
+    /// Removes `key` at `at` (or its last evaluation, if later).
     pub(crate) fn remove<Q>(
         &mut self,
         hash: u64,
@@ -469,7 +559,7 @@ where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let i = self.find_at(hash, key, at, env)?;
+        let (i, at) = self.find_at(hash, key, at, env)?;
         let node = &self.nodes[i];
         let from = node.state;
         env.ctx.count(Some(from), None);
