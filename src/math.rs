@@ -19,6 +19,25 @@ pub(crate) const LOGISTIC_B: f64 = 0.070566;
 /// where `exp` would take its slow subnormal path).
 pub(crate) const PHI_FLOOR: f64 = 1e-300;
 
+/// The smallest phi threshold [`PhiAccrual`](crate::PhiAccrual) and
+/// [`ExponentialPhi`](crate::ExponentialPhi) accept: ten orders of magnitude above
+/// [`PHI_FLOOR`], so that phi near the threshold is always computed (never reported
+/// as 0) and a normal double with its full relative precision.
+pub(crate) const MIN_PHI_THRESHOLD: f64 = 1e-290;
+
+/// A phi threshold: finite and at least [`MIN_PHI_THRESHOLD`].
+pub(crate) fn check_phi_threshold(value: f64) -> Result<f64, crate::ConfigError> {
+    let value = crate::error::check::positive("threshold", value)?;
+    if value < MIN_PHI_THRESHOLD {
+        Err(crate::ConfigError::OutOfRange {
+            field: "threshold",
+            allowed: "at least 1e-290 (phi below 1e-300 is reported as 0)",
+        })
+    } else {
+        Ok(value)
+    }
+}
+
 /// `ln(1 + e^x)`, accurate to a few ulp for every finite `x`, never overflowing.
 #[inline]
 pub(crate) fn softplus(x: f64) -> f64 {

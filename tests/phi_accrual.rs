@@ -441,24 +441,37 @@ fn config_errors_name_the_field() {
 }
 
 #[test]
-fn timestamps_at_the_end_of_time() {
+fn timestamps_at_the_horizon_and_the_end_of_time() {
     let mut fd = detector(PhiAccrualConfig::new());
-    let end = Timestamp::MAX.as_nanos();
-    fd.heartbeat(Timestamp::from_nanos(end - 2_000_000_000))
+    let horizon = Timestamp::HORIZON.as_nanos();
+    fd.heartbeat(Timestamp::from_nanos(horizon - 2_000_000_000))
         .unwrap();
-    fd.heartbeat(Timestamp::from_nanos(end - 1_000_000_000))
-        .unwrap();
-    // The deadline would be after u64::MAX: never, within the clock's range.
-    assert_eq!(fd.deadline(), None);
-    assert!(fd.is_available(Timestamp::MAX));
-    let phi = fd.suspicion(Timestamp::MAX);
-    assert!(phi.is_finite() && phi >= 0.0);
-    fd.heartbeat(Timestamp::MAX).unwrap();
+    fd.heartbeat(Timestamp::HORIZON).unwrap();
+    // A heartbeat at the horizon still has a representable deadline.
+    let deadline = fd.deadline().unwrap();
+    assert!(deadline > Timestamp::HORIZON);
+    assert!(!fd.is_available(Timestamp::MAX));
+    assert!(fd.suspicion(Timestamp::MAX).is_finite());
+    // Past it: refused, nothing changed.
+    let before = format!("{fd:?}");
     assert_eq!(
         fd.heartbeat(Timestamp::MAX),
-        Err(HeartbeatError::Duplicate { at: Timestamp::MAX })
+        Err(HeartbeatError::PastHorizon { at: Timestamp::MAX })
     );
-    assert_eq!(fd.suspicion(Timestamp::MAX), 0.0);
+    assert_eq!(
+        fd.heartbeat(Timestamp::HORIZON),
+        Err(HeartbeatError::Duplicate {
+            at: Timestamp::HORIZON
+        })
+    );
+    assert_eq!(format!("{fd:?}"), before);
+    let mut fresh = detector(PhiAccrualConfig::new());
+    assert!(
+        fresh
+            .heartbeat(Timestamp::HORIZON + Duration::from_nanos(1))
+            .is_err()
+    );
+    assert_eq!(fresh.last_heartbeat(), None);
 }
 
 #[test]
