@@ -12,17 +12,32 @@ use crate::time::Timestamp;
 /// All methods take the time as an argument; a detector never reads a clock. The trait
 /// is object safe, so `Box<dyn FailureDetector + Send>` works for mixed collections.
 ///
-/// # Contract (every implementation in this crate keeps it)
+/// # Contract (every implementation in this crate keeps it exactly)
 ///
 /// * [`suspicion`](Self::suspicion) is never NaN, never negative, and never decreases
 ///   while no heartbeat arrives. Before the first heartbeat it is `0.0`.
-/// * [`is_available`](Self::is_available)`(t)` is `suspicion(t) < threshold()`,
-///   answered with one integer comparison against the precomputed
-///   [`deadline`](Self::deadline): the instant at which the suspicion reaches the
-///   threshold, rounded up to the nanosecond ([`PhiAccrual`](crate::PhiAccrual): at
-///   most 1.5 ns late), so the two answers agree except within that distance of it.
-/// * A heartbeat at or before the last accepted one is refused with a
-///   [`HeartbeatError`] and changes nothing.
+/// * `is_available(t) == (suspicion(t) < threshold())` at **every** instant `t`, with
+///   no exception. [`is_available`](Self::is_available) is one integer comparison
+///   against the precomputed [`deadline`](Self::deadline), and every detector's
+///   suspicion goes through one shared final step that keeps it at most
+///   `threshold().next_down()` before the deadline and at least `threshold()` from
+///   the deadline on. The step changes a value only within a few nanoseconds of the
+///   deadline, by the formula's own rounding (the crate's "Accuracy" section says how
+///   much).
+/// * The deadline is the first instant at which `is_available` is false: the node is
+///   available at `deadline - 1 ns` and unavailable at the deadline and after it,
+///   until the next heartbeat. It is the instant at which the detector's formula
+///   reaches the threshold, rounded up exactly to the nanosecond, and
+///   `deadline() == deadline_for(threshold())` in every state.
+/// * A deadline at or after [`Timestamp::MAX`] is `None`: the node is never
+///   suspected (`is_available(Timestamp::MAX)` is true). Heartbeats are accepted up
+///   to [`Timestamp::HORIZON`] (2^62 ns, about 146 years after the origin), so this
+///   happens only for a configuration whose deadline lies more than 146 years after
+///   its heartbeat (a pause or interval of centuries, say), never because of where
+///   the heartbeat fell on the clock.
+/// * A heartbeat at or before the last accepted one, or past
+///   [`Timestamp::HORIZON`], is refused with a [`HeartbeatError`] and changes
+///   nothing.
 /// * A node is available at the instant of its last heartbeat (deadlines are at
 ///   least 1 ns after it) and at every earlier instant.
 pub trait FailureDetector {
@@ -30,7 +45,9 @@ pub trait FailureDetector {
     ///
     /// # Errors
     /// [`HeartbeatError::Duplicate`] if `at` equals the last accepted arrival,
-    /// [`HeartbeatError::OutOfOrder`] if it is earlier. The detector is unchanged.
+    /// [`HeartbeatError::OutOfOrder`] if it is earlier,
+    /// [`HeartbeatError::PastHorizon`] if it is after [`Timestamp::HORIZON`]. The
+    /// detector is unchanged.
     fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError>;
 
     /// Suspicion level at `now`, on this detector's own scale (phi for the accrual
@@ -47,16 +64,29 @@ pub trait FailureDetector {
     /// before the first heartbeat.
     fn is_available(&self, now: Timestamp) -> bool;
 
-    /// The instant at which [`is_available`](Self::is_available) turns false if no
-    /// heartbeat arrives first. `None` before the first heartbeat, or if that instant
-    /// lies beyond [`Timestamp::MAX`].
+    /// The first instant at which [`is_available`](Self::is_available) is false if
+    /// no heartbeat arrives first. `None` before the first heartbeat, or if that
+    /// instant would be at or after [`Timestamp::MAX`] (never).
     fn deadline(&self) -> Option<Timestamp>;
 
     /// The instant at which the suspicion would reach `level` if no heartbeat arrives
-    /// first; `deadline_for(threshold())` is [`deadline`](Self::deadline). Used for
-    /// second thresholds (e.g. "dead" above "suspect"). Like the deadline it is at
-    /// least 1 ns after the last heartbeat. `None` before the first heartbeat, for a
-    /// NaN `level`, or if the instant lies beyond [`Timestamp::MAX`].
+    /// first: the detector's formula inverted at `level`, rounded up exactly to the
+    /// nanosecond by the same arithmetic as the deadline, so that
+    /// `deadline_for(threshold())` is [`deadline`](Self::deadline) in every state.
+    /// Used for second thresholds (e.g. "dead" above "suspect").
+    ///
+    /// For another level the suspicion agrees with it as far as floating point
+    /// allows (the shared step that makes the threshold exact works at the threshold
+    /// only): it is below `level` up to `deadline_for(level) - δ` and at least
+    /// `level` from `deadline_for(level) + δ`, where `δ` is 1 ns plus the rounding
+    /// error of the offset from the last heartbeat (about `offset / 2^52`, under a
+    /// nanosecond for offsets below 52 days), each up to the suspicion's own relative
+    /// rounding error (at most about 1e-12).
+    ///
+    /// At least 1 ns after the last heartbeat; a `level` at or below 0 gives exactly
+    /// that. `None` before the first heartbeat, for a NaN `level`, for a level the
+    /// suspicion never reaches, or if the instant would be at or after
+    /// [`Timestamp::MAX`].
     fn deadline_for(&self, level: f64) -> Option<Timestamp>;
 
     /// The last accepted heartbeat, if any.

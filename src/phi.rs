@@ -126,9 +126,14 @@ impl Default for PhiAccrualConfig {
 ///   ends it arrived (the first heartbeat after a failure would skew the statistics);
 /// * before the first heartbeat phi is 0 and the node is available.
 ///
-/// Unlike Akka, phi stays finite and strictly increasing however long the silence
-/// (Akka's returns infinity about 6 s into a silence with its cluster defaults), and
-/// values under 1e-300 are reported as exactly 0.
+/// Unlike Akka, phi stays finite however long the silence (Akka's returns infinity
+/// about 6 s into a silence with its cluster defaults), and values under 1e-300 are
+/// reported as exactly 0 (hence a threshold of at least 1e-290). Phi never decreases
+/// while no heartbeat arrives; above 1e-300 it increases strictly from one
+/// nanosecond to the next while the silence is below 2^52 ns (about 52 days). Beyond
+/// that a nanosecond is below the resolution of a double: at a silence `s` phi
+/// increases strictly over steps of `s / 2^50 + 1` ns (5 ns at 2^52 ns, 8 µs at
+/// 2^63 ns), and two consecutive nanoseconds past 2^53 ns can read the same value.
 ///
 /// ```
 /// use failure_detector::{FailureDetector, PhiAccrual, PhiAccrualConfig, Timestamp};

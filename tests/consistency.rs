@@ -196,7 +196,7 @@ fn slack(offset_ns: u64) -> u64 {
 ///   `deadline`, `deadline + 1` and at every probe;
 /// * the suspicion is never NaN or negative and never decreases while silent;
 /// * `deadline_for(level)` for other levels agrees with the suspicion within
-///   [`slack`] nanoseconds (and a relative 1e-9 for the models' own rounding);
+///   [`slack`] nanoseconds (and a relative 1e-12 for the models' own rounding);
 /// * a heartbeat past the horizon is refused and changes nothing.
 fn check(
     fd: &mut dyn FailureDetector,
@@ -266,14 +266,14 @@ fn check(
             if let Some(after) = dl.checked_add(slack) {
                 let s = fd.suspicion(ns(after));
                 assert!(
-                    s >= level * (1.0 - 1e-9),
+                    s >= level * (1.0 - 1e-12),
                     "{s} < {level} at {slack} ns after"
                 );
             }
             if dl - t > slack {
                 let s = fd.suspicion(ns(dl - slack));
                 assert!(
-                    s < level * (1.0 + 1e-9),
+                    s < level * (1.0 + 1e-12),
                     "{s} >= {level} at {slack} ns before"
                 );
             }
