@@ -413,8 +413,8 @@ proptest! {
         start in start(), gaps in gaps(), probes in probes(), levels in level_factors(),
         interval in duration(RECORDABLE),
         window in window(),
-        beta in magnitude(-20..=20),
-        phi in prop_oneof![magnitude(-20..=20), Just(1.0)],
+        beta in prop_oneof![magnitude(-20..=20), Just(5e-324), Just(1e300)],
+        phi in prop_oneof![magnitude(-20..=20), Just(1.0), Just(5e-324), Just(1e300)],
         gamma in prop_oneof![1e-6f64..=1.0, Just(1.0)],
     ) {
         let cfg = BertierConfig::new()
