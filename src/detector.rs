@@ -298,8 +298,8 @@ impl Arrivals {
     #[inline]
     pub(crate) fn report(&self, now: Timestamp, raw: f64, threshold: f64) -> f64 {
         if self.is_available(now) {
-            // The largest double below a positive threshold.
-            let below = f64::from_bits(threshold.to_bits() - 1);
+            // The largest double below a positive threshold (0 for a zero one).
+            let below = f64::from_bits(threshold.to_bits().saturating_sub(1));
             if raw < below { raw } else { below }
         } else if raw >= threshold {
             raw

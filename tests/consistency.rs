@@ -137,9 +137,9 @@ fn a_low_phi_threshold_keeps_the_equivalence() {
     }
 }
 
-/// Phi below 1e-300 reads as 0: a threshold of 1e-310 with a 60 s pause could not be
-/// honoured (available with suspicion 0 >= ... no: unavailable at suspicion 0). Such
-/// thresholds are refused.
+/// Phi below 1e-300 reads as 0: with a threshold of 1e-310 and a 60 s pause the
+/// node turned unavailable at its deadline while its suspicion still read 0. Phi
+/// thresholds below 1e-290 are refused.
 #[test]
 fn phi_thresholds_that_cannot_be_honoured_are_refused() {
     let cfg = PhiAccrualConfig::new()
