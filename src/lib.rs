@@ -126,13 +126,15 @@
 //!   the same crossing, so each detector's raw suspicion goes through one shared
 //!   final step: at most `threshold.next_down()` while the node is available, at
 //!   least `threshold` once it is not. The step changes a value only where the raw
-//!   value and the deadline disagree, which is within `δ` of the deadline, where `δ`
-//!   is 1 ns plus the rounding error of the deadline's offset from the heartbeat
-//!   (about `offset / 2^52`: under a nanosecond below 52 days, so in practice only
-//!   the last nanosecond before the deadline or the deadline itself). There the
-//!   reported value differs from the raw one by at most the formula's rise over `δ`
-//!   plus its own rounding error (1e-15 relative for the linear detectors, figures
-//!   above for phi). An absurd configuration shows the scale: with a standard
+//!   value and the deadline disagree, which is within `δ` of the deadline: 1 ns,
+//!   plus the rounding error of the deadline's offset from the heartbeat (about
+//!   `offset / 2^52`: under a nanosecond below 52 days), plus the time the formula
+//!   takes to rise by its own rounding error (negligible unless it rises very
+//!   slowly: a few nanoseconds for phi with a standard deviation of 39 hours). In
+//!   practice that is the last nanosecond before the deadline or the deadline
+//!   itself. There the reported value differs from the raw one by at most the
+//!   formula's rise over `δ` plus its own rounding error (1e-15 relative for the
+//!   linear detectors, figures above for phi). An absurd configuration shows the scale: with a standard
 //!   deviation of 1 ns and an acceptable pause of 10^15 ns (12 days), logistic phi
 //!   rises by about 3.2 per nanosecond near a threshold of 8 and the offset is
 //!   known to 0.06 ns, so the step may move phi by up to about 0.2 at the deadline;
