@@ -127,8 +127,9 @@ pub struct Bertier {
     var_ns: f64,
     /// `max(0, EA(k+1) + beta * delay) - A_k`, ns: where suspicion starts to grow.
     start_ns: f64,
-    /// `1 / max(var, 1 ns)`.
-    inv_var: f64,
+    /// `max(var, 1 ns)`: suspicion divides by it, as the deadline multiplies by it
+    /// (multiplying by its inverse could land one ulp below the threshold there).
+    var_floor_ns: f64,
 }
 
 impl Bertier {
@@ -156,7 +157,7 @@ impl Bertier {
             delay_ns: 0.0,
             var_ns: 0.0,
             start_ns: 0.0,
-            inv_var: 1.0,
+            var_floor_ns: 1.0,
         };
         fd.reset();
         Ok(fd)
@@ -202,14 +203,14 @@ impl Bertier {
                 let gamma = self.config.gamma;
                 self.delay_ns += gamma * error;
                 self.var_ns += gamma * (error.abs() - self.var_ns);
-                self.inv_var = 1.0 / self.var_ns.max(1.0);
+                self.var_floor_ns = self.var_ns.max(1.0);
             }
         }
         self.expected_ns = self.tracker.estimate.expected_offset();
         // Suspicion grows from EA(k+1) + beta * delay, but not before this arrival.
         self.start_ns = (self.expected_ns + self.config.beta * self.delay_ns).max(0.0);
         // The same expression as `deadline_for(phi)`, so the two agree exactly.
-        let offset = self.start_ns + self.config.phi * self.var_ns.max(1.0);
+        let offset = self.start_ns + self.config.phi * self.var_floor_ns;
         self.tracker.arrivals.accept(at, ceil_ns(offset));
         Ok(true)
     }
@@ -223,10 +224,11 @@ impl FailureDetector for Bertier {
 
     #[inline]
     fn suspicion(&self, now: Timestamp) -> f64 {
-        match self.tracker.arrivals.silence_ns(now) {
-            Some(silence) => ((silence - self.start_ns) * self.inv_var).max(0.0),
+        let raw = match self.tracker.arrivals.silence_ns(now) {
+            Some(silence) => ((silence - self.start_ns) / self.var_floor_ns).max(0.0),
             None => 0.0,
-        }
+        };
+        self.tracker.arrivals.report(now, raw, self.config.phi)
     }
 
     fn threshold(&self) -> f64 {
@@ -249,7 +251,7 @@ impl FailureDetector for Bertier {
         let real = if level <= 0.0 {
             0.0
         } else {
-            self.start_ns + level * self.var_ns.max(1.0)
+            self.start_ns + level * self.var_floor_ns
         };
         self.tracker.arrivals.deadline_after(real)
     }
@@ -278,6 +280,6 @@ impl FailureDetector for Bertier {
         self.delay_ns = 0.0;
         self.var_ns = 0.0;
         self.start_ns = 0.0;
-        self.inv_var = 1.0;
+        self.var_floor_ns = 1.0;
     }
 }

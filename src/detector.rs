@@ -12,17 +12,32 @@ use crate::time::Timestamp;
 /// All methods take the time as an argument; a detector never reads a clock. The trait
 /// is object safe, so `Box<dyn FailureDetector + Send>` works for mixed collections.
 ///
-/// # Contract (every implementation in this crate keeps it)
+/// # Contract (every implementation in this crate keeps it exactly)
 ///
 /// * [`suspicion`](Self::suspicion) is never NaN, never negative, and never decreases
 ///   while no heartbeat arrives. Before the first heartbeat it is `0.0`.
-/// * [`is_available`](Self::is_available)`(t)` is `suspicion(t) < threshold()`,
-///   answered with one integer comparison against the precomputed
-///   [`deadline`](Self::deadline): the instant at which the suspicion reaches the
-///   threshold, rounded up to the nanosecond ([`PhiAccrual`](crate::PhiAccrual): at
-///   most 1.5 ns late), so the two answers agree except within that distance of it.
-/// * A heartbeat at or before the last accepted one is refused with a
-///   [`HeartbeatError`] and changes nothing.
+/// * `is_available(t) == (suspicion(t) < threshold())` at **every** instant `t`, with
+///   no exception. [`is_available`](Self::is_available) is one integer comparison
+///   against the precomputed [`deadline`](Self::deadline), and every detector's
+///   suspicion goes through one shared final step that keeps it at most
+///   `threshold().next_down()` before the deadline and at least `threshold()` from
+///   the deadline on. The step changes a value only within a few nanoseconds of the
+///   deadline, by the formula's own rounding (the crate's "Accuracy" section says how
+///   much).
+/// * The deadline is the first instant at which `is_available` is false: the node is
+///   available at `deadline - 1 ns` and unavailable at the deadline and after it,
+///   until the next heartbeat. It is the instant at which the detector's formula
+///   reaches the threshold, rounded up exactly to the nanosecond, and
+///   `deadline() == deadline_for(threshold())` in every state.
+/// * A deadline at or after [`Timestamp::MAX`] is `None`: the node is never
+///   suspected (`is_available(Timestamp::MAX)` is true). Heartbeats are accepted up
+///   to [`Timestamp::HORIZON`] (2^62 ns, about 146 years after the origin), so this
+///   happens only for a configuration whose deadline lies more than 146 years after
+///   its heartbeat (a pause or interval of centuries, say), never because of where
+///   the heartbeat fell on the clock.
+/// * A heartbeat at or before the last accepted one, or past
+///   [`Timestamp::HORIZON`], is refused with a [`HeartbeatError`] and changes
+///   nothing.
 /// * A node is available at the instant of its last heartbeat (deadlines are at
 ///   least 1 ns after it) and at every earlier instant.
 pub trait FailureDetector {
@@ -30,7 +45,9 @@ pub trait FailureDetector {
     ///
     /// # Errors
     /// [`HeartbeatError::Duplicate`] if `at` equals the last accepted arrival,
-    /// [`HeartbeatError::OutOfOrder`] if it is earlier. The detector is unchanged.
+    /// [`HeartbeatError::OutOfOrder`] if it is earlier,
+    /// [`HeartbeatError::PastHorizon`] if it is after [`Timestamp::HORIZON`]. The
+    /// detector is unchanged.
     fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError>;
 
     /// Suspicion level at `now`, on this detector's own scale (phi for the accrual
@@ -47,16 +64,29 @@ pub trait FailureDetector {
     /// before the first heartbeat.
     fn is_available(&self, now: Timestamp) -> bool;
 
-    /// The instant at which [`is_available`](Self::is_available) turns false if no
-    /// heartbeat arrives first. `None` before the first heartbeat, or if that instant
-    /// lies beyond [`Timestamp::MAX`].
+    /// The first instant at which [`is_available`](Self::is_available) is false if
+    /// no heartbeat arrives first. `None` before the first heartbeat, or if that
+    /// instant would be at or after [`Timestamp::MAX`] (never).
     fn deadline(&self) -> Option<Timestamp>;
 
     /// The instant at which the suspicion would reach `level` if no heartbeat arrives
-    /// first; `deadline_for(threshold())` is [`deadline`](Self::deadline). Used for
-    /// second thresholds (e.g. "dead" above "suspect"). Like the deadline it is at
-    /// least 1 ns after the last heartbeat. `None` before the first heartbeat, for a
-    /// NaN `level`, or if the instant lies beyond [`Timestamp::MAX`].
+    /// first: the detector's formula inverted at `level`, rounded up exactly to the
+    /// nanosecond by the same arithmetic as the deadline, so that
+    /// `deadline_for(threshold())` is [`deadline`](Self::deadline) in every state.
+    /// Used for second thresholds (e.g. "dead" above "suspect").
+    ///
+    /// For another level the suspicion agrees with it as far as floating point
+    /// allows (the shared step that makes the threshold exact works at the threshold
+    /// only): it is below `level` up to `deadline_for(level) - δ` and at least
+    /// `level` from `deadline_for(level) + δ`, where `δ` is 1 ns plus the rounding
+    /// error of the offset from the last heartbeat (about `offset / 2^52`, under a
+    /// nanosecond for offsets below 52 days), each up to the suspicion's own relative
+    /// rounding error (at most about 1e-12).
+    ///
+    /// At least 1 ns after the last heartbeat; a `level` at or below 0 gives exactly
+    /// that. `None` before the first heartbeat, for a NaN `level`, for a level the
+    /// suspicion never reaches, or if the instant would be at or after
+    /// [`Timestamp::MAX`].
     fn deadline_for(&self, level: f64) -> Option<Timestamp>;
 
     /// The last accepted heartbeat, if any.
@@ -139,6 +169,27 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Statistics from their parts, for a [`FailureDetector`] implemented outside
+    /// this crate (the struct is `#[non_exhaustive]`, so it has no literal syntax
+    /// there). The values are stored as given.
+    ///
+    /// ```
+    /// use failure_detector::Stats;
+    /// use std::time::Duration;
+    ///
+    /// let stats = Stats::new(10, 1e9, 2.5e6);
+    /// assert_eq!(stats.samples, 10);
+    /// assert_eq!(stats.mean(), Duration::from_secs(1));
+    /// assert_eq!(stats.std_dev(), Duration::from_micros(2_500));
+    /// ```
+    pub const fn new(samples: usize, mean_ns: f64, std_dev_ns: f64) -> Self {
+        Stats {
+            samples,
+            mean_ns,
+            std_dev_ns,
+        }
+    }
+
     /// Mean interval, rounded to the nanosecond.
     pub fn mean(&self) -> Duration {
         Duration::from_nanos(self.mean_ns.round() as u64)
@@ -151,37 +202,47 @@ impl Stats {
 }
 
 /// The part of every detector that is about arrivals rather than statistics: the last
-/// accepted heartbeat, the order check, and the precomputed deadline.
+/// accepted heartbeat, the order and horizon check, the precomputed deadline, and the
+/// one step every detector's suspicion goes through ([`report`](Self::report)).
 ///
 /// `available_until` is the last instant (inclusive) at which the node counts as
-/// available, `u64::MAX` meaning always (not monitoring yet, or a deadline beyond the
-/// clock's range), so that `is_available` is one comparison with no special cases.
+/// available, `u64::MAX` meaning always (not monitoring yet, or a deadline at or
+/// beyond [`Timestamp::MAX`]), so that `is_available` is one comparison with no
+/// special cases.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Arrivals {
+    /// The last accepted arrival; [`HORIZON_NS`] while not monitoring.
     last: u64,
     monitoring: bool,
     available_until: u64,
 }
 
+/// [`Timestamp::HORIZON`] in nanoseconds.
+const HORIZON_NS: u64 = Timestamp::HORIZON.as_nanos();
+
 impl Arrivals {
     pub(crate) const fn new() -> Self {
         Arrivals {
-            // While not monitoring, `last` is u64::MAX so that the fast path of
-            // `check` (one comparison) sends every arrival to the slow path.
-            last: u64::MAX,
+            // While not monitoring, `last` is the horizon: the fast path of `check`
+            // accepts only `last < at <= HORIZON`, so every arrival goes to the
+            // slow path.
+            last: HORIZON_NS,
             monitoring: false,
             available_until: u64::MAX,
         }
     }
 
-    /// Checks `at` against the last accepted arrival. `Ok(None)` for a first
-    /// heartbeat, `Ok(Some((interval_ns, was_available)))` otherwise.
+    /// Checks `at` against the last accepted arrival and the horizon. `Ok(None)` for
+    /// a first heartbeat, `Ok(Some((interval_ns, was_available)))` otherwise.
     #[inline]
     pub(crate) fn check(&self, at: Timestamp) -> Result<Option<(u64, bool)>, HeartbeatError> {
         let at_ns = at.as_nanos();
-        if at_ns > self.last {
-            // Implies monitoring: `last` is u64::MAX until the first heartbeat.
-            Ok(Some((at_ns - self.last, at_ns <= self.available_until)))
+        let interval = at_ns.wrapping_sub(self.last);
+        // One comparison for `last < at <= HORIZON` (`last <= HORIZON` always): the
+        // wrapped `interval - 1` is below `HORIZON - last` exactly then. While not
+        // monitoring `last == HORIZON`, so nothing passes.
+        if interval.wrapping_sub(1) < HORIZON_NS - self.last {
+            Ok(Some((interval, at_ns <= self.available_until)))
         } else {
             self.check_slow(at)
         }
@@ -189,9 +250,12 @@ impl Arrivals {
 
     #[cold]
     fn check_slow(&self, at: Timestamp) -> Result<Option<(u64, bool)>, HeartbeatError> {
-        if !self.monitoring {
+        let at_ns = at.as_nanos();
+        if at_ns > HORIZON_NS {
+            Err(HeartbeatError::PastHorizon { at })
+        } else if !self.monitoring {
             Ok(None)
-        } else if at.as_nanos() == self.last {
+        } else if at_ns == self.last {
             Err(HeartbeatError::Duplicate { at })
         } else {
             Err(HeartbeatError::OutOfOrder {
@@ -202,24 +266,46 @@ impl Arrivals {
     }
 
     /// Accepts a heartbeat at `at` whose deadline is `offset_ns` later. The offset
-    /// must be at least 1 (as [`offset_ns`] returns), so that a node is available at
-    /// the instant of its heartbeat.
+    /// is at least 1 (as [`ceil_ns`] returns), so that a node is available at the
+    /// instant of its heartbeat. A deadline at or beyond `Timestamp::MAX` (offset
+    /// `u64::MAX` included) means never, exactly as in
+    /// [`deadline_after_ns`](Self::deadline_after_ns).
     #[inline]
     pub(crate) fn accept(&mut self, at: Timestamp, offset_ns: u64) {
-        debug_assert!(offset_ns >= 1);
         let at = at.as_nanos();
         self.last = at;
         self.monitoring = true;
-        // at + offset - 1 >= at never underflows; an overflow means never.
-        self.available_until = match at.checked_add(offset_ns) {
-            Some(deadline) => deadline - 1,
-            None => u64::MAX,
-        };
+        // Branch-free: at + offset - 1, or u64::MAX (never) when the sum reaches it.
+        let deadline = at.saturating_add(offset_ns);
+        self.available_until = deadline - u64::from(deadline != u64::MAX);
     }
 
     #[inline]
     pub(crate) fn is_available(&self, now: Timestamp) -> bool {
         now.as_nanos() <= self.available_until
+    }
+
+    /// The suspicion a detector reports at `now` for its `raw` value (computed by a
+    /// floating-point expression of its own) and its `threshold` (finite, > 0): at
+    /// most `threshold.next_down()` while available, at least `threshold` once
+    /// unavailable. Every detector's `suspicion` goes through here, so
+    /// `is_available(now) == (suspicion(now) < threshold)` holds exactly, at every
+    /// instant, whatever the rounding of the deadline and of the raw value. It is
+    /// monotone in `raw` and in `now`, so a non-decreasing raw suspicion stays
+    /// non-decreasing. It changes `raw` only where the raw value and the deadline
+    /// disagree, which is within the floating-point error of the two expressions of
+    /// the same crossing (see the crate's "Accuracy" section).
+    #[inline]
+    pub(crate) fn report(&self, now: Timestamp, raw: f64, threshold: f64) -> f64 {
+        if self.is_available(now) {
+            // The largest double below a positive threshold (0 for a zero one).
+            let below = f64::from_bits(threshold.to_bits().saturating_sub(1));
+            if raw < below { raw } else { below }
+        } else if raw >= threshold {
+            raw
+        } else {
+            threshold
+        }
     }
 
     pub(crate) fn deadline(&self) -> Option<Timestamp> {
@@ -231,18 +317,20 @@ impl Arrivals {
     }
 
     /// `last + offset` for a real offset in nanoseconds rounded up exactly
-    /// ([`ceil_ns`]); `None` when not monitoring or beyond `Timestamp::MAX`.
+    /// ([`ceil_ns`]); `None` when not monitoring or at or beyond `Timestamp::MAX`.
     pub(crate) fn deadline_after(&self, real_offset_ns: f64) -> Option<Timestamp> {
         self.deadline_after_ns(ceil_ns(real_offset_ns))
     }
 
-    /// `last + offset_ns` (a whole offset of at least 1, `u64::MAX` meaning never);
-    /// `None` when not monitoring or beyond `Timestamp::MAX`.
+    /// `last + offset_ns` (a whole offset of at least 1); `None` when not monitoring
+    /// or when that is at or beyond `Timestamp::MAX` (never), as in
+    /// [`accept`](Self::accept), so `deadline_for(threshold())` is the deadline.
     pub(crate) fn deadline_after_ns(&self, offset_ns: u64) -> Option<Timestamp> {
-        if !self.monitoring || offset_ns == u64::MAX {
+        if !self.monitoring {
             return None;
         }
-        self.last.checked_add(offset_ns).map(Timestamp::from_nanos)
+        let deadline = self.last.saturating_add(offset_ns);
+        (deadline != u64::MAX).then_some(Timestamp::from_nanos(deadline))
     }
 
     /// Silence since the last heartbeat at `now` in nanoseconds (0 for a query before
@@ -273,38 +361,20 @@ impl Arrivals {
 
 const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 
-/// A real offset in nanoseconds turned into a whole deadline offset on the hot path:
-/// never early and at most 1.5 ns late (`round(x) + 1`), at least 1, saturating at
-/// `u64::MAX` (never); NaN maps to `u64::MAX`.
-///
-/// Not an exact `ceil`: the real offset it rounds carries a floating-point error of
-/// its own (about 1e-16 relative), so exactness to the nanosecond would be
-/// illusory, and the exact version costs four more instructions on the 5 ns
-/// heartbeat of [`PhiAccrual`](crate::PhiAccrual), the only user. Everything else
-/// rounds with [`ceil_ns`].
+/// A real offset in nanoseconds rounded **up** exactly, at least 1, saturating at
+/// `u64::MAX` (never); NaN maps to `u64::MAX`. How every detector turns its real
+/// deadline offset into whole nanoseconds.
 #[inline]
-pub(crate) fn offset_ns(real_ns: f64) -> u64 {
+pub(crate) fn ceil_ns(real_ns: f64) -> u64 {
     // One comparison selects the range every real deadline falls in (and sends NaN
     // and huge values to the slow path).
     if real_ns < TWO_POW_52 {
         // Plain comparison rather than f64::max: NaN cannot get here.
-        let x = if real_ns > 0.0 { real_ns } else { 0.0 };
-        // Adding 2^52 leaves a unit in the last place of 1, so the addition rounds
-        // to an integer whose bits are read off: three instructions where `ceil` is
-        // a library call on baseline x86-64 and the saturating `f64 -> u64`
-        // conversion a dozen.
-        (x + TWO_POW_52).to_bits() - TWO_POW_52.to_bits() + 1
-    } else {
-        saturate_ns(real_ns)
-    }
-}
-
-/// A real offset in nanoseconds rounded **up** exactly, at least 1, saturating at
-/// `u64::MAX` (never); NaN maps to `u64::MAX`. How every detector but `PhiAccrual`
-/// turns its real deadline offset into whole nanoseconds.
-pub(crate) fn ceil_ns(real_ns: f64) -> u64 {
-    if real_ns < TWO_POW_52 {
         let x = if real_ns > 1.0 { real_ns } else { 1.0 };
+        // Adding 2^52 leaves a unit in the last place of 1, so the addition rounds
+        // to the nearest integer, whose bits are read off (where `ceil` is a library
+        // call on baseline x86-64 and the saturating `f64 -> u64` conversion a
+        // dozen instructions); one comparison turns that rounding into a ceiling.
         let shifted = x + TWO_POW_52;
         let rounded = shifted.to_bits() - TWO_POW_52.to_bits();
         rounded + u64::from(shifted - TWO_POW_52 < x)
@@ -351,25 +421,5 @@ mod tests {
         assert_eq!(ceil_ns(f64::INFINITY), u64::MAX);
         assert_eq!(ceil_ns(1e30), u64::MAX);
         assert_eq!(ceil_ns(1e16), 10_000_000_000_000_000);
-    }
-
-    #[test]
-    fn offset_is_never_early_and_at_most_1_5ns_late() {
-        let mut x = 0.0;
-        while x < 1e6 {
-            let o = offset_ns(x) as f64;
-            assert!(o > x && o <= x + 1.5 && o >= 1.0, "{x} -> {o}");
-            x += 0.173;
-        }
-        for x in [1e9 + 0.49, 1e9 + 0.5, 1e9 + 0.51, 15e9, 4.5e15 - 0.5] {
-            let o = offset_ns(x) as f64;
-            assert!(o > x && o <= x + 1.5, "{x} -> {o}");
-        }
-        assert_eq!(offset_ns(-5.0), 1);
-        assert_eq!(offset_ns(f64::NEG_INFINITY), 1);
-        assert_eq!(offset_ns(f64::NAN), u64::MAX);
-        assert_eq!(offset_ns(f64::INFINITY), u64::MAX);
-        assert_eq!(offset_ns(1e30), u64::MAX);
-        assert_eq!(offset_ns(1e16), 10_000_000_000_000_000);
     }
 }

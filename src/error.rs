@@ -49,6 +49,15 @@ pub enum HeartbeatError {
         /// The last accepted timestamp.
         last: Timestamp,
     },
+    /// The heartbeat is later than [`Timestamp::HORIZON`] (2^62 ns, about 146 years
+    /// after the origin), past which a deadline might not be representable. Choose
+    /// the clock's origin near the start of the process (as
+    /// [`MonotonicClock`](crate::MonotonicClock) does).
+    #[error("heartbeat at {at} is past the horizon {horizon}: deadlines after it may not be representable", horizon = Timestamp::HORIZON)]
+    PastHorizon {
+        /// The refused timestamp.
+        at: Timestamp,
+    },
 }
 
 /// Validation helpers shared by the detector constructors.

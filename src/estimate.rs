@@ -329,6 +329,8 @@ pub(crate) struct MarginDetector {
     two_windows: bool,
     /// `EA(k+1) - A_k`, ns.
     expected_ns: f64,
+    /// The threshold: the margin in seconds.
+    margin: f64,
 }
 
 impl MarginDetector {
@@ -341,6 +343,7 @@ impl MarginDetector {
             eta_ns: eta_ns as f64,
             two_windows,
             expected_ns: eta_ns as f64,
+            margin,
         }
     }
 
@@ -376,10 +379,11 @@ impl MarginDetector {
 
     #[inline]
     pub(crate) fn suspicion(&self, now: Timestamp) -> f64 {
-        match self.tracker.arrivals.silence_ns(now) {
+        let raw = match self.tracker.arrivals.silence_ns(now) {
             Some(silence) => (silence - self.expected_ns).max(0.0) / NANOS_PER_SEC,
             None => 0.0,
-        }
+        };
+        self.tracker.arrivals.report(now, raw, self.margin)
     }
 
     pub(crate) fn deadline_for(&self, level: f64) -> Option<Timestamp> {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::detector::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
+use crate::math::check_phi_threshold;
 use crate::time::Timestamp;
 use crate::window::Window;
 
@@ -14,7 +15,9 @@ use crate::window::Window;
 /// `fd_max_interval_ms` equal to that initial value).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExponentialPhiConfig {
-    /// Phi at and above which the node is unavailable. Default 8.0; finite, > 0.
+    /// Phi at and above which the node is unavailable. Default 8.0; finite, at least
+    /// 1e-290 (the range [`PhiAccrual`](crate::PhiAccrual) accepts, so that a
+    /// threshold means the same on both phi scales).
     pub threshold: f64,
     /// Intervals kept in the window. Default 1000; 1 to 32,768.
     pub window_size: usize,
@@ -109,10 +112,10 @@ impl ExponentialPhi {
     /// Builds the detector.
     ///
     /// # Errors
-    /// [`ConfigError`] naming the field: `threshold` NaN, infinite or not positive,
+    /// [`ConfigError`] naming the field: `threshold` NaN, infinite or below 1e-290,
     /// `window_size` zero or above 32,768, a duration zero or above 2^47 ns.
     pub fn new(config: ExponentialPhiConfig) -> Result<Self, ConfigError> {
-        check::positive("threshold", config.threshold)?;
+        check_phi_threshold(config.threshold)?;
         let window_size = check::window("window_size", config.window_size)?;
         let max_interval_ns = check::recordable("max_interval", config.max_interval)?;
         let initial_interval_ns = check::recordable("initial_interval", config.initial_interval)?;
@@ -158,10 +161,11 @@ impl FailureDetector for ExponentialPhi {
 
     #[inline]
     fn suspicion(&self, now: Timestamp) -> f64 {
-        match self.arrivals.silence_ns(now) {
+        let raw = match self.arrivals.silence_ns(now) {
             Some(silence) => silence * self.phi_per_ns,
             None => 0.0,
-        }
+        };
+        self.arrivals.report(now, raw, self.config.threshold)
     }
 
     fn threshold(&self) -> f64 {

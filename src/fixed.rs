@@ -130,7 +130,9 @@ impl FailureDetector for FixedTimeout {
             return 0.0;
         };
         // Division, not multiplication by 1/interval: 15 s / 5 s must be exactly 3.
-        silence.saturating_sub(self.pause_ns) as f64 / self.interval
+        let raw = silence.saturating_sub(self.pause_ns) as f64 / self.interval;
+        self.arrivals
+            .report(now, raw, self.config.missed_heartbeats)
     }
 
     fn threshold(&self) -> f64 {

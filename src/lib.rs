@@ -92,13 +92,17 @@
 //! * Constructors validate their config and return [`ConfigError`] naming the field
 //!   (NaN, infinite, zero or negative values; sizes out of range).
 //! * [`FailureDetector::heartbeat`] refuses a timestamp equal to or earlier than the
-//!   last accepted one with [`HeartbeatError`]; the detector is unchanged.
+//!   last accepted one, or later than [`Timestamp::HORIZON`] (2^62 ns, about 146
+//!   years after the origin), with [`HeartbeatError`]; the detector is unchanged.
 //! * Before the first heartbeat, suspicion is 0, the node is available and there is
 //!   no deadline. A query at a time before the last heartbeat is answered as at the
-//!   last heartbeat (zero silence).
-//! * Timestamps anywhere in `0..=u64::MAX` are accepted; a deadline that would lie
-//!   beyond [`Timestamp::MAX`] is reported as `None` (never) and the node stays
-//!   available.
+//!   last heartbeat (zero silence). Queries may be asked at any instant up to
+//!   [`Timestamp::MAX`].
+//! * Because heartbeats stop at the horizon, a deadline up to 146 years after its
+//!   heartbeat is always representable. A deadline that would fall at or after
+//!   [`Timestamp::MAX`] (only a configuration with a pause or interval of centuries
+//!   does that) is reported as `None` by `deadline` and `deadline_for` alike: never,
+//!   and the node stays available.
 //!
 //! # Accuracy
 //!
@@ -106,15 +110,37 @@
 //!   of squares in `u128`); the mean and variance handed to the models have a relative
 //!   error of at most about 2^-51 however long the run. Intervals longer than 2^47 ns
 //!   (about 39 hours) are recorded as 2^47 ns.
-//! * Phi is computed in log space: finite, never NaN, non-decreasing with silence and
-//!   strictly increasing once above 1e-300 (below that it is reported as 0), for any
-//!   silence up to `u64::MAX` ns. Its relative error against the model formula
-//!   evaluated exactly is about 1e-14 for the logistic model and 1e-12 for the exact
-//!   normal tail.
-//! * Deadlines are the model's crossing rounded up to the nanosecond, so the level is
-//!   reached at the deadline and not 1 ns before it (within the model's own
-//!   floating-point error, about 1e-15 relative). [`PhiAccrual`] rounds more cheaply
-//!   on its hot path: never early and at most 1.5 ns late.
+//! * Phi is computed in log space: finite, never NaN and non-decreasing with silence
+//!   for any silence up to `u64::MAX` ns; below 1e-300 it is reported as 0 (so phi
+//!   thresholds start at 1e-290). Above that it increases strictly from one
+//!   nanosecond to the next while the silence is below 2^52 ns (about 52 days), and
+//!   over steps of `silence / 2^50 + 1` ns beyond (past 2^53 ns two consecutive
+//!   nanoseconds can read the same phi). Its relative error against the model
+//!   formula evaluated exactly is about 1e-14 for the logistic model and 1e-12 for
+//!   the exact normal tail.
+//! * Every deadline (for every detector) is the real instant at which the formula
+//!   reaches the threshold, as computed in doubles, rounded up exactly to the
+//!   nanosecond.
+//! * `is_available(t) == (suspicion(t) < threshold())` holds exactly at every
+//!   instant. The suspicion and the deadline are two floating-point expressions of
+//!   the same crossing, so each detector's raw suspicion goes through one shared
+//!   final step: at most `threshold.next_down()` while the node is available, at
+//!   least `threshold` once it is not. The step changes a value only where the raw
+//!   value and the deadline disagree, which is within `δ` of the deadline: 1 ns,
+//!   plus the rounding error of the deadline's offset from the heartbeat (about
+//!   `offset / 2^52`: under a nanosecond below 52 days), plus the time the formula
+//!   takes to rise by its own rounding error (negligible unless it rises very
+//!   slowly: a few nanoseconds for phi with a standard deviation of 39 hours). In
+//!   practice that is the last nanosecond before the deadline or the deadline
+//!   itself. There the reported value differs from the raw one by at most the
+//!   formula's rise over `δ` plus its own rounding error (1e-15 relative for the
+//!   linear detectors, figures above for phi). An absurd configuration shows the scale: with a standard
+//!   deviation of 1 ns and an acceptable pause of 10^15 ns (12 days), logistic phi
+//!   rises by about 3.2 per nanosecond near a threshold of 8 and the offset is
+//!   known to 0.06 ns, so the step may move phi by up to about 0.2 at the deadline;
+//!   with Akka's defaults it moves it by less than 1e-12.
+//!   [`FailureDetector::deadline_for`] at other levels agrees with the suspicion to
+//!   the same `δ`.
 //!
 //! # Cost and memory
 //!

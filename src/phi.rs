@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
-use crate::detector::{Arrivals, FailureDetector, Stats, offset_ns};
+use crate::detector::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
-use crate::math::{PHI_FLOOR, logistic_phi, logistic_phi_inverse, normal_phi, normal_phi_inverse};
+use crate::math::{
+    PHI_FLOOR, check_phi_threshold, logistic_phi, logistic_phi_inverse, normal_phi,
+    normal_phi_inverse,
+};
 use crate::time::{Timestamp, duration_nanos};
 use crate::window::{MAX_INTERVAL_NS, Window, variance_from_numerator};
 
@@ -33,7 +36,9 @@ pub enum PhiModel {
 /// failure detector (`akka.cluster.failure-detector` in `reference.conf`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PhiAccrualConfig {
-    /// Phi at and above which the node is unavailable. Default 8.0; finite, > 0.
+    /// Phi at and above which the node is unavailable. Default 8.0; finite, at least
+    /// 1e-290: phi below 1e-300 is reported as 0, so a lower threshold could not be
+    /// told apart from no suspicion at all.
     pub threshold: f64,
     /// Intervals kept in the window. Default 1000; 1 to 32,768.
     pub max_sample_size: usize,
@@ -121,9 +126,14 @@ impl Default for PhiAccrualConfig {
 ///   ends it arrived (the first heartbeat after a failure would skew the statistics);
 /// * before the first heartbeat phi is 0 and the node is available.
 ///
-/// Unlike Akka, phi stays finite and strictly increasing however long the silence
-/// (Akka's returns infinity about 6 s into a silence with its cluster defaults), and
-/// values under 1e-300 are reported as exactly 0.
+/// Unlike Akka, phi stays finite however long the silence (Akka's returns infinity
+/// about 6 s into a silence with its cluster defaults), and values under 1e-300 are
+/// reported as exactly 0 (hence a threshold of at least 1e-290). Phi never decreases
+/// while no heartbeat arrives; above 1e-300 it increases strictly from one
+/// nanosecond to the next while the silence is below 2^52 ns (about 52 days). Beyond
+/// that a nanosecond is below the resolution of a double: at a silence `s` phi
+/// increases strictly over steps of `s / 2^50 + 1` ns (5 ns at 2^52 ns, 8 µs at
+/// 2^63 ns), and two consecutive nanoseconds past 2^53 ns can read the same value.
 ///
 /// ```
 /// use failure_detector::{FailureDetector, PhiAccrual, PhiAccrualConfig, Timestamp};
@@ -177,11 +187,11 @@ impl PhiAccrual {
     /// Builds the detector.
     ///
     /// # Errors
-    /// [`ConfigError`] naming the field: `threshold` NaN, infinite or not positive;
+    /// [`ConfigError`] naming the field: `threshold` NaN, infinite or below 1e-290;
     /// `max_sample_size` zero or above 32,768; `min_std_deviation` zero or above 2^47 ns;
     /// `first_heartbeat_estimate` zero or above 2^47 ns.
     pub fn new(config: PhiAccrualConfig) -> Result<Self, ConfigError> {
-        let threshold = check::positive("threshold", config.threshold)?;
+        let threshold = check_phi_threshold(config.threshold)?;
         let window = check::window("max_sample_size", config.max_sample_size)?;
         let min_std_ns = check::recordable("min_std_deviation", config.min_std_deviation)?;
         let estimate =
@@ -279,7 +289,7 @@ impl PhiAccrual {
                 self.min_std_margin
             }
         };
-        self.deadline_offset_ns = offset_ns(self.mu + margin);
+        self.deadline_offset_ns = ceil_ns(self.mu + margin);
         self.deadline_offset_ns
     }
 }
@@ -302,11 +312,14 @@ impl FailureDetector for PhiAccrual {
         };
         let y = (silence - self.mu) * self.inv_sigma;
         // Shortly after a heartbeat phi is below 1e-300: report 0 without the
-        // transcendental math (and without exp's slow subnormal path).
-        if y < self.y_floor {
-            return 0.0;
-        }
-        self.phi_of(y)
+        // transcendental math (and without exp's slow subnormal path). The
+        // threshold is at least 1e-290, so the node is available there.
+        let raw = if y < self.y_floor {
+            0.0
+        } else {
+            self.phi_of(y)
+        };
+        self.arrivals.report(now, raw, self.config.threshold)
     }
 
     fn threshold(&self) -> f64 {
@@ -335,7 +348,7 @@ impl FailureDetector for PhiAccrual {
         };
         // The same arithmetic as `record`, so deadline_for(threshold) == deadline().
         self.arrivals
-            .deadline_after_ns(offset_ns(self.mu + y * self.sigma()))
+            .deadline_after_ns(ceil_ns(self.mu + y * self.sigma()))
     }
 
     fn last_heartbeat(&self) -> Option<Timestamp> {

@@ -182,7 +182,8 @@ impl FailureDetector for Satzger {
         let Some(silence) = self.arrivals.silence(now) else {
             return 0.0;
         };
-        Self::share(self.order.count_at_most(silence), self.order.len())
+        let raw = Self::share(self.order.count_at_most(silence), self.order.len());
+        self.arrivals.report(now, raw, self.config.threshold)
     }
 
     fn threshold(&self) -> f64 {

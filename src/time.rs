@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 ///
 /// The range is 0 to [`Timestamp::MAX`] (`u64::MAX` ns, about 584 years after the
 /// origin). Constructors and `+`/`-` **saturate** at the ends of that range instead of
-/// panicking; the `checked_*` methods say when that would happen.
+/// panicking; the `checked_*` methods say when that would happen. Detectors accept
+/// heartbeats up to [`Timestamp::HORIZON`] (about 146 years after the origin) and
+/// answer queries at any instant up to [`Timestamp::MAX`].
 ///
 /// ```
 /// use failure_detector::Timestamp;
@@ -51,6 +53,13 @@ impl Timestamp {
     pub const ZERO: Timestamp = Timestamp(0);
     /// The last representable instant, `u64::MAX` nanoseconds after the origin.
     pub const MAX: Timestamp = Timestamp(u64::MAX);
+    /// The last instant at which a detector accepts a heartbeat: 2^62 ns after the
+    /// origin (about 146 years). A later heartbeat is refused with
+    /// [`HeartbeatError::PastHorizon`](crate::HeartbeatError::PastHorizon), so that
+    /// every deadline offset below 2^62 ns (146 years) lands on a representable
+    /// instant: a node can always be suspected, unless its own configuration puts
+    /// the deadline beyond [`Timestamp::MAX`]. Queries may be asked at any instant.
+    pub const HORIZON: Timestamp = Timestamp(1 << 62);
 
     /// `nanos` nanoseconds after the origin.
     pub const fn from_nanos(nanos: u64) -> Self {

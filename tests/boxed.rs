@@ -111,3 +111,61 @@ fn a_registry_of_mixed_detectors() {
     assert_eq!(registry.state("fixed:a"), Some(NodeState::Suspect));
     assert!(events.try_iter().count() >= 4);
 }
+
+/// A detector written outside the crate: it can report its statistics with
+/// `Stats::new` (the struct is `#[non_exhaustive]`), and boxes like the built-in ones.
+#[test]
+fn a_custom_detector_builds_its_stats() {
+    use failure_detector::{HeartbeatError, Stats};
+
+    /// Suspicion: seconds of silence; unavailable after `limit` seconds.
+    struct Seconds {
+        last: Option<Timestamp>,
+        limit: f64,
+    }
+
+    impl FailureDetector for Seconds {
+        fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
+            self.last = Some(at);
+            Ok(())
+        }
+        fn suspicion(&self, now: Timestamp) -> f64 {
+            self.last.map_or(0.0, |last| (now - last).as_secs_f64())
+        }
+        fn threshold(&self) -> f64 {
+            self.limit
+        }
+        fn is_available(&self, now: Timestamp) -> bool {
+            self.suspicion(now) < self.limit
+        }
+        fn deadline(&self) -> Option<Timestamp> {
+            self.deadline_for(self.limit)
+        }
+        fn deadline_for(&self, level: f64) -> Option<Timestamp> {
+            let last = self.last?;
+            last.checked_add(Duration::from_secs_f64(level.max(1e-9)))
+        }
+        fn last_heartbeat(&self) -> Option<Timestamp> {
+            self.last
+        }
+        fn stats(&self) -> Stats {
+            Stats::new(0, self.limit * 1e9, 0.0)
+        }
+        fn reset(&mut self) {
+            self.last = None;
+        }
+    }
+
+    let mut fd: Dyn = Box::new(Seconds {
+        last: None,
+        limit: 2.5,
+    });
+    fd.heartbeat(Timestamp::from_secs(10)).unwrap();
+    let stats = fd.stats();
+    assert_eq!(stats, Stats::new(0, 2.5e9, 0.0));
+    assert_eq!(stats.samples, 0);
+    assert_eq!(stats.mean(), Duration::from_millis(2_500));
+    assert_eq!(stats.std_dev(), Duration::ZERO);
+    assert_eq!(fd.deadline(), Some(Timestamp::from_millis(12_500)));
+    assert!(!fd.is_available(Timestamp::from_millis(12_500)));
+}

@@ -107,8 +107,19 @@ fn ends_of_the_clock() {
     let mut fd = FixedTimeout::new(FixedTimeoutConfig::new()).unwrap();
     fd.heartbeat(Timestamp::ZERO).unwrap();
     assert_eq!(fd.suspicion(Timestamp::MAX), u64::MAX as f64 / 5e9);
-    fd.heartbeat(Timestamp::MAX - Duration::from_secs(1))
-        .unwrap();
+    fd.heartbeat(Timestamp::HORIZON).unwrap();
+    assert_eq!(
+        fd.deadline(),
+        Some(Timestamp::HORIZON + Duration::from_secs(15))
+    );
+    assert!(fd.suspicion(Timestamp::MAX) > 3.0);
+    assert!(
+        fd.heartbeat(Timestamp::MAX - Duration::from_secs(1))
+            .is_err()
+    );
+    // A timeout beyond the clock: never suspected, and said so (`None`).
+    let mut fd = FixedTimeout::new(FixedTimeoutConfig::new().with_interval(Duration::MAX)).unwrap();
+    fd.heartbeat(Timestamp::HORIZON).unwrap();
     assert_eq!(fd.deadline(), None, "beyond the clock's range");
     assert!(fd.is_available(Timestamp::MAX));
     assert!(fd.suspicion(Timestamp::MAX) < 3.0);

@@ -441,24 +441,37 @@ fn config_errors_name_the_field() {
 }
 
 #[test]
-fn timestamps_at_the_end_of_time() {
+fn timestamps_at_the_horizon_and_the_end_of_time() {
     let mut fd = detector(PhiAccrualConfig::new());
-    let end = Timestamp::MAX.as_nanos();
-    fd.heartbeat(Timestamp::from_nanos(end - 2_000_000_000))
+    let horizon = Timestamp::HORIZON.as_nanos();
+    fd.heartbeat(Timestamp::from_nanos(horizon - 2_000_000_000))
         .unwrap();
-    fd.heartbeat(Timestamp::from_nanos(end - 1_000_000_000))
-        .unwrap();
-    // The deadline would be after u64::MAX: never, within the clock's range.
-    assert_eq!(fd.deadline(), None);
-    assert!(fd.is_available(Timestamp::MAX));
-    let phi = fd.suspicion(Timestamp::MAX);
-    assert!(phi.is_finite() && phi >= 0.0);
-    fd.heartbeat(Timestamp::MAX).unwrap();
+    fd.heartbeat(Timestamp::HORIZON).unwrap();
+    // A heartbeat at the horizon still has a representable deadline.
+    let deadline = fd.deadline().unwrap();
+    assert!(deadline > Timestamp::HORIZON);
+    assert!(!fd.is_available(Timestamp::MAX));
+    assert!(fd.suspicion(Timestamp::MAX).is_finite());
+    // Past it: refused, nothing changed.
+    let before = format!("{fd:?}");
     assert_eq!(
         fd.heartbeat(Timestamp::MAX),
-        Err(HeartbeatError::Duplicate { at: Timestamp::MAX })
+        Err(HeartbeatError::PastHorizon { at: Timestamp::MAX })
     );
-    assert_eq!(fd.suspicion(Timestamp::MAX), 0.0);
+    assert_eq!(
+        fd.heartbeat(Timestamp::HORIZON),
+        Err(HeartbeatError::Duplicate {
+            at: Timestamp::HORIZON
+        })
+    );
+    assert_eq!(format!("{fd:?}"), before);
+    let mut fresh = detector(PhiAccrualConfig::new());
+    assert!(
+        fresh
+            .heartbeat(Timestamp::HORIZON + Duration::from_nanos(1))
+            .is_err()
+    );
+    assert_eq!(fresh.last_heartbeat(), None);
 }
 
 #[test]
@@ -490,5 +503,43 @@ fn memory_per_detector_is_small_and_fixed() {
             fd.heartbeat(ms(i * 100)).unwrap();
         }
         assert_eq!(fd.memory_bytes(), before, "no growth after construction");
+    }
+}
+
+/// What the docs promise about phi's resolution: non-decreasing everywhere; strictly
+/// increasing (where above 1e-300) from one nanosecond to the next below 2^52 ns of
+/// silence, and over steps of `silence / 2^50` beyond; past 2^53 ns two consecutive
+/// nanoseconds can read the same phi (the silence itself is a double).
+#[test]
+fn phi_resolution_is_as_documented() {
+    for model in [PhiModel::Logistic, PhiModel::Normal] {
+        for std_ns in [1u64, 1_000_000, 1 << 47] {
+            let cfg = PhiAccrualConfig::new()
+                .with_model(model)
+                .with_threshold(1e300)
+                .with_min_std_deviation(Duration::from_nanos(std_ns))
+                .with_acceptable_heartbeat_pause(Duration::ZERO)
+                .with_max_sample_size(1);
+            let mut fd = detector(cfg);
+            fd.heartbeat(Timestamp::ZERO).unwrap();
+            fd.heartbeat(ms(1_000)).unwrap();
+            let last = ms(1_000).as_nanos();
+            let phi = |s: u64| fd.suspicion(Timestamp::from_nanos(last + s));
+            let mut s = 1u64;
+            while s < u64::MAX / 4 {
+                let step = if s < 1 << 52 { 1 } else { (s >> 50) + 1 };
+                for k in 0..20 {
+                    let (a, b) = (phi(s + k * step), phi(s + k * step + step));
+                    assert!(b >= a, "{model:?} std {std_ns}: fell at {s}");
+                    if a > 1e-300 {
+                        assert!(b > a, "{model:?} std {std_ns}: flat at {s} + {k} x {step}");
+                    }
+                }
+                s += s / 3 + 1;
+            }
+            // Past 2^53 ns, 1 ns is below the resolution of the silence.
+            let far = (1u64 << 53) + 1;
+            assert_eq!(phi(far), phi(far - 1));
+        }
     }
 }
