@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use failure_detector::{
     Event, EventReceiver, FixedTimeout, FixedTimeoutConfig, HeartbeatError, MonotonicClock,
-    NodeState, Registry, RegistryConfig, RegistryHeartbeatError, Timestamp,
+    NodeState, RegisterError, Registry, RegistryConfig, RegistryHeartbeatError, Timestamp,
 };
 
 use NodeState::{Alive, Dead, Suspect};
@@ -371,24 +371,31 @@ fn a_tick_at_the_end_of_time_applies_everything_due_before_it() {
     for node in 0..100 {
         reg.heartbeat(&node, t(node)).unwrap();
     }
+    // The detectors refuse a heartbeat past their horizon, so a node cannot join
+    // so close to the end of time that its deadline would not fit: nothing is
+    // created.
     let late = Timestamp::MAX - Duration::from_secs(1);
-    reg.register(1_000, late).unwrap();
-    // Every node is Suspect, Dead and Removed at its own instant; the latecomer
-    // is suspected 15 s after it joined, even though that is past the end.
-    assert_eq!(reg.tick(Timestamp::MAX), 100 * 3);
-    assert_eq!(reg.len(), 1);
+    assert!(matches!(
+        reg.register(1_000, late),
+        Err(RegisterError::Detector(HeartbeatError::PastHorizon { .. }))
+    ));
+    assert_eq!(reg.len(), 100);
+    // One that joins just inside the horizon is suspected 15 s later like any other.
+    let near = Timestamp::HORIZON - Duration::from_secs(1);
+    reg.register(1_000, near).unwrap();
+    // Every node is Suspect, Dead and Removed at its own instant.
+    assert_eq!(reg.tick(Timestamp::MAX), 101 * 3);
+    assert_eq!(reg.len(), 0);
     let seen = drain(&events);
     check_stream(&seen).unwrap();
-    // The latecomer's deadline (15 s after it joined) saturated at the end of
-    // time, which is never reached: it stays Alive, as documented. (The crate's
-    // detectors refuse heartbeats that close to the end: see the test above.)
-    assert_eq!(reg.state(&1_000), Some(Alive));
+    assert!(seen.contains(&Event::Changed {
+        node: 1_000,
+        from: Alive,
+        to: Suspect,
+        at: near + Duration::from_secs(15),
+    }));
     assert_eq!(reg.tick(Timestamp::MAX), 0);
     assert_eq!(reg.next_deadline(), None);
-    // A late input takes effect at the node's last evaluation (its registration).
-    assert_eq!(reg.remove(&1_000, t(5)), Some(Alive));
-    let last = drain(&events).pop().unwrap();
-    assert_eq!(last.at(), late);
 
     // A node that a tick at the end of time settled stands there: a later input
     // takes effect at Timestamp::MAX.
