@@ -165,7 +165,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn short(x: f64) -> String {
     if x == 0.0 {
         "0".into()
-    } else if x < 1e-3 || x >= 1e6 {
+    } else if !(1e-3..1e6).contains(&x) {
         format!("{x:.2e}")
     } else if x < 10.0 {
         format!("{x:.4}")
