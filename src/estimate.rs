@@ -28,7 +28,9 @@
 //! of the estimated schedule nearest to it, or in the newest arrival's slot if that is
 //! later (a catch-up heartbeat after a late one shares its slot instead of pushing
 //! every later number one slot on). A given sequence number is used when it lies
-//! within [`MAX_SEQ_SKEW`] periods of that nearest slot; farther (a counter that
+//! within [`MAX_SEQ_SKEW`] periods of that nearest slot and does not put a second
+//! heartbeat in a row the same whole number of periods late (a sender that stalled
+//! and resumed its schedule without skipping numbers); otherwise (also a counter that
 //! restarted or jumped, a silence of more than that many periods) the arrival is put
 //! in its nearest slot as if it had none, and later numbers count on from there.
 //! Either way every recorded value `u_i` lies within about `MAX_SEQ_SKEW` periods of
@@ -124,14 +126,29 @@ impl Estimate {
     /// or one and a half late, or more.
     #[inline]
     pub(crate) fn nearest_slot(&self, at_ns: u64) -> i64 {
-        let n = self.len.max(1) as i128;
+        self.nearest_slot_over(at_ns, self.sum, self.len.max(1))
+    }
+
+    /// [`nearest_slot`](Self::nearest_slot) on the schedule of the window without its
+    /// newest value (the whole window if that is its only one): the reference a late
+    /// newest arrival has not pulled towards itself.
+    pub(crate) fn nearest_slot_without_newest(&self, at_ns: u64) -> i64 {
+        if self.len < 2 {
+            return self.nearest_slot(at_ns);
+        }
+        self.nearest_slot_over(at_ns, self.sum.wrapping_sub(self.newest), self.len - 1)
+    }
+
+    #[inline]
+    fn nearest_slot_over(&self, at_ns: u64, sum: i128, len: usize) -> i64 {
+        let n = len as i128;
         // n * eta <= 2^15 * 2^47: no overflow.
         let step = n * i128::from(self.eta);
         // n * (A - (mean(u) + eta * s_k)): how late against the newest's slot of the
         // estimated schedule, times n, exactly (wrapping arithmetic: see the module
         // docs).
         let late = (i128::from(at_ns).wrapping_mul(n))
-            .wrapping_sub(self.sum)
+            .wrapping_sub(sum)
             .wrapping_sub(
                 i128::from(self.eta)
                     .wrapping_mul(i128::from(self.seq))
@@ -353,6 +370,25 @@ mod tests {
         let nearest = t.estimate.nearest_slot(2_250).max(0) as u64;
         assert_eq!(beat(&mut t, 3_250, 84 - 17), next(50, nearest));
         assert_eq!(beat(&mut t, 3_350, 84 - 16), next(100, 1));
+        // A moved schedule: two heartbeats in a row 9 periods late against their
+        // numbers re-anchor on the second; a transient delay (late by 4, then 3)
+        // does not.
+        let mut t = Tracker::new(4, 0, 100);
+        for k in 0..4 {
+            beat(&mut t, 100 * k, k).unwrap();
+        }
+        assert_eq!(beat(&mut t, 1_300, 4), next(1_000, 1));
+        assert_eq!(beat(&mut t, 1_400, 5), next(100, 10 - 1 + 1));
+        assert_eq!(t.estimate.seq(), 14, "re-anchored");
+        assert_eq!(beat(&mut t, 1_500, 6), next(100, 1));
+        let mut t = Tracker::new(4, 0, 100);
+        for k in 0..4 {
+            beat(&mut t, 100 * k, k).unwrap();
+        }
+        assert_eq!(beat(&mut t, 800, 4), next(500, 1));
+        assert_eq!(beat(&mut t, 801, 5), next(1, 1));
+        assert_eq!(beat(&mut t, 802, 6), next(1, 1));
+        assert_eq!(t.estimate.seq(), 6, "the sender's numbers");
         // Wrapping: u64::MAX is just before 0, and 0 after it.
         let mut t = Tracker::new(8, 0, 100);
         assert_eq!(beat(&mut t, 0, u64::MAX - 1), Ok(Observed::First));
@@ -373,6 +409,9 @@ pub(crate) struct Tracker {
     /// The sender's sequence number of slot 0 (modulo 2^64): a given number `s` is
     /// slot `s - seq_base`. Moved when a number is taken as a restarted counter.
     seq_base: u64,
+    /// How many periods late (negative: early) the newest arrival was against the
+    /// slot its sender's number gave; 0 if it had none or was re-anchored.
+    lag: i64,
 }
 
 /// What [`Tracker::observe`] made of a heartbeat.
@@ -395,6 +434,7 @@ impl Tracker {
             estimate: Estimate::new(capacity, short, eta),
             origin_ns: 0,
             seq_base: 0,
+            lag: 0,
         }
     }
 
@@ -403,6 +443,7 @@ impl Tracker {
         self.estimate.clear();
         self.origin_ns = 0;
         self.seq_base = 0;
+        self.lag = 0;
     }
 
     /// Checks the order of `at` and records it in the estimate, in the slot given by
@@ -415,11 +456,14 @@ impl Tracker {
     /// after the newest `n` if `s - n`, wrapping, is below 2^63). A given number is
     /// used when it is after the newest and puts the arrival at most
     /// [`MAX_SEQ_SKEW`] periods early or late against its nearest slot on the
-    /// estimated schedule; one at most `MAX_SEQ_SKEW` before the newest (or equal)
-    /// is stale. Any other (a counter that restarted or jumped, a hostile datagram,
-    /// a sender silent for longer than `MAX_SEQ_SKEW` periods that resumes with its
-    /// next number) is taken as a restart of the sender's counter: the arrival goes
-    /// in the inferred slot and later numbers count on from it. O(1).
+    /// estimated schedule, unless the newest arrival was late by the same whole
+    /// number of periods (at least one) against its own number: then the sender's
+    /// schedule moved (it stalled and went on numbering from where it stopped). One
+    /// at most `MAX_SEQ_SKEW` before the newest (or equal) is stale. Any other (a
+    /// counter that restarted or jumped, a hostile datagram, a sender silent for
+    /// longer than `MAX_SEQ_SKEW` periods that resumes with its next number, a moved
+    /// schedule) re-anchors the sender's numbers: the arrival goes in the inferred
+    /// slot and later numbers count on from it. O(1).
     ///
     /// # Errors
     /// As [`FailureDetector::heartbeat`](crate::FailureDetector::heartbeat); nothing
@@ -434,6 +478,7 @@ impl Tracker {
             None => {
                 self.origin_ns = at.as_nanos();
                 self.seq_base = seq.unwrap_or(0);
+                self.lag = 0;
                 self.estimate.clear();
                 self.estimate.push(0, 0);
                 Ok(Observed::First)
@@ -442,7 +487,10 @@ impl Tracker {
                 let at_ns = at.as_nanos() - self.origin_ns;
                 let newest = self.estimate.seq();
                 let slot = match seq {
-                    None => self.estimate.inferred_seq(at_ns),
+                    None => {
+                        self.lag = 0;
+                        self.estimate.inferred_seq(at_ns)
+                    }
                     Some(seq) => match self.given_slot(at_ns, seq) {
                         Some(slot) => slot,
                         None => return Ok(Observed::Stale),
@@ -469,14 +517,30 @@ impl Tracker {
         if step <= 0 && step >= -skew {
             return None;
         }
-        let nearest = self.estimate.nearest_slot(at_ns);
+        let mut nearest = self.estimate.nearest_slot(at_ns);
+        // Periods late against its number (negative: early); saturating.
+        let lag = nearest.saturating_sub(step);
+        let mut moved = false;
+        if self.lag >= 1 && lag >= 1 {
+            // The newest was late too: against the schedule it has not pulled
+            // towards itself, is this one exactly as late? Then the schedule moved.
+            let reference = self.estimate.nearest_slot_without_newest(at_ns);
+            if reference.saturating_sub(step) == self.lag {
+                moved = true;
+                nearest = reference;
+            }
+        }
         if step > 0
-            && (i128::from(step) - i128::from(nearest)).abs() <= i128::from(skew)
+            && !moved
+            && lag.unsigned_abs() <= MAX_SEQ_SKEW
             && let Some(slot) = newest.checked_add(step as u64)
         {
+            self.lag = lag;
             return Some(slot);
         }
-        // A restarted (or jumped) counter: re-anchor it on the inferred slot.
+        // A restarted or jumped counter, or a schedule that moved: re-anchor the
+        // sender's numbers on the inferred slot.
+        self.lag = 0;
         let slot = newest.saturating_add(nearest.max(0) as u64);
         self.seq_base = seq.wrapping_sub(slot);
         Some(slot)
@@ -599,9 +663,15 @@ macro_rules! margin_detector_impl {
             ///   slot its arrival falls in, as
             ///   [`heartbeat`](crate::FailureDetector::heartbeat) would record it,
             ///   and later numbers count on from `seq`. `Ok(true)`.
+            /// * The same happens when two heartbeats in a row are late against
+            ///   their numbers by the same whole number of periods (at least one):
+            ///   the sender stalled and resumed its schedule later without skipping
+            ///   numbers, so its numbers are re-anchored on the schedule it now
+            ///   keeps rather than expected on the one it left.
             ///
             /// So no number can put the deadline further away than the documented
-            /// bound, or make the sender's later heartbeats stale.
+            /// bound, or make the sender's later heartbeats stale, and a stall costs
+            /// at most one mistake more than with inferred numbers.
             ///
             /// # Errors
             /// As [`FailureDetector::heartbeat`](crate::FailureDetector::heartbeat);
