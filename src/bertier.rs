@@ -213,9 +213,10 @@ impl Bertier {
                 // A_k - EA(k), with EA(k) the expected arrival of this heartbeat's own
                 // slot, `slots` after the previous one's: gap - (EA(k-1 + 1) - A_(k-1))
                 // - eta * (slots - 1). Clamped to the range the slots allow.
-                // eta <= 2^47: the signed conversion is exact and one instruction.
+                // eta <= 2^47 and slots < 2^63: the signed conversions are one
+                // instruction each (the unsigned ones six).
                 let eta = self.tracker.estimate.eta() as i64 as f64;
-                let late = gap_ns as f64 - self.expected_ns + eta - eta * slots as f64;
+                let late = gap_ns as f64 - self.expected_ns + eta - eta * slots as i64 as f64;
                 let bound = self.max_late_ns;
                 let late = if late > bound {
                     bound

@@ -420,7 +420,7 @@ pub(crate) enum Observed {
     /// The first heartbeat: recorded, no interval yet.
     First,
     /// A later heartbeat, recorded; `gap_ns` since the previous one, `slots` after
-    /// the previous one's slot (0: the same slot, a catch-up heartbeat).
+    /// the previous one's slot (0: the same slot, a catch-up heartbeat; below 2^63).
     Next { gap_ns: u64, slots: u64 },
     /// A sequence number at most [`MAX_SEQ_SKEW`] below the newest one (or equal):
     /// ignored, nothing changed.
