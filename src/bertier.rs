@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::detector::{FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
-use crate::estimate::{Observed, Tracker};
+use crate::estimate::{MAX_EXPECTED_PERIODS, Observed, Tracker};
 use crate::time::Timestamp;
 
 /// Configuration of a [`Bertier`] detector. Defaults are the paper's (`beta = 1`,
@@ -91,7 +91,10 @@ impl Default for BertierConfig {
 /// tau(k+1)   = EA(k+1) + alpha(k+1)
 /// ```
 ///
-/// with `delay` and `var` starting at 0. The node is trusted until the freshness
+/// with `delay` and `var` starting at 0, and `EA(k)` the arrival expected for heartbeat
+/// `k`'s own sequence number (so a lost heartbeat before it is not lateness).
+/// `A_k - EA(k)` is taken at most 18 periods early or late (the sequence-number rules
+/// keep it there but for a slow drift of the window). The node is trusted until the freshness
 /// point `tau(k+1)`. Suspicion counts how many `var`s the silence is past
 /// `EA(k+1) + beta * delay`, `max(0, now - EA(k+1) - beta * delay) / var` (with
 /// `var` floored at 1 ns), so the threshold is `phi` and the deadline is `tau(k+1)`.
@@ -99,6 +102,10 @@ impl Default for BertierConfig {
 /// then taken as `A_k`, so that the node is trusted for `phi * var` at least.
 /// Sequence numbers are inferred from the estimated schedule as for [`Chen`](crate::Chen), or given
 /// with [`heartbeat_with_seq`](Self::heartbeat_with_seq). O(1) per heartbeat.
+///
+/// Bounds: with `c` 18 periods, `|delay| <= c`, `var <= 2c`, `EA(k+1) - A_k <= c`,
+/// so the deadline is at most `c * (1 + beta + 2 * phi) + phi` ns after the last
+/// heartbeat, whatever the sequence numbers and arrival times.
 ///
 /// ```
 /// use failure_detector::{Bertier, BertierConfig, FailureDetector, Timestamp};
@@ -130,6 +137,9 @@ pub struct Bertier {
     /// `max(var, 1 ns)`: suspicion divides by it, as the deadline multiplies by it
     /// (multiplying by its inverse could land one ulp below the threshold there).
     var_floor_ns: f64,
+    /// The largest lateness `A_k - EA(k)` recorded, ns: [`MAX_EXPECTED_PERIODS`]
+    /// periods.
+    max_late_ns: f64,
 }
 
 impl Bertier {
@@ -158,6 +168,7 @@ impl Bertier {
             var_ns: 0.0,
             start_ns: 0.0,
             var_floor_ns: 1.0,
+            max_late_ns: (MAX_EXPECTED_PERIODS * eta) as f64,
         };
         fd.reset();
         Ok(fd)
@@ -168,8 +179,10 @@ impl Bertier {
         &self.config
     }
 
-    /// Records a heartbeat carrying the sender's sequence number; `Ok(false)` and no
-    /// change for a stale one (see [`Chen::heartbeat_with_seq`](crate::Chen::heartbeat_with_seq)).
+    /// Records a heartbeat carrying the sender's sequence number: `Ok(false)` and no
+    /// change for a stale one (equal to the newest or at most 16 below), a number
+    /// more than 16 periods away from its arrival's slot taken as a restarted
+    /// counter; the rules of [`Chen::heartbeat_with_seq`](crate::Chen::heartbeat_with_seq).
     ///
     /// # Errors
     /// As [`FailureDetector::heartbeat`]; nothing is changed.
@@ -197,9 +210,23 @@ impl Bertier {
         match self.tracker.observe(at, seq)? {
             Observed::Stale => return Ok(false),
             Observed::First => {}
-            Observed::Next { gap_ns } => {
-                // A_k - EA(k) = gap - (EA(k) - A_(k-1)).
-                let error = gap_ns as f64 - self.expected_ns - self.delay_ns;
+            Observed::Next { gap_ns, slots } => {
+                // A_k - EA(k), with EA(k) the expected arrival of this heartbeat's own
+                // slot, `slots` after the previous one's: gap - (EA(k-1 + 1) - A_(k-1))
+                // - eta * (slots - 1). Clamped to the range the slots allow.
+                // eta <= 2^47 and slots < 2^63: the signed conversions are one
+                // instruction each (the unsigned ones six).
+                let eta = self.tracker.estimate.eta() as i64 as f64;
+                let late = gap_ns as f64 - self.expected_ns + eta - eta * slots as i64 as f64;
+                let bound = self.max_late_ns;
+                let late = if late > bound {
+                    bound
+                } else if late < -bound {
+                    -bound
+                } else {
+                    late
+                };
+                let error = late - self.delay_ns;
                 let gamma = self.config.gamma;
                 self.delay_ns += gamma * error;
                 self.var_ns += gamma * (error.abs() - self.var_ns);
@@ -260,12 +287,14 @@ impl FailureDetector for Bertier {
         self.tracker.arrivals.last()
     }
 
-    /// `samples`: arrivals in the estimate; `mean_ns`: `EA(k+1) - A_k`;
-    /// `std_dev_ns`: Jacobson's mean deviation `var`.
+    /// `samples`: arrivals in the estimate; `mean_ns`: `EA(k+1) - A_k`, the expected
+    /// time from the last heartbeat to the next, at least 0 (after a very late
+    /// heartbeat the estimate can lie before it; the next is not expected before the
+    /// last) and at most 18 periods; `std_dev_ns`: Jacobson's mean deviation `var`.
     fn stats(&self) -> Stats {
         Stats {
             samples: self.tracker.estimate.len(),
-            mean_ns: self.expected_ns,
+            mean_ns: self.expected_ns.max(0.0),
             std_dev_ns: self.var_ns,
         }
     }

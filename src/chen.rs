@@ -76,13 +76,20 @@ impl Default for ChenConfig {
 /// is `tau(k+1)` (rounded up to the nanosecond).
 ///
 /// Sequence numbers: [`heartbeat`](FailureDetector::heartbeat) has none, so each
-/// arrival is given the number of the nearest slot of the schedule the window
-/// estimates (at least one more than the previous): an arrival about `m` periods
-/// after the expected one counts `m` lost heartbeats. This is exact while delays
-/// vary by less than half a period around their mean, and an occasional larger
-/// jitter does not shift later numbers. Use
-/// [`heartbeat_with_seq`](Self::heartbeat_with_seq) when the transport carries them.
-/// The estimate is kept as an exact integer sum, O(1) per heartbeat.
+/// arrival is given the slot of the schedule the window estimates nearest to it, or
+/// the previous arrival's slot if that is later: an arrival about `m` periods after
+/// the expected one counts `m` lost heartbeats, and a catch-up heartbeat (sent on
+/// schedule right after a late one, as after a sender stall) shares the late one's
+/// slot instead of pushing every later number on by one. This is exact while delays
+/// vary by less than half a period around their mean; a larger jitter or a stall
+/// costs the mistakes it causes itself and does not shift later numbers. Use
+/// [`heartbeat_with_seq`](Self::heartbeat_with_seq) when the transport carries them
+/// (a sender's number is trusted within 16 periods of its arrival's slot; see
+/// there). The estimate is kept as an exact integer sum, O(1) per heartbeat.
+///
+/// Bounds: the expected arrival is at most 18 periods after the last heartbeat,
+/// whatever the sequence numbers and arrival times, so the deadline is at most
+/// `18 * interval + safety_margin` after it.
 ///
 /// ```
 /// use failure_detector::{Chen, ChenConfig, FailureDetector, Timestamp};

@@ -23,10 +23,30 @@
 //!
 //! A second, shorter window over the newest `short` values of the same ring gives the
 //! two-windows detector its second estimate at no extra memory.
+//!
+//! Sequence numbers ([`Tracker::observe`]): an arrival without one is put in the slot
+//! of the estimated schedule nearest to it, or in the newest arrival's slot if that is
+//! later (a catch-up heartbeat after a late one shares its slot instead of pushing
+//! every later number one slot on). A given sequence number is used when it lies
+//! within [`MAX_SEQ_SKEW`] periods of that nearest slot and does not put a second
+//! heartbeat in a row the same whole number of periods late (a sender that stalled
+//! and resumed its schedule without skipping numbers); otherwise (also a counter that
+//! restarted or jumped, a silence of more than that many periods) the arrival is put
+//! in its nearest slot as if it had none, and later numbers count on from there.
+//! Either way every recorded value `u_i` lies within about `MAX_SEQ_SKEW` periods of
+//! the window's mean, so the estimate stays within [`MAX_EXPECTED_PERIODS`] periods.
 
 use crate::detector::{Arrivals, Stats, ceil_ns};
 use crate::error::HeartbeatError;
 use crate::time::Timestamp;
+
+/// How many periods a given sequence number may place an arrival away from its
+/// nearest slot on the estimated schedule (early or late), and how far below the
+/// newest a number counts as stale rather than as a restarted counter.
+pub(crate) const MAX_SEQ_SKEW: u64 = 16;
+
+/// The expected arrival is at most this many periods after the last one.
+pub(crate) const MAX_EXPECTED_PERIODS: u64 = MAX_SEQ_SKEW + 2;
 
 /// The window of `A_i - eta * s_i` values and the sequence-number bookkeeping.
 #[derive(Clone, Debug)]
@@ -45,6 +65,8 @@ pub(crate) struct Estimate {
     seq: u64,
     /// `A_k - eta * s_k` of the newest arrival.
     newest: i128,
+    /// `MAX_EXPECTED_PERIODS * eta`: the largest expected offset, ns.
+    max_offset: f64,
 }
 
 impl Estimate {
@@ -63,6 +85,7 @@ impl Estimate {
             eta,
             seq: 0,
             newest: 0,
+            max_offset: (MAX_EXPECTED_PERIODS * eta) as f64,
         }
     }
 
@@ -75,9 +98,14 @@ impl Estimate {
         self.ring.len() * std::mem::size_of::<i128>()
     }
 
-    /// The sequence number of the newest arrival, counted from the first (0).
+    /// The sequence number (slot) of the newest arrival, counted from the first (0).
     pub(crate) fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// The sender's period, ns (at most 2^47).
+    pub(crate) fn eta(&self) -> u64 {
+        self.eta
     }
 
     pub(crate) fn clear(&mut self) {
@@ -90,28 +118,66 @@ impl Estimate {
         self.newest = 0;
     }
 
+    /// The slot of the estimated schedule nearest to an arrival at `at_ns` (ns since
+    /// the first arrival), counted from the newest arrival's slot:
+    /// `round((A - mean(u) - eta * s_k) / eta)` (halves rounded up), negative if the
+    /// arrival is earlier than half a period before the newest's slot (saturating at
+    /// the `i64` range). O(1); no division unless the arrival is half a period early
+    /// or one and a half late, or more.
+    #[inline]
+    pub(crate) fn nearest_slot(&self, at_ns: u64) -> i64 {
+        self.nearest_slot_over(at_ns, self.sum, self.len.max(1))
+    }
+
+    /// [`nearest_slot`](Self::nearest_slot) on the schedule of the window without its
+    /// newest value (the whole window if that is its only one): the reference a late
+    /// newest arrival has not pulled towards itself.
+    pub(crate) fn nearest_slot_without_newest(&self, at_ns: u64) -> i64 {
+        if self.len < 2 {
+            return self.nearest_slot(at_ns);
+        }
+        self.nearest_slot_over(at_ns, self.sum.wrapping_sub(self.newest), self.len - 1)
+    }
+
+    #[inline]
+    fn nearest_slot_over(&self, at_ns: u64, sum: i128, len: usize) -> i64 {
+        let n = len as i128;
+        // n * eta <= 2^15 * 2^47: no overflow.
+        let step = n * i128::from(self.eta);
+        // n * (A - (mean(u) + eta * s_k)): how late against the newest's slot of the
+        // estimated schedule, times n, exactly (wrapping arithmetic: see the module
+        // docs).
+        let late = (i128::from(at_ns).wrapping_mul(n))
+            .wrapping_sub(sum)
+            .wrapping_sub(
+                i128::from(self.eta)
+                    .wrapping_mul(i128::from(self.seq))
+                    .wrapping_mul(n),
+            );
+        let twice = late.wrapping_mul(2);
+        if twice >= -step && twice < step {
+            0
+        } else if twice >= step && twice < 3 * step {
+            1
+        } else {
+            // Rounded half up, exactly; saturating: an absurd lateness cannot wrap.
+            let slots = late.div_euclid(step) + i128::from(late.rem_euclid(step) * 2 >= step);
+            slots.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        }
+    }
+
     /// The sequence number of an arrival at `at_ns` (ns since the first arrival)
     /// when the sender's are not known: the nearest slot of the schedule the window
-    /// estimates (its mean lateness plus `seq * eta`), and at least one more than the
-    /// newest. Anchoring to the estimated schedule, rather than rounding each gap,
+    /// estimates (its mean lateness plus `seq * eta`), or the newest arrival's if that
+    /// is later. Anchoring to the estimated schedule, rather than rounding each gap,
     /// keeps one odd gap (jitter above half a period) from shifting every later
-    /// number. O(1); no division unless the arrival is half a period late or more.
+    /// number; sharing the newest's slot rather than taking the next keeps a
+    /// catch-up heartbeat (one sent on schedule right after a late one) from doing
+    /// so. O(1).
     #[inline]
     pub(crate) fn inferred_seq(&self, at_ns: u64) -> u64 {
-        let next = self.seq.saturating_add(1);
-        let n = self.len.max(1) as i128;
-        let eta = i128::from(self.eta);
-        // n * (A - (mean(u) + eta * next)): how late against the estimated schedule,
-        // times n, exactly (wrapping arithmetic: see the module docs).
-        let late = (i128::from(at_ns).wrapping_mul(n))
-            .wrapping_sub(self.sum)
-            .wrapping_sub(eta.wrapping_mul(i128::from(next)).wrapping_mul(n));
-        if late.wrapping_mul(2) < n * eta {
-            return next;
-        }
-        let slots = (late as f64 / (n * eta) as f64).round();
-        // `as` saturates: an absurd lateness cannot wrap the sequence number.
-        next.saturating_add(slots as u64)
+        self.seq
+            .saturating_add(self.nearest_slot(at_ns).max(0) as u64)
     }
 
     /// Records an arrival `at_ns` (ns since the first arrival) with sequence number
@@ -150,7 +216,8 @@ impl Estimate {
         self.newest = u;
     }
 
-    /// `EA(k+1) - A_k` in nanoseconds over the long window (0 values: `eta`).
+    /// `EA(k+1) - A_k` in nanoseconds over the long window (0 values: `eta`), at most
+    /// [`MAX_EXPECTED_PERIODS`] periods.
     #[inline]
     pub(crate) fn expected_offset(&self) -> f64 {
         self.offset(self.sum, self.len)
@@ -174,7 +241,13 @@ impl Estimate {
             Ok(small) => small as f64,
             Err(_) => numerator as f64,
         };
-        self.eta as f64 + numerator / len as f64
+        // Plain comparison rather than f64::min (NaN cannot occur here).
+        let offset = self.eta as f64 + numerator / len as f64;
+        if offset < self.max_offset {
+            offset
+        } else {
+            self.max_offset
+        }
     }
 }
 
@@ -222,7 +295,12 @@ mod tests {
     fn infers_sequence_numbers_from_the_schedule() {
         let mut e = Estimate::new(4, 0, 100);
         e.push(0, 0);
-        assert_eq!(e.inferred_seq(1), 1); // early: still the next one
+        // Less than half a period after the newest: its slot, shared (a catch-up
+        // heartbeat). The old rule took the next slot, 100 early, and so shifted
+        // every later number by one.
+        assert_eq!(e.inferred_seq(1), 0);
+        assert_eq!(e.inferred_seq(49), 0);
+        assert_eq!(e.inferred_seq(50), 1);
         assert_eq!(e.inferred_seq(149), 1);
         assert_eq!(e.inferred_seq(150), 2);
         assert_eq!(e.inferred_seq(251), 3);
@@ -236,17 +314,104 @@ mod tests {
         assert_eq!(e.inferred_seq(360), 3);
         assert_eq!(e.inferred_seq(380), 4);
     }
+
+    /// `nearest_slot` against a literal evaluation in floating point.
+    #[test]
+    fn nearest_slot_matches_rounding() {
+        let eta = 100u64;
+        let mut e = Estimate::new(3, 0, eta);
+        for (at, seq) in [(0, 0), (130, 1), (190, 2), (330, 3)] {
+            e.push(at, seq);
+        }
+        // Mean lateness (130 - 100 + 190 - 200 + 330 - 300) / 3 = 50 / 3.
+        let mean = 50.0 / 3.0;
+        for at in (0..2_000).step_by(7) {
+            let literal = ((at as f64 - mean - 300.0) / eta as f64 + 0.5).floor() as i64;
+            assert_eq!(e.nearest_slot(at), literal, "{at}");
+        }
+        // (2^64 - 1 - 50/3 - 300) / 100 = 184467440737095512.98...
+        assert_eq!(e.nearest_slot(u64::MAX), 184_467_440_737_095_513);
+    }
+
+    /// `observe`, then `accept` as a detector does.
+    fn beat(t: &mut Tracker, at_ns: u64, seq: u64) -> Result<Observed, HeartbeatError> {
+        let at = Timestamp::from_nanos(at_ns);
+        let observed = t.observe(at, Some(seq))?;
+        if observed != Observed::Stale {
+            t.arrivals.accept(at, 1);
+        }
+        Ok(observed)
+    }
+
+    #[test]
+    fn given_sequence_numbers_are_bounded() {
+        let mut t = Tracker::new(8, 0, 100);
+        assert_eq!(beat(&mut t, 1_000, 50), Ok(Observed::First));
+        let next = |gap_ns, slots| Ok(Observed::Next { gap_ns, slots });
+        // Two lost: slot 3.
+        assert_eq!(beat(&mut t, 1_300, 53), next(300, 3));
+        // 16 periods late (a stall) is still the sender's number; 17 early is not.
+        assert_eq!(beat(&mut t, 3_000, 54), next(1_700, 1));
+        assert_eq!(t.estimate.seq(), 4);
+        // The window's mean lateness is now 1600 / 3, so 3100 is nearest to slot
+        // 4 + round((2100 - 1600 / 3 - 400) / 100) = 4 + 12: a number 12 + 16
+        // after the newest is the sender's, 12 + 17 is not.
+        assert_eq!(t.estimate.nearest_slot(2_100), 12);
+        assert_eq!(beat(&mut t.clone(), 3_100, 54 + 28), next(100, 28));
+        assert_eq!(beat(&mut t, 3_100, 54 + 29), next(100, 12));
+        assert_eq!(t.estimate.seq(), 16, "re-anchored on the nearest slot");
+        // Later numbers count on from the re-anchored one.
+        assert_eq!(beat(&mut t, 3_200, 84), next(100, 1));
+        // Stale: equal, or up to 16 below; nothing changes.
+        assert_eq!(beat(&mut t, 3_250, 84), Ok(Observed::Stale));
+        assert_eq!(beat(&mut t, 3_250, 84 - 16), Ok(Observed::Stale));
+        assert_eq!(t.estimate.seq(), 17);
+        // 17 below: a restarted counter, in the nearest slot.
+        let nearest = t.estimate.nearest_slot(2_250).max(0) as u64;
+        assert_eq!(beat(&mut t, 3_250, 84 - 17), next(50, nearest));
+        assert_eq!(beat(&mut t, 3_350, 84 - 16), next(100, 1));
+        // A moved schedule: two heartbeats in a row 9 periods late against their
+        // numbers re-anchor on the second; a transient delay (late by 4, then 3)
+        // does not.
+        let mut t = Tracker::new(4, 0, 100);
+        for k in 0..4 {
+            beat(&mut t, 100 * k, k).unwrap();
+        }
+        assert_eq!(beat(&mut t, 1_300, 4), next(1_000, 1));
+        assert_eq!(beat(&mut t, 1_400, 5), next(100, 10 - 1 + 1));
+        assert_eq!(t.estimate.seq(), 14, "re-anchored");
+        assert_eq!(beat(&mut t, 1_500, 6), next(100, 1));
+        let mut t = Tracker::new(4, 0, 100);
+        for k in 0..4 {
+            beat(&mut t, 100 * k, k).unwrap();
+        }
+        assert_eq!(beat(&mut t, 800, 4), next(500, 1));
+        assert_eq!(beat(&mut t, 801, 5), next(1, 1));
+        assert_eq!(beat(&mut t, 802, 6), next(1, 1));
+        assert_eq!(t.estimate.seq(), 6, "the sender's numbers");
+        // Wrapping: u64::MAX is just before 0, and 0 after it.
+        let mut t = Tracker::new(8, 0, 100);
+        assert_eq!(beat(&mut t, 0, u64::MAX - 1), Ok(Observed::First));
+        assert_eq!(beat(&mut t, 100, u64::MAX), next(100, 1));
+        assert_eq!(beat(&mut t, 200, 0), next(100, 1));
+        assert_eq!(beat(&mut t, 300, 1), next(100, 1));
+    }
 }
 
 /// The arrival bookkeeping of an estimation-based detector: the shared [`Arrivals`],
-/// Chen's [`Estimate`], and the origin that timestamps and sequence numbers are
+/// Chen's [`Estimate`], and the origins that timestamps and sequence numbers are
 /// counted from (so the estimate's integers stay small).
 #[derive(Clone, Debug)]
 pub(crate) struct Tracker {
     pub(crate) arrivals: Arrivals,
     pub(crate) estimate: Estimate,
     origin_ns: u64,
-    first_seq: u64,
+    /// The sender's sequence number of slot 0 (modulo 2^64): a given number `s` is
+    /// slot `s - seq_base`. Moved when a number is taken as a restarted counter.
+    seq_base: u64,
+    /// How many periods late (negative: early) the newest arrival was against the
+    /// slot its sender's number gave; 0 if it had none or was re-anchored.
+    lag: i64,
 }
 
 /// What [`Tracker::observe`] made of a heartbeat.
@@ -254,9 +419,11 @@ pub(crate) struct Tracker {
 pub(crate) enum Observed {
     /// The first heartbeat: recorded, no interval yet.
     First,
-    /// A later heartbeat, recorded; `gap_ns` since the previous one.
-    Next { gap_ns: u64 },
-    /// A sequence number at or below the newest one: ignored, nothing changed.
+    /// A later heartbeat, recorded; `gap_ns` since the previous one, `slots` after
+    /// the previous one's slot (0: the same slot, a catch-up heartbeat; below 2^63).
+    Next { gap_ns: u64, slots: u64 },
+    /// A sequence number at most [`MAX_SEQ_SKEW`] below the newest one (or equal):
+    /// ignored, nothing changed.
     Stale,
 }
 
@@ -266,7 +433,8 @@ impl Tracker {
             arrivals: Arrivals::new(),
             estimate: Estimate::new(capacity, short, eta),
             origin_ns: 0,
-            first_seq: 0,
+            seq_base: 0,
+            lag: 0,
         }
     }
 
@@ -274,13 +442,28 @@ impl Tracker {
         self.arrivals = Arrivals::new();
         self.estimate.clear();
         self.origin_ns = 0;
-        self.first_seq = 0;
+        self.seq_base = 0;
+        self.lag = 0;
     }
 
-    /// Checks the order of `at` and records it in the estimate, with sequence number
-    /// `seq` or, if `None`, one inferred from the estimated schedule. The caller then computes its
+    /// Checks the order of `at` and records it in the estimate, in the slot given by
+    /// the sender's sequence number `seq` or, if `None`, the one inferred from the
+    /// estimated schedule ([`Estimate::inferred_seq`]). The caller then computes its
     /// deadline offset and calls `self.arrivals.accept(at, offset)` (unless the
     /// heartbeat was [`Observed::Stale`]).
+    ///
+    /// Sequence numbers are compared modulo 2^64 (serial number arithmetic: `s` is
+    /// after the newest `n` if `s - n`, wrapping, is below 2^63). A given number is
+    /// used when it is after the newest and puts the arrival at most
+    /// [`MAX_SEQ_SKEW`] periods early or late against its nearest slot on the
+    /// estimated schedule, unless the newest arrival was late by the same whole
+    /// number of periods (at least one) against its own number: then the sender's
+    /// schedule moved (it stalled and went on numbering from where it stopped). One
+    /// at most `MAX_SEQ_SKEW` before the newest (or equal) is stale. Any other (a
+    /// counter that restarted or jumped, a hostile datagram, a sender silent for
+    /// longer than `MAX_SEQ_SKEW` periods that resumes with its next number, a moved
+    /// schedule) re-anchors the sender's numbers: the arrival goes in the inferred
+    /// slot and later numbers count on from it. O(1).
     ///
     /// # Errors
     /// As [`FailureDetector::heartbeat`](crate::FailureDetector::heartbeat); nothing
@@ -294,23 +477,73 @@ impl Tracker {
         match self.arrivals.check(at)? {
             None => {
                 self.origin_ns = at.as_nanos();
-                self.first_seq = seq.unwrap_or(0);
+                self.seq_base = seq.unwrap_or(0);
+                self.lag = 0;
                 self.estimate.clear();
                 self.estimate.push(0, 0);
                 Ok(Observed::First)
             }
             Some((gap_ns, _)) => {
-                let relative = match seq {
-                    None => self.estimate.inferred_seq(at.as_nanos() - self.origin_ns),
-                    Some(seq) => match seq.checked_sub(self.first_seq) {
-                        Some(relative) if relative > self.estimate.seq() => relative,
-                        _ => return Ok(Observed::Stale),
+                let at_ns = at.as_nanos() - self.origin_ns;
+                let newest = self.estimate.seq();
+                let slot = match seq {
+                    None => {
+                        self.lag = 0;
+                        self.estimate.inferred_seq(at_ns)
+                    }
+                    Some(seq) => match self.given_slot(at_ns, seq) {
+                        Some(slot) => slot,
+                        None => return Ok(Observed::Stale),
                     },
                 };
-                self.estimate.push(at.as_nanos() - self.origin_ns, relative);
-                Ok(Observed::Next { gap_ns })
+                self.estimate.push(at_ns, slot);
+                Ok(Observed::Next {
+                    gap_ns,
+                    slots: slot - newest,
+                })
             }
         }
+    }
+
+    /// The slot of a heartbeat at `at_ns` numbered `seq` by its sender (see
+    /// [`observe`](Self::observe)), or `None` if it is stale. Moves `seq_base` when
+    /// the number is taken as a restarted counter.
+    #[inline]
+    fn given_slot(&mut self, at_ns: u64, seq: u64) -> Option<u64> {
+        let newest = self.estimate.seq();
+        // Slots after the newest's, modulo 2^64, as a signed distance.
+        let step = seq.wrapping_sub(self.seq_base).wrapping_sub(newest) as i64;
+        let skew = MAX_SEQ_SKEW as i64;
+        if step <= 0 && step >= -skew {
+            return None;
+        }
+        let mut nearest = self.estimate.nearest_slot(at_ns);
+        // Periods late against its number (negative: early); saturating.
+        let lag = nearest.saturating_sub(step);
+        let mut moved = false;
+        if self.lag >= 1 && lag >= 1 {
+            // The newest was late too: against the schedule it has not pulled
+            // towards itself, is this one exactly as late? Then the schedule moved.
+            let reference = self.estimate.nearest_slot_without_newest(at_ns);
+            if reference.saturating_sub(step) == self.lag {
+                moved = true;
+                nearest = reference;
+            }
+        }
+        if step > 0
+            && !moved
+            && lag.unsigned_abs() <= MAX_SEQ_SKEW
+            && let Some(slot) = newest.checked_add(step as u64)
+        {
+            self.lag = lag;
+            return Some(slot);
+        }
+        // A restarted or jumped counter, or a schedule that moved: re-anchor the
+        // sender's numbers on the inferred slot.
+        self.lag = 0;
+        let slot = newest.saturating_add(nearest.max(0) as u64);
+        self.seq_base = seq.wrapping_sub(slot);
+        Some(slot)
     }
 }
 
@@ -417,10 +650,32 @@ impl MarginDetector {
 macro_rules! margin_detector_impl {
     ($ty:ty) => {
         impl $ty {
-            /// Records a heartbeat carrying the sender's sequence number. Returns
-            /// `Ok(false)` and changes nothing if `seq` is not above the newest
-            /// sequence number seen (a stale heartbeat, which Chen's algorithm
-            /// discards).
+            /// Records a heartbeat carrying the sender's sequence number `seq`.
+            /// Numbers are compared modulo 2^64 (a counter may wrap):
+            ///
+            /// * `seq` after the newest number, and putting the heartbeat at most 16
+            ///   periods early or late against the slot its arrival falls in on the
+            ///   estimated schedule: recorded in the slot `seq` gives, so lost
+            ///   heartbeats are counted exactly whatever the jitter. `Ok(true)`.
+            /// * `seq` equal to the newest or at most 16 below it: a duplicate or
+            ///   overtaken heartbeat, which Chen's algorithm discards. `Ok(false)`,
+            ///   nothing changes.
+            /// * Any other `seq` is taken as the sender's counter having restarted
+            ///   or jumped (a restarted process, a corrupt or hostile datagram such
+            ///   as `u64::MAX`, a sender that resumes with its next number after
+            ///   more than 16 periods of silence): the heartbeat is recorded in the
+            ///   slot its arrival falls in, as
+            ///   [`heartbeat`](crate::FailureDetector::heartbeat) would record it,
+            ///   and later numbers count on from `seq`. `Ok(true)`.
+            /// * The same happens when two heartbeats in a row are late against
+            ///   their numbers by the same whole number of periods (at least one):
+            ///   the sender stalled and resumed its schedule later without skipping
+            ///   numbers, so its numbers are re-anchored on the schedule it now
+            ///   keeps rather than expected on the one it left.
+            ///
+            /// So no number can put the deadline further away than the documented
+            /// bound, or make the sender's later heartbeats stale, and a stall costs
+            /// at most one mistake more than with inferred numbers.
             ///
             /// # Errors
             /// As [`FailureDetector::heartbeat`](crate::FailureDetector::heartbeat);
@@ -434,8 +689,9 @@ macro_rules! margin_detector_impl {
             }
 
             /// When the next heartbeat is expected (the estimate the safety margin
-            /// is added to; never before the last heartbeat). `None` before the
-            /// first heartbeat or beyond [`Timestamp::MAX`].
+            /// is added to; never before the last heartbeat, at most 18 periods
+            /// after it). `None` before the first heartbeat or beyond
+            /// [`Timestamp::MAX`].
             pub fn expected_arrival(&self) -> Option<Timestamp> {
                 self.core
                     .tracker
@@ -477,8 +733,8 @@ macro_rules! margin_detector_impl {
             }
 
             /// `samples`: arrivals in the (long) window; `mean_ns`: the expected time
-            /// from the last heartbeat to the next, `EA(k+1) - A_k`; `std_dev_ns`: 0
-            /// (not estimated).
+            /// from the last heartbeat to the next, `EA(k+1) - A_k` (0 to 18
+            /// periods); `std_dev_ns`: 0 (not estimated).
             fn stats(&self) -> $crate::detector::Stats {
                 self.core.stats()
             }

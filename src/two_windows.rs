@@ -84,6 +84,8 @@ impl Default for TwoWindowsConfig {
 /// the threshold is `alpha` in seconds. Both windows share one ring of `n1` values;
 /// O(1) per heartbeat. Sequence numbers are inferred from the estimated schedule as for
 /// [`Chen`](crate::Chen), or given with [`heartbeat_with_seq`](Self::heartbeat_with_seq).
+/// As for Chen, both expected arrivals are at most 18 periods after the last
+/// heartbeat, so the deadline is at most `18 * interval + safety_margin` after it.
 ///
 /// ```
 /// use failure_detector::{FailureDetector, Timestamp, TwoWindows, TwoWindowsConfig};

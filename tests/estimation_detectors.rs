@@ -7,6 +7,8 @@ use failure_detector::{
     Bertier, BertierConfig, Chen, ChenConfig, ConfigError, FailureDetector, HeartbeatError,
     Satzger, SatzgerConfig, Timestamp, TwoWindows, TwoWindowsConfig,
 };
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 const ETA: u64 = 100_000_000; // 100 ms
 
@@ -211,8 +213,11 @@ fn bertier_follows_its_recurrences() {
     let mut history: Vec<(u64, u64)> = Vec::new();
     let mut previous_expected = 0.0;
     for (at, seq) in arrivals(300, 3) {
-        if let Some(&(last_at, _)) = history.last() {
-            let error = (at - last_at) as f64 - previous_expected - delay;
+        if let Some(&(last_at, last_seq)) = history.last() {
+            // A_k - EA(k) for this heartbeat's own sequence number: a lost heartbeat
+            // before it is not lateness.
+            let lost = (seq - last_seq - 1) as f64 * ETA as f64;
+            let error = (at - last_at) as f64 - previous_expected - lost - delay;
             delay += 0.1 * error;
             var += 0.1 * (error.abs() - var);
         }
@@ -389,4 +394,303 @@ fn sizes_are_as_documented() {
     let satzger = Satzger::new(SatzgerConfig::new()).unwrap();
     assert!(satzger.memory_bytes() >= 1000 * 40);
     assert!(satzger.memory_bytes() < 1000 * 40 + 200);
+}
+
+/// How far after the last heartbeat a margin detector's deadline may lie: the next
+/// heartbeat is expected at most 18 periods after the last, plus the margin.
+fn margin_bound(eta_ns: u64, margin_ns: u64) -> u64 {
+    18 * eta_ns + margin_ns + 1
+}
+
+/// Bertier's bound: `c * (1 + beta + 2 * phi)` with `c` 18 periods, plus `phi` ns.
+fn bertier_bound(cfg: &BertierConfig) -> f64 {
+    let c = 18.0 * cfg.interval.as_nanos() as f64;
+    (c * (1.0 + cfg.beta + 2.0 * cfg.phi) + cfg.phi + 2.0) * (1.0 + 1e-12)
+}
+
+fn deadline_offset(fd: &impl FailureDetector) -> u64 {
+    fd.deadline().expect("a deadline within range").as_nanos()
+        - fd.last_heartbeat().unwrap().as_nanos()
+}
+
+/// The reproductions: a sequence number of `u64::MAX`, or a jump of 10^6,
+/// used to put the deadline days away (or beyond `Timestamp::MAX`) and make every
+/// later, ordinary sequence number stale, so the node could never be suspected.
+#[test]
+fn a_sequence_number_jump_cannot_disable_detection() {
+    for jump in [u64::MAX, 1_000_000, 1 << 63, 17] {
+        let cfg = ChenConfig::new()
+            .with_interval(ms(100))
+            .with_safety_margin(ms(10));
+        let mut chen = Chen::new(cfg).unwrap();
+        let mut windows = TwoWindows::new(
+            TwoWindowsConfig::new()
+                .with_interval(ms(100))
+                .with_short_window(3)
+                .with_safety_margin(ms(10)),
+        )
+        .unwrap();
+        let bcfg = BertierConfig::new().with_interval(ms(100));
+        let mut bertier = Bertier::new(bcfg).unwrap();
+        for (k, seq) in (0..50u64).zip(1_000u64..) {
+            let at = Timestamp::from_millis(100 * k + 3);
+            // One hostile (or restarted) datagram at heartbeat 20.
+            let s = if k == 20 { seq.wrapping_add(jump) } else { seq };
+            chen.heartbeat_with_seq(at, s).unwrap();
+            windows.heartbeat_with_seq(at, s).unwrap();
+            bertier.heartbeat_with_seq(at, s).unwrap();
+            assert!(
+                deadline_offset(&chen) <= margin_bound(ETA, 10_000_000),
+                "{jump} {k}"
+            );
+            assert!(deadline_offset(&windows) <= margin_bound(ETA, 10_000_000));
+            assert!(deadline_offset(&bertier) as f64 <= bertier_bound(&bcfg));
+            assert!(bertier.stats().mean_ns >= 0.0, "{jump} {k}");
+        }
+        // Ordinary heartbeats after the jump are recorded: detection works again,
+        // on the sender's schedule (next due at 5003 ms, suspected 10 ms after).
+        for fd in [&chen as &dyn FailureDetector, &windows] {
+            assert_eq!(fd.last_heartbeat(), Some(Timestamp::from_millis(4_903)));
+            assert!(fd.is_available(Timestamp::from_millis(5_010)), "{jump}");
+            assert!(!fd.is_available(Timestamp::from_millis(5_014)), "{jump}");
+        }
+        assert!(
+            !bertier.is_available(Timestamp::from_millis(5_500)),
+            "{jump}"
+        );
+    }
+}
+
+/// A sender whose counter restarted (from 0, after a crash and restart) is followed:
+/// its heartbeats are not ignored as stale.
+#[test]
+fn a_restarted_sender_counter_is_followed() {
+    let cfg = ChenConfig::new()
+        .with_interval(ms(100))
+        .with_safety_margin(ms(10));
+    let mut fd = Chen::new(cfg).unwrap();
+    for k in 0..100u64 {
+        assert!(
+            fd.heartbeat_with_seq(Timestamp::from_millis(100 * k), 5_000 + k)
+                .unwrap()
+        );
+    }
+    // Restarted 2 s later: its numbers start again at 0.
+    for k in 0..10u64 {
+        let at = Timestamp::from_millis(12_000 + 100 * k);
+        assert!(fd.heartbeat_with_seq(at, k).unwrap(), "{k}");
+        assert_eq!(fd.last_heartbeat(), Some(at));
+    }
+    assert_eq!(fd.expected_arrival(), Some(Timestamp::from_millis(13_000)));
+    // A datagram a few numbers behind the newest is still stale.
+    assert!(
+        !fd.heartbeat_with_seq(Timestamp::from_millis(12_950), 7)
+            .unwrap()
+    );
+}
+
+/// A silence of days, then heartbeats again: with inferred or given sequence
+/// numbers, the state is that of a node that paused, not days of lateness.
+#[test]
+fn a_silence_of_days_leaves_sane_state() {
+    const DAYS: u64 = 3 * 86_400_000;
+    let bcfg = BertierConfig::new().with_interval(ms(100));
+    for with_seq in [false, true] {
+        let mut bertier = Bertier::new(bcfg).unwrap();
+        let mut chen = Chen::new(
+            ChenConfig::new()
+                .with_interval(ms(100))
+                .with_safety_margin(ms(10)),
+        )
+        .unwrap();
+        let mut k = 0u64;
+        let mut beat = |at_ms: u64, bertier: &mut Bertier, chen: &mut Chen| {
+            let at = Timestamp::from_millis(at_ms);
+            if with_seq {
+                bertier.heartbeat_with_seq(at, k).unwrap();
+                chen.heartbeat_with_seq(at, k).unwrap();
+            } else {
+                bertier.heartbeat(at).unwrap();
+                chen.heartbeat(at).unwrap();
+            }
+            k += 1;
+        };
+        for i in 0..50 {
+            beat(100 * i + 2 * (i % 3), &mut bertier, &mut chen);
+        }
+        for i in 0..3 {
+            beat(DAYS + 100 * i, &mut bertier, &mut chen);
+            assert!(bertier.stats().mean_ns >= 0.0);
+            assert!(deadline_offset(&bertier) as f64 <= bertier_bound(&bcfg));
+            assert!(
+                bertier.margin() < Duration::from_secs(10),
+                "{:?}",
+                bertier.margin()
+            );
+            assert!(deadline_offset(&chen) <= margin_bound(ETA, 10_000_000));
+        }
+        // Chen expects the next heartbeat on the schedule, give or take the 0 to
+        // 4 ms of lateness its window learnt before the silence.
+        let expected = chen.expected_arrival().unwrap();
+        assert!(expected >= Timestamp::from_millis(DAYS + 300));
+        assert!(
+            expected <= Timestamp::from_millis(DAYS + 304),
+            "{expected:?}"
+        );
+    }
+}
+
+/// One heartbeat of a random sequence: the gap since the previous one, and how its
+/// sequence number is made from the previous one's (`None`: no number).
+#[derive(Clone, Copy, Debug)]
+enum Seq {
+    None,
+    Next(u64),
+    Back(u64),
+    Any(u64),
+}
+
+fn gap() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        6 => 50_000_000u64..150_000_000,
+        2 => 1u64..1_000,
+        1 => 150_000_000u64..5_000_000_000,
+        1 => 1u64 << 30..1u64 << 50,
+        1 => any::<u64>(),
+    ]
+}
+
+fn seq() -> impl Strategy<Value = Seq> {
+    prop_oneof![
+        3 => Just(Seq::None),
+        6 => (1u64..3).prop_map(Seq::Next),
+        1 => (3u64..1_000_000).prop_map(Seq::Next),
+        1 => (0u64..40).prop_map(Seq::Back),
+        1 => any::<u64>().prop_map(Seq::Any),
+        1 => Just(Seq::Any(u64::MAX)),
+    ]
+}
+
+fn interval() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        Just(Duration::from_nanos(1)),
+        Just(Duration::from_millis(1)),
+        Just(Duration::from_millis(100)),
+        Just(Duration::from_secs(1)),
+        Just(Duration::from_nanos(1 << 47)),
+    ]
+}
+
+/// Feeds the sequence to `fd` (through `beat`), checking after each heartbeat that
+/// the deadline is at most `bound` after it and that suspicion is a number >= 0.
+fn run_sequence<D: FailureDetector>(
+    fd: &mut D,
+    start: u64,
+    ops: &[(u64, Seq)],
+    mut beat: impl FnMut(&mut D, Timestamp, Option<u64>),
+    bound: f64,
+    mut check: impl FnMut(&D),
+) {
+    let (mut t, mut s) = (start, 0u64);
+    for &(gap, op) in ops {
+        let Some(next) = t.checked_add(gap) else {
+            break;
+        };
+        t = next;
+        s = match op {
+            Seq::None => s,
+            Seq::Next(d) => s.wrapping_add(d),
+            Seq::Back(d) => s.wrapping_sub(d),
+            Seq::Any(x) => x,
+        };
+        let given = (!matches!(op, Seq::None)).then_some(s);
+        beat(fd, Timestamp::from_nanos(t), given);
+        let last = fd.last_heartbeat().unwrap().as_nanos();
+        match fd.deadline() {
+            Some(d) => {
+                let offset = (d.as_nanos() - last) as f64;
+                assert!(
+                    offset >= 1.0 && offset <= bound,
+                    "offset {offset} > {bound}"
+                );
+            }
+            // Beyond the end of the clock: only if the bound reaches past it.
+            None => assert!(last as f64 + bound >= u64::MAX as f64, "no deadline"),
+        }
+        for probe in [0, 1, gap / 2, gap, u64::MAX / 2, u64::MAX] {
+            let q = fd.suspicion(Timestamp::from_nanos(last.saturating_add(probe)));
+            assert!(q >= 0.0 && !q.is_nan(), "suspicion {q}");
+        }
+        check(fd);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        rng_seed: RngSeed::Fixed(0x5eed),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Whatever the sequence numbers and times: Chen's and the two-windows deadline is
+    /// at most 18 periods plus the margin after the last heartbeat, Bertier's at most
+    /// 18 periods times `1 + beta + 2 * phi` (plus `phi` ns), suspicion is never NaN
+    /// or negative, and Bertier's mean is never negative.
+    #[test]
+    fn sequence_numbers_and_times_keep_state_bounded(
+        start in prop_oneof![0u64..1 << 40, u64::MAX - (1 << 40)..u64::MAX],
+        ops in proptest::collection::vec((gap(), seq()), 1..60),
+        eta in interval(),
+        window in prop_oneof![Just(1usize), Just(2), Just(16), Just(1000)],
+        margin in prop_oneof![Just(1u64), Just(10_000_000), Just(3_600_000_000_000)],
+        beta in prop_oneof![Just(0.01), Just(1.0), Just(100.0)],
+        phi in prop_oneof![Just(0.01), Just(4.0), Just(1000.0)],
+        gamma in prop_oneof![Just(0.01), Just(0.1), Just(1.0)],
+    ) {
+        let eta_ns = eta.as_nanos() as u64;
+        let margin_slack = (margin_bound(eta_ns, margin) + 1) as f64;
+        let cfg = ChenConfig::new()
+            .with_interval(eta)
+            .with_window_size(window)
+            .with_safety_margin(Duration::from_nanos(margin));
+        let mut chen = Chen::new(cfg).unwrap();
+        run_sequence(&mut chen, start, &ops, |fd, at, s| {
+            match s {
+                Some(s) => { fd.heartbeat_with_seq(at, s).unwrap(); }
+                None => fd.heartbeat(at).unwrap(),
+            }
+        }, margin_slack, |_| {});
+
+        let cfg = TwoWindowsConfig::new()
+            .with_interval(eta)
+            .with_long_window(window)
+            .with_short_window(window.min(3))
+            .with_safety_margin(Duration::from_nanos(margin));
+        let mut windows = TwoWindows::new(cfg).unwrap();
+        run_sequence(&mut windows, start, &ops, |fd, at, s| {
+            match s {
+                Some(s) => { fd.heartbeat_with_seq(at, s).unwrap(); }
+                None => fd.heartbeat(at).unwrap(),
+            }
+        }, margin_slack, |_| {});
+
+        let cfg = BertierConfig::new()
+            .with_interval(eta)
+            .with_window_size(window)
+            .with_beta(beta)
+            .with_phi(phi)
+            .with_gamma(gamma);
+        let mut bertier = Bertier::new(cfg).unwrap();
+        run_sequence(&mut bertier, start, &ops, |fd, at, s| {
+            match s {
+                Some(s) => { fd.heartbeat_with_seq(at, s).unwrap(); }
+                None => fd.heartbeat(at).unwrap(),
+            }
+        }, bertier_bound(&cfg), |fd| {
+            let stats = fd.stats();
+            assert!(stats.mean_ns >= 0.0 && stats.mean_ns.is_finite(), "mean {}", stats.mean_ns);
+            assert!(stats.std_dev_ns >= 0.0 && stats.std_dev_ns.is_finite());
+        });
+    }
 }
