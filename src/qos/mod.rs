@@ -70,4 +70,4 @@ mod trace;
 pub use replay::{Detection, Metrics, ReplayConfig, replay};
 pub use sweep::{Family, Sweep, SweepPoint, sweep};
 pub use synth::{Delay, Generator, Loss, Network, Scenario};
-pub use trace::{Arrival, GapStats, Trace, TraceError, TraceReader};
+pub use trace::{Arrival, GapStats, MAX_ARRIVALS, MAX_LINE_BYTES, Trace, TraceError, TraceReader};
