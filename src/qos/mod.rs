@@ -67,7 +67,7 @@ mod sweep;
 mod synth;
 mod trace;
 
-pub use replay::{Detection, Metrics, ReplayConfig, replay};
-pub use sweep::{Family, Sweep, SweepPoint, sweep};
+pub use replay::{Detection, Metrics, Mistake, Mistakes, ReplayConfig, replay, replay_listing};
+pub use sweep::{Family, FamilyConfig, Sweep, SweepPoint, sweep};
 pub use synth::{Delay, Generator, Loss, Network, Scenario};
 pub use trace::{Arrival, GapStats, MAX_ARRIVALS, MAX_LINE_BYTES, Trace, TraceError, TraceReader};
