@@ -304,3 +304,15 @@ fn arrivals_near_the_end_of_time_are_refused() {
         r.map(|t| t.len())
     );
 }
+
+#[test]
+fn threshold_counts_are_bounded() {
+    use failure_detector::qos::Family;
+    let t = Family::Chen.thresholds(ms(100), usize::MAX);
+    assert_eq!(t.len(), Family::MAX_THRESHOLDS);
+    assert!(t.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        Family::Satzger.thresholds(ms(100), usize::MAX).len(),
+        Family::MAX_THRESHOLDS
+    );
+}

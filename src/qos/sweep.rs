@@ -285,6 +285,9 @@ pub enum Family {
 const WINDOW: usize = 1000;
 
 impl Family {
+    /// The most thresholds [`thresholds`](Self::thresholds) makes: 65,536.
+    pub const MAX_THRESHOLDS: usize = 1 << 16;
+
     /// Every family, in the order of the table above.
     pub const ALL: [Family; 7] = [
         Family::FixedTimeout,
@@ -312,8 +315,10 @@ impl Family {
 
     /// `n` thresholds spanning this family's useful range for a sender period
     /// `interval`, from aggressive (fast detection, many mistakes) to conservative;
-    /// log-spaced except for Satzger's, which approach 1.
+    /// log-spaced except for Satzger's, which approach 1. At most
+    /// [`MAX_THRESHOLDS`](Self::MAX_THRESHOLDS): a larger `n` gives that many.
     pub fn thresholds(self, interval: Duration, n: usize) -> Vec<f64> {
+        let n = n.min(Self::MAX_THRESHOLDS);
         let eta = interval.as_secs_f64();
         match self {
             Family::FixedTimeout => log_space(0.95, 30.0, n),
