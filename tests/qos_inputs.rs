@@ -316,3 +316,66 @@ fn threshold_counts_are_bounded() {
         Family::MAX_THRESHOLDS
     );
 }
+
+/// A fixed timeout that refuses every heartbeat at an odd millisecond.
+struct Picky(failure_detector::FixedTimeout);
+
+impl failure_detector::FailureDetector for Picky {
+    fn heartbeat(&mut self, at: Timestamp) -> Result<(), failure_detector::HeartbeatError> {
+        if (at.as_nanos() / 1_000_000) % 2 == 1 {
+            return Err(failure_detector::HeartbeatError::Duplicate { at });
+        }
+        self.0.heartbeat(at)
+    }
+    fn suspicion(&self, now: Timestamp) -> f64 {
+        self.0.suspicion(now)
+    }
+    fn threshold(&self) -> f64 {
+        self.0.threshold()
+    }
+    fn is_available(&self, now: Timestamp) -> bool {
+        self.0.is_available(now)
+    }
+    fn deadline(&self) -> Option<Timestamp> {
+        self.0.deadline()
+    }
+    fn deadline_for(&self, level: f64) -> Option<Timestamp> {
+        self.0.deadline_for(level)
+    }
+    fn last_heartbeat(&self) -> Option<Timestamp> {
+        self.0.last_heartbeat()
+    }
+    fn stats(&self) -> failure_detector::Stats {
+        self.0.stats()
+    }
+    fn reset(&mut self) {
+        self.0.reset()
+    }
+}
+
+#[test]
+fn a_detector_that_refuses_arrivals_is_measured_without_panicking() {
+    use failure_detector::qos::{ReplayConfig, replay};
+    use failure_detector::{FixedTimeout, FixedTimeoutConfig};
+    let trace = Trace::from_timestamps(
+        [0, 100, 201, 300, 401, 500]
+            .map(Timestamp::from_millis)
+            .to_vec(),
+    )
+    .unwrap();
+    let fixed = FixedTimeout::new(
+        FixedTimeoutConfig::new()
+            .with_interval(ms(100))
+            .with_missed_heartbeats(1.5),
+    )
+    .unwrap();
+    let m = replay(
+        &mut Picky(fixed),
+        &trace,
+        &ReplayConfig::new().with_warmup(1),
+    );
+    assert_eq!(m.refused, 2);
+    assert_eq!(m.heartbeats, 5);
+    // 201 and 401 refused: suspected at 250 until 300 and at 450 until 500.
+    assert_eq!((m.mistakes, m.mistake_time), (2, ms(100)));
+}
