@@ -116,10 +116,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("  {preset}");
         let range = preset.family().thresholds(PERIOD, THRESHOLDS);
         summary += &format!(
-            "| {} | {} to {} | {} |\n",
+            "| {} | {}, {} to {} | {} |\n",
             preset.family().name(),
-            short(range[0]),
-            short(range[range.len() - 1]),
+            threshold_name(preset.family()),
+            range_end(range[0]),
+            range_end(range[range.len() - 1]),
             preset.label()
         );
     }
@@ -325,6 +326,28 @@ fn print_comparison(name: &str, presets: &[FamilyConfig], sweeps: &[Sweep]) -> S
         md += "\n";
     }
     md
+}
+
+/// What a family's threshold is.
+fn threshold_name(family: Family) -> &'static str {
+    match family {
+        Family::FixedTimeout => "missed heartbeats",
+        Family::PhiAccrual | Family::ExponentialPhi => "phi",
+        Family::Chen | Family::TwoWindows => "safety margin alpha (s)",
+        Family::Bertier => "phi (weight of the variation)",
+        Family::Satzger => "share of intervals",
+        _ => "threshold",
+    }
+}
+
+/// An end of a threshold range: three significant digits at most.
+fn range_end(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:.0e}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 /// A tick label: as few digits as tell neighbouring ticks apart.
