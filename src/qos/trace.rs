@@ -50,7 +50,8 @@ impl Arrival {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TraceError {
-    /// Reading failed.
+    /// Reading failed (also: the path is a directory, on line 0, or a line is not
+    /// UTF-8, with [`io::ErrorKind::InvalidData`]).
     #[error("line {line}: read error: {source}")]
     Io {
         /// The line being read.
@@ -145,7 +146,9 @@ pub enum TraceError {
 /// 1100000000,1,1090000000
 /// ```
 ///
-/// Blank lines are ignored. The header may be `arrival_ns`, `arrival_ns,seq`,
+/// Blank lines are ignored; a line ends with `\n` or `\r\n` and is at most
+/// [`MAX_LINE_BYTES`] long; a trace holds at most [`MAX_ARRIVALS`] arrivals. The
+/// header may be `arrival_ns`, `arrival_ns,seq`,
 /// `arrival_ns,sent_ns` or `arrival_ns,seq,sent_ns`. The reader also accepts the LIP6
 /// PlanetLab format (header `numseq,timestamp_start_send,timestamp_end_send`): the
 /// start of each send is taken as both the send time and the arrival (the files
