@@ -1,11 +1,17 @@
 //! The QoS lab: every detector family swept over 50 thresholds on synthetic scenarios
 //! and on the LIP6 PlanetLab traces; prints tables, writes CSV and SVG charts of
-//! detection time against mistake rate under `target/qos/`.
+//! detection time against mistake rate, and lists which gaps caused the mistakes.
 //!
 //! ```text
 //! cargo run --release --example qos_lab            # everything
 //! cargo run --release --example qos_lab -- bursty  # traces whose name contains "bursty"
 //! ```
+//!
+//! Writes, for each trace, `target/qos/<trace>.csv` (every sweep point) and
+//! `target/qos/<trace>.svg`, and `target/qos/summary.md` (every Markdown table of
+//! `docs/qos.md`: the detectors' parameters, the comparisons and the gaps behind the
+//! mistakes). The charts `docs/qos.md` shows are also written to `docs/`, so this one
+//! command regenerates everything the docs show.
 //!
 //! The LIP6 traces are read from `data/lip6/` in the repository; the lab
 //! stops with an error naming the path if they are missing.
@@ -16,16 +22,31 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use failure_detector::qos::{Delay, Family, Loss, Network, ReplayConfig, Scenario, Sweep, Trace};
+use failure_detector::qos::{
+    Delay, Family, FamilyConfig, Loss, Network, ReplayConfig, Scenario, Sweep, Trace,
+    replay_listing,
+};
 use plotters::prelude::*;
 
 const THRESHOLDS: usize = 50;
 const WARMUP: usize = 1000;
 const PERIOD: Duration = Duration::from_millis(100);
-/// The families are compared at the detection times at which Akka-style phi makes
-/// this many mistakes per hour.
-/// (those of these rates that phi reaches on the trace).
+/// The families are compared at the detection times at which phi accrual makes this
+/// many mistakes per hour (those of these rates that phi reaches on the trace).
 const PHI_MISTAKES_PER_HOUR: [f64; 7] = [1000.0, 300.0, 100.0, 30.0, 10.0, 3.0, 1.0];
+/// The mistakes are listed at the detection time at which phi makes this many per
+/// hour (or the nearest rate it reaches).
+const LISTED_AT_PER_HOUR: f64 = 100.0;
+/// At most this many mistakes are listed per detector (all are counted).
+const MAX_LISTED: usize = 100_000;
+/// The charts `docs/qos.md` shows, written to `docs/qos-<trace>.svg`.
+const DOC_CHARTS: [&str; 5] = [
+    "bursty",
+    "sudden-change",
+    "lip6-node1",
+    "lip6-node3",
+    "lip6-node5",
+];
 
 fn ms(x: u64) -> Duration {
     Duration::from_millis(x)
@@ -85,7 +106,25 @@ fn main() -> Result<(), Box<dyn Error>> {
     traces.retain(|(name, _)| name.contains(&filter));
 
     let config = ReplayConfig::new().with_warmup(WARMUP);
-    let mut summary = String::new();
+    // The lab's presets for a 100 ms period; change a field here to measure another
+    // configuration (every table, CSV row and chart legend says which was used).
+    let presets: Vec<FamilyConfig> = Family::ALL.iter().map(|f| f.preset(PERIOD)).collect();
+    let mut summary =
+        String::from("## Detectors\n\n| family | swept threshold | parameters |\n|---|---|---|\n");
+    println!("detectors (sender period {} ms):", PERIOD.as_millis());
+    for preset in &presets {
+        println!("  {preset}");
+        let range = preset.family().thresholds(PERIOD, THRESHOLDS);
+        summary += &format!(
+            "| {} | {}, {} to {} | {} |\n",
+            preset.family().name(),
+            threshold_name(preset.family()),
+            range_end(range[0]),
+            range_end(range[range.len() - 1]),
+            preset.label()
+        );
+    }
+    summary += "\n";
     for (name, trace) in &traces {
         let gaps = trace.gap_stats().ok_or("trace too short")?;
         println!(
@@ -98,9 +137,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
         let started = Instant::now();
         let mut sweeps = Vec::new();
-        for family in Family::ALL {
-            let thresholds = family.thresholds(PERIOD, THRESHOLDS);
-            sweeps.push(family.sweep(trace, PERIOD, &config, &thresholds)?);
+        for preset in &presets {
+            let thresholds = preset.family().thresholds(PERIOD, THRESHOLDS);
+            sweeps.push(preset.sweep(trace, &config, &thresholds)?);
         }
         let elapsed = started.elapsed();
         println!(
@@ -109,7 +148,10 @@ fn main() -> Result<(), Box<dyn Error>> {
             elapsed.as_secs_f64(),
             (sweeps.len() * THRESHOLDS * trace.len()) as f64 / elapsed.as_secs_f64() / 1e6
         );
-        summary += &print_comparison(name, &sweeps);
+        summary += &format!("## {name}\n\n");
+        summary += &print_comparison(name, &presets, &sweeps);
+        summary += "\n";
+        summary += &print_mistakes(name, trace, &config, &presets, &sweeps)?;
         summary += "\n";
 
         let mut csv = BufWriter::new(File::create(out.join(format!("{name}.csv")))?);
@@ -121,63 +163,139 @@ fn main() -> Result<(), Box<dyn Error>> {
         let svg = out.join(format!("{name}.svg"));
         chart(&svg, name, &sweeps)?;
         println!("wrote {} and {name}.csv", svg.display());
+        if DOC_CHARTS.contains(&name.as_str()) {
+            let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/qos-{name}.svg"));
+            fs::copy(&svg, &docs)?;
+            println!("wrote {}", docs.display());
+        }
     }
     fs::write(out.join("summary.md"), summary)?;
+    println!("\nwrote {}", out.join("summary.md").display());
     Ok(())
 }
 
-/// The mean detection time at which `sweep` first falls to `per_hour` mistakes per
-/// hour (interpolated in the log of the rate), if it does.
-fn detection_time_at(sweep: &Sweep, per_hour: f64) -> Option<Duration> {
-    let mut curve: Vec<(f64, f64)> = sweep
-        .points
-        .iter()
-        .filter_map(|p| {
-            let td = p.metrics.detection.mean?.as_secs_f64();
-            Some((td, p.metrics.mistake_rate() * 3600.0))
+/// Which gaps caused each family's mistakes, at the sweep point whose mean detection
+/// time is nearest the one at which phi makes `LISTED_AT_PER_HOUR` mistakes per
+/// hour: the mistakes by the length of the gap behind them (in sender periods), and
+/// the longest gaps. Also returned as a Markdown table.
+fn print_mistakes(
+    name: &str,
+    trace: &Trace,
+    config: &ReplayConfig,
+    presets: &[FamilyConfig],
+    sweeps: &[Sweep],
+) -> Result<String, Box<dyn Error>> {
+    let Some(phi) = phi_sweep(presets, sweeps) else {
+        return Ok(String::new());
+    };
+    // The target: the rate asked for, or the nearest phi reaches.
+    let Some(target) = phi
+        .detection_time_at(LISTED_AT_PER_HOUR / 3600.0)
+        .or_else(|| {
+            phi.points
+                .iter()
+                .filter(|p| p.metrics.mistakes > 0)
+                .filter_map(|p| p.metrics.detection.mean)
+                .max()
         })
-        .collect();
-    curve.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let target = per_hour.ln();
-    curve.windows(2).find_map(|w| {
-        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
-        if !(y0 >= per_hour && y1 <= per_hour) {
-            return None;
-        }
-        // As `Sweep::mistake_rate_at` interpolates: in the log of the rate when
-        // both are positive, linearly otherwise.
-        let t = if y0 == y1 {
-            0.0
-        } else if y1 > 0.0 {
-            (y0.ln() - target) / (y0.ln() - y1.ln())
-        } else {
-            (y0 - per_hour) / (y0 - y1)
+    else {
+        return Ok(String::new());
+    };
+    let period = PERIOD.as_secs_f64();
+    let classes = [(0.0, 1.5), (1.5, 3.0), (3.0, 10.0), (10.0, f64::INFINITY)];
+    let mut md = format!(
+        "| {name}: mistakes by the gap that caused them, near T_D = {:.2} ms | T_D ms | mistakes | gap < 1.5 periods (jitter) | 1.5 to 3 (a beat or two lost) | 3 to 10 (loss burst) | 10 or more (stall) | longest gaps, ms (arrival index) |\n|---|---|---|---|---|---|---|---|\n",
+        target.as_secs_f64() * 1e3
+    );
+    println!(
+        "mistakes near T_D = {:.2} ms, by the gap that caused them (in periods):",
+        target.as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<16} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}  longest gaps",
+        "", "T_D ms", "mistakes", "<1.5", "1.5-3", "3-10", ">=10"
+    );
+    for (preset, sweep) in presets.iter().zip(sweeps) {
+        let nearest = sweep
+            .points
+            .iter()
+            .filter_map(|p| Some((p.threshold, p.metrics.detection.mean?)))
+            .min_by_key(|(_, td)| td.abs_diff(target));
+        let Some((threshold, td)) = nearest else {
+            continue;
         };
-        Some(Duration::from_secs_f64(x0 + t * (x1 - x0)))
-    })
+        let mut fd = preset.build(threshold)?;
+        let (_, mistakes) = replay_listing(fd.as_mut(), trace, config, MAX_LISTED);
+        let mut counts = [0u64; 4];
+        for m in &mistakes.listed {
+            let periods = m.gap.as_secs_f64() / period;
+            if let Some(i) = classes
+                .iter()
+                .position(|&(lo, hi)| lo <= periods && periods < hi)
+            {
+                counts[i] += 1;
+            }
+        }
+        let mut longest: Vec<_> = mistakes.listed.iter().collect();
+        longest.sort_by(|a, b| b.gap.cmp(&a.gap).then(a.arrival.cmp(&b.arrival)));
+        let longest: Vec<String> = longest
+            .iter()
+            .take(3)
+            .map(|m| format!("{:.1} (#{})", m.gap.as_secs_f64() * 1e3, m.arrival))
+            .collect();
+        let listed_all = mistakes.listed.len() as u64 == mistakes.total;
+        let total = if listed_all {
+            mistakes.total.to_string()
+        } else {
+            format!("{} ({} listed)", mistakes.total, mistakes.listed.len())
+        };
+        let td_ms = format!("{:.2}", td.as_secs_f64() * 1e3);
+        println!(
+            "{:<16} {td_ms:>9} {total:>9} {:>8} {:>8} {:>8} {:>8}  {}",
+            preset.family().name(),
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3],
+            longest.join(", ")
+        );
+        md += &format!(
+            "| {} | {td_ms} | {total} | {} | {} | {} | {} | {} |\n",
+            preset.label(),
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3],
+            longest.join(", ")
+        );
+    }
+    Ok(md)
 }
 
-/// Mistakes per hour of each family at the detection times where Akka-style phi
-/// makes 1000, 100, 10 and 1 mistakes per hour, with the ratio to phi. Also returned
-/// as a Markdown table.
-fn print_comparison(name: &str, sweeps: &[Sweep]) -> String {
-    let Some(phi) = sweeps
+/// Phi accrual's sweep, the reference of the comparisons.
+fn phi_sweep<'a>(presets: &[FamilyConfig], sweeps: &'a [Sweep]) -> Option<&'a Sweep> {
+    presets
         .iter()
-        .find(|s| s.detector == Family::PhiAccrual.name())
-    else {
+        .position(|p| p.family() == Family::PhiAccrual)
+        .and_then(|i| sweeps.get(i))
+}
+
+/// Mistakes per hour of each family at the detection times where phi accrual makes
+/// 1000, 300, 100, 30, 10, 3 and 1 mistakes per hour (`Sweep::detection_time_at`),
+/// with the ratio to phi. Also returned as a Markdown table whose rows are labelled
+/// with every parameter of the detector.
+fn print_comparison(name: &str, presets: &[FamilyConfig], sweeps: &[Sweep]) -> String {
+    let Some(phi) = phi_sweep(presets, sweeps) else {
         return String::new();
     };
-    let at: Vec<Option<Duration>> = PHI_MISTAKES_PER_HOUR
+    let at: Vec<Duration> = PHI_MISTAKES_PER_HOUR
         .iter()
-        .map(|&r| detection_time_at(phi, r))
-        .filter(Option::is_some)
+        .filter_map(|&r| phi.detection_time_at(r / 3600.0))
         .collect();
     let mut md = format!("| {name}: mistakes/hour at mean T_D |");
     let mut header = format!("{:<16}", "mistakes/hour at T_D =");
     for t in &at {
-        let cell = t.map_or("-".to_string(), |t| {
-            format!("{:.2} ms", t.as_secs_f64() * 1e3)
-        });
+        let cell = format!("{:.2} ms", t.as_secs_f64() * 1e3);
         header += &format!(" {cell:>18}");
         md += &format!(" {cell} |");
     }
@@ -185,16 +303,16 @@ fn print_comparison(name: &str, sweeps: &[Sweep]) -> String {
     md += &"---|".repeat(at.len());
     md += "\n";
     println!("{header}");
-    for s in sweeps {
-        let mut line = format!("{:<22}", s.detector);
+    for (preset, s) in presets.iter().zip(sweeps) {
+        let mut line = format!("{:<22}", preset.family().name());
         md += &format!("| {} |", s.detector);
-        for t in &at {
-            let cell = match t.and_then(|t| s.mistake_rate_at(t).map(|r| (t, r))) {
+        for &t in &at {
+            let cell = match s.mistake_rate_at(t) {
                 None => "-".to_string(),
-                Some((t, rate)) => {
+                Some(rate) => {
                     let per_hour = rate * 3600.0;
                     match phi.mistake_rate_at(t) {
-                        Some(base) if base > 0.0 && s.detector != phi.detector => {
+                        Some(base) if base > 0.0 && !std::ptr::eq(s, phi) => {
                             format!("{per_hour:.1} (x{:.2})", rate / base)
                         }
                         _ => format!("{per_hour:.1}"),
@@ -208,6 +326,28 @@ fn print_comparison(name: &str, sweeps: &[Sweep]) -> String {
         md += "\n";
     }
     md
+}
+
+/// What a family's threshold is.
+fn threshold_name(family: Family) -> &'static str {
+    match family {
+        Family::FixedTimeout => "missed heartbeats",
+        Family::PhiAccrual | Family::ExponentialPhi => "phi",
+        Family::Chen | Family::TwoWindows => "safety margin alpha (s)",
+        Family::Bertier => "phi (weight of the variation)",
+        Family::Satzger => "share of intervals",
+        _ => "threshold",
+    }
+}
+
+/// An end of a threshold range: three significant digits at most.
+fn range_end(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:.0e}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 /// A tick label: as few digits as tell neighbouring ticks apart.
@@ -281,7 +421,7 @@ fn chart(path: &Path, name: &str, sweeps: &[Sweep]) -> Result<(), Box<dyn Error>
         (0.1, 10.0)
     };
 
-    let root = SVGBackend::new(path, (960, 640)).into_drawing_area();
+    let root = SVGBackend::new(path, (1100, 700)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
@@ -321,6 +461,7 @@ fn chart(path: &Path, name: &str, sweeps: &[Sweep]) -> Result<(), Box<dyn Error>
     }
     chart
         .configure_series_labels()
+        .label_font(("sans-serif", 13))
         .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)

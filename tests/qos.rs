@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use failure_detector::qos::{
-    Delay, Family, Loss, Network, ReplayConfig, Scenario, Trace, TraceError, replay, sweep,
+    Delay, Family, FamilyConfig, Loss, Network, ReplayConfig, Scenario, Trace, TraceError, replay,
+    replay_listing, sweep,
 };
-use failure_detector::{FixedTimeout, FixedTimeoutConfig, PhiAccrual, PhiAccrualConfig, Timestamp};
+use failure_detector::{
+    FailureDetector, FixedTimeout, FixedTimeoutConfig, PhiAccrual, PhiAccrualConfig, Timestamp,
+};
 
 fn ms(x: u64) -> Duration {
     Duration::from_millis(x)
@@ -228,8 +231,13 @@ fn sweep_tables_csv_and_interpolation() {
     let csv = String::from_utf8(csv).unwrap();
     assert_eq!(csv.lines().count(), 3);
     let fields = failure_detector::qos::Sweep::CSV_HEADER.split(',').count();
-    assert!(csv.lines().all(|l| l.split(',').count() == fields));
-    assert!(csv.starts_with("fixed timeout,1.1,"));
+    // The label, quoted (it lists the parameters, with commas), then the numbers.
+    let label = "\"fixed timeout (interval 100 ms, pause 0 ms)\",";
+    assert!(
+        csv.lines()
+            .all(|l| l.starts_with(label) && l[label.len()..].split(',').count() == fields - 1)
+    );
+    assert!(csv.starts_with(&format!("{label}1.1,")));
     assert_eq!(s.table().lines().count(), 5);
     // Interpolation between the points that bracket a detection time.
     let (a, b) = (s.points[0].metrics, s.points[1].metrics);
@@ -495,4 +503,218 @@ fn malformed_files_are_refused_with_line_numbers() {
     assert_eq!(err.to_string(), "line 3: 2 fields, the header has 3");
     let err = Trace::read_path("/nonexistent/trace.csv").unwrap_err();
     assert!(matches!(err, TraceError::Io { line: 0, .. }));
+}
+
+// ---- Sweep memory: streaming statistics against the old exact computation ----
+
+/// Detection times as replay computed them before streaming statistics: one per
+/// measured arrival, `deadline - crash` (send time, else arrival), `None` for never.
+fn exact_detections(
+    fd: &mut dyn FailureDetector,
+    trace: &Trace,
+    warmup: usize,
+) -> Vec<Option<u64>> {
+    fd.reset();
+    let crash_times = trace.sent().unwrap_or(trace.arrivals()).to_vec();
+    let mut out = Vec::new();
+    for (k, &at) in trace.arrivals().iter().enumerate() {
+        fd.heartbeat(at).unwrap();
+        if k >= warmup {
+            out.push(
+                fd.deadline()
+                    .map(|d| d.as_nanos().saturating_sub(crash_times[k].as_nanos())),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn sweep_statistics_match_the_exact_computation() {
+    let trace = Scenario::new(ms(100))
+        .jitter(Delay::log_normal(ms(10), ms(8)).unwrap())
+        .loss(Loss::bursty(0.02, 3.0).unwrap())
+        .stalls(ms(700), Duration::from_secs(60))
+        .generate(3, 3_000)
+        .unwrap();
+    let config = ReplayConfig::new().with_warmup(100);
+    for family in Family::ALL {
+        let thresholds = family.thresholds(ms(100), 6);
+        let swept = family.sweep(&trace, ms(100), &config, &thresholds).unwrap();
+        for (point, &t) in swept.points.iter().zip(&thresholds) {
+            let mut fd = family.build(ms(100), t).unwrap();
+            let all = exact_detections(fd.as_mut(), &trace, 100);
+            let mut times: Vec<u64> = all.iter().flatten().copied().collect();
+            let d = point.metrics.detection;
+            assert_eq!(d.crashes, all.len(), "{}", family.name());
+            assert_eq!(d.undetected, all.len() - times.len());
+            if times.is_empty() {
+                assert_eq!((d.mean, d.p99, d.max), (None, None, None));
+                continue;
+            }
+            let sum: u128 = times.iter().map(|&x| u128::from(x)).sum();
+            let mean = Duration::from_nanos((sum / times.len() as u128) as u64);
+            assert_eq!(d.mean, Some(mean), "{} at {t}", family.name());
+            times.sort_unstable();
+            assert_eq!(d.max, Some(Duration::from_nanos(*times.last().unwrap())));
+            let exact = times[(times.len() * 99).div_ceil(100) - 1];
+            let p99 = d.p99.unwrap().as_nanos() as u64;
+            assert!(
+                p99.abs_diff(exact) as f64 <= exact as f64 / 256.0,
+                "{} at {t}: p99 {p99} vs exact {exact}",
+                family.name()
+            );
+        }
+    }
+}
+
+// ---- Which gaps caused the mistakes; detection time at a mistake rate ----
+
+/// Every 100 ms, with gaps of 150, 250 and 350 ms; 1 s of arrivals in all.
+fn three_gaps() -> Trace {
+    trace_ms(&[0, 100, 250, 350, 600, 700, 1050, 1150])
+}
+
+#[test]
+fn replay_lists_each_mistake_and_the_gap_that_caused_it() {
+    let trace = three_gaps();
+    // Timeout 120 ms: every gap above it is a mistake starting 120 ms after the
+    // arrival before it.
+    let (m, list) = replay_listing(&mut fixed(100, 1.2), &trace, &ReplayConfig::new(), 10);
+    assert_eq!((m.mistakes, list.total), (3, 3));
+    let found: Vec<(usize, u64, u64, u64)> = list
+        .listed
+        .iter()
+        .map(|x| {
+            (
+                x.arrival,
+                x.start.as_nanos() / 1_000_000,
+                x.duration.as_millis() as u64,
+                x.gap.as_millis() as u64,
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(1, 220, 30, 150), (3, 470, 130, 250), (5, 820, 230, 350)]
+    );
+    // Bounded: the total is still counted.
+    let (_, list) = replay_listing(&mut fixed(100, 1.2), &trace, &ReplayConfig::new(), 2);
+    assert_eq!((list.total, list.listed.len()), (3, 2));
+    let (_, list) = replay_listing(&mut fixed(100, 1.2), &trace, &ReplayConfig::new(), 0);
+    assert_eq!((list.total, list.listed.len()), (3, 0));
+    // After a warm-up of 4 arrivals, two are left; the indices are the trace's.
+    let warm = ReplayConfig::new().with_warmup(4);
+    let (_, list) = replay_listing(&mut fixed(100, 1.2), &trace, &warm, usize::MAX);
+    assert_eq!(
+        list.listed.iter().map(|x| x.arrival).collect::<Vec<_>>(),
+        [5]
+    );
+    assert_eq!(list.total, 1);
+    // A crash ends the last gap: the mistake lasts until the crash.
+    let mut crashed = three_gaps();
+    crashed.set_crash(Some(Timestamp::from_millis(1000)));
+    let (_, list) = replay_listing(&mut fixed(100, 1.2), &crashed, &ReplayConfig::new(), 10);
+    let last = list.listed[2];
+    assert_eq!(
+        (last.arrival, last.duration, last.gap),
+        (5, ms(180), ms(300))
+    );
+}
+
+#[test]
+fn detection_time_at_inverts_mistake_rate_at() {
+    let trace = three_gaps();
+    let s = Family::FixedTimeout
+        .sweep(&trace, ms(100), &ReplayConfig::new(), &[1.2, 2.0, 3.0, 4.0])
+        .unwrap();
+    // T_D is the timeout; 3, 2, 1 and 0 mistakes over 1.15 s.
+    let r = 1.0 / 1.15;
+    let rates: Vec<f64> = s.points.iter().map(|p| p.metrics.mistake_rate()).collect();
+    for (got, want) in rates.iter().zip([3.0 * r, 2.0 * r, r, 0.0]) {
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+    let near = |got: Option<Duration>, want: u64| {
+        let got = got.unwrap_or_else(|| panic!("none for {want} ms"));
+        assert!(
+            got.abs_diff(ms(want)) < Duration::from_micros(1),
+            "{got:?} vs {want} ms"
+        );
+    };
+    near(s.detection_time_at(3.0 * r), 120);
+    near(s.detection_time_at(2.0 * r), 200);
+    // Between 2r and r, in the log of the rate: the geometric mean is half way.
+    near(s.detection_time_at(2f64.sqrt() * r), 250);
+    // Between r and 0, linearly.
+    near(s.detection_time_at(0.5 * r), 350);
+    near(s.detection_time_at(0.0), 400);
+    // Round trip through mistake_rate_at.
+    for want in [2.5 * r, 1.7 * r, 0.3 * r] {
+        let td = s.detection_time_at(want).unwrap();
+        let back = s.mistake_rate_at(td).unwrap();
+        assert!((back / want - 1.0).abs() < 1e-6, "{back} vs {want}");
+    }
+    // Outside the range the sweep covers.
+    assert_eq!(s.detection_time_at(4.0 * r), None);
+    assert_eq!(s.detection_time_at(-1.0), None);
+    assert_eq!(s.detection_time_at(f64::NAN), None);
+}
+
+// ---- Family parameters and labels ----
+
+#[test]
+fn family_parameters_are_settable_and_labelled() {
+    let trace = Scenario::new(ms(100))
+        .jitter(Delay::normal(ms(20), ms(10)).unwrap())
+        .generate(1, 3_000)
+        .unwrap();
+    let preset = Family::PhiAccrual.preset(ms(100));
+    assert_eq!(
+        preset.to_string(),
+        "phi accrual (logistic, window 1000, min std dev 10 ms, pause 0 ms, first estimate 100 ms)"
+    );
+    // Akka's defaults: a 3 s pause makes detection 3 s slower.
+    let akka = FamilyConfig::PhiAccrual(
+        PhiAccrualConfig::new()
+            .with_max_sample_size(1000)
+            .with_first_heartbeat_estimate(ms(100)),
+    );
+    assert_eq!(
+        akka.label(),
+        "phi accrual (logistic, window 1000, min std dev 100 ms, pause 3000 ms, first estimate 100 ms)"
+    );
+    let config = ReplayConfig::new().with_warmup(100);
+    let a = preset.sweep(&trace, &config, &[8.0]).unwrap();
+    let b = akka.sweep(&trace, &config, &[8.0]).unwrap();
+    assert_eq!(a.detector, preset.label());
+    assert_eq!(b.detector, akka.label());
+    let (ta, tb) = (
+        a.points[0].metrics.detection.mean.unwrap(),
+        b.points[0].metrics.detection.mean.unwrap(),
+    );
+    assert!(tb > ta + ms(3000), "{ta:?} {tb:?}");
+    // The same as building the detector by hand.
+    let mut fd = PhiAccrual::new(
+        PhiAccrualConfig::new()
+            .with_threshold(8.0)
+            .with_max_sample_size(1000)
+            .with_first_heartbeat_estimate(ms(100)),
+    )
+    .unwrap();
+    assert_eq!(b.points[0].metrics, replay(&mut fd, &trace, &config));
+    // Every family's preset names its family and its parameters.
+    for family in Family::ALL {
+        let label = family.preset(ms(100)).label();
+        assert!(label.starts_with(family.name()), "{label}");
+        assert!(
+            label.contains("100 ms") || label.contains("window 1000"),
+            "{label}"
+        );
+        assert_eq!(family.preset(ms(100)).family(), family);
+    }
+    let other = FamilyConfig::FixedTimeout(FixedTimeoutConfig::new().with_acceptable_pause(ms(40)));
+    assert_eq!(
+        other.label(),
+        "fixed timeout (interval 5000 ms, pause 40 ms)"
+    );
 }

@@ -15,9 +15,13 @@
 //! | `P_A` ([`Metrics::query_accuracy`]) | the share of time a correct node is trusted |
 //!
 //! Replay is exact and fast: it reads each detector's [`deadline`] after each arrival
-//! instead of polling at fixed steps. A [`sweep`] over thresholds draws a detector's
-//! trade-off curve (`T_D` against `lambda_M`); [`Family`] sweeps the crate's detectors
-//! with presets for a sender period.
+//! instead of polling at fixed steps, in memory independent of the trace's length.
+//! [`replay_listing`] also lists each mistake with the gap between arrivals that
+//! caused it. A [`sweep`] over thresholds draws a detector's trade-off curve (`T_D`
+//! against `lambda_M`), read at a detection time with [`Sweep::mistake_rate_at`] or
+//! at a mistake rate with [`Sweep::detection_time_at`]; [`Family`] sweeps the crate's
+//! detectors with presets for a sender period, and [`FamilyConfig`] with any
+//! parameters, every sweep labelled with the parameters used.
 //!
 //! ```
 //! use failure_detector::qos::{replay, Delay, Family, Loss, ReplayConfig, Scenario};
@@ -50,6 +54,15 @@
 //! deterministic: the same seed gives the same trace, the same trace the same
 //! metrics.
 //!
+//! # Bounds
+//!
+//! Every size a caller or an input file supplies is bounded before it is allocated
+//! or looped over: a trace line is at most [`MAX_LINE_BYTES`] and a trace at most
+//! [`MAX_ARRIVALS`] arrivals (typed [`TraceError`]s); a [`Scenario`] refuses
+//! schedules that run past [`Timestamp::MAX`](crate::Timestamp::MAX) and stalls
+//! longer than 2^47 ns, and does O(1) work per heartbeat; a sweep's memory grows with
+//! its thresholds, not with the trace.
+//!
 //! # Limitations
 //!
 //! * Replay feeds arrivals through [`FailureDetector::heartbeat`], which has no
@@ -67,7 +80,7 @@ mod sweep;
 mod synth;
 mod trace;
 
-pub use replay::{Detection, Metrics, ReplayConfig, replay};
-pub use sweep::{Family, Sweep, SweepPoint, sweep};
+pub use replay::{Detection, Metrics, Mistake, Mistakes, ReplayConfig, replay, replay_listing};
+pub use sweep::{Family, FamilyConfig, Sweep, SweepPoint, sweep};
 pub use synth::{Delay, Generator, Loss, Network, Scenario};
-pub use trace::{Arrival, GapStats, Trace, TraceError, TraceReader};
+pub use trace::{Arrival, GapStats, MAX_ARRIVALS, MAX_LINE_BYTES, Trace, TraceError, TraceReader};

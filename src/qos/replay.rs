@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::trace::Trace;
 use crate::detector::FailureDetector;
+use crate::time::Timestamp;
 
 /// How a trace is replayed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,9 +56,11 @@ pub struct Detection {
     /// Crashes never detected (the deadline lay beyond [`Timestamp::MAX`](crate::Timestamp::MAX));
     /// not part of the statistics below.
     pub undetected: usize,
-    /// Mean detection time.
+    /// Mean detection time (exact, rounded down to the nanosecond).
     pub mean: Option<Duration>,
-    /// 99th percentile (nearest rank).
+    /// 99th percentile (nearest rank), from a histogram: within 2^-8 (0.4%) of the
+    /// exact value, exact below 256 ns and when all detection times are equal, and
+    /// never outside the range of the detection times (see [`replay`]).
     pub p99: Option<Duration>,
     /// Longest detection time.
     pub max: Option<Duration>,
@@ -82,6 +85,11 @@ pub struct Metrics {
     pub mistake_time: Duration,
     /// Detection time.
     pub detection: Detection,
+    /// Arrivals the detector refused (its `heartbeat` returned an error), warm-up
+    /// included. Always 0 for this crate's detectors, since trace arrivals are
+    /// strictly increasing; a detector of your own may refuse some. A refused arrival
+    /// is measured like the others, with the detector's deadline as it stands.
+    pub refused: u64,
     /// Start of the first and the last mistake, ns, for `T_MR`.
     first_mistake_ns: u64,
     last_mistake_ns: u64,
@@ -157,7 +165,8 @@ impl fmt::Display for Metrics {
 
 /// Replays `trace` through `fd` (after [`reset`](FailureDetector::reset)ting it) and
 /// measures it, from the deadline the detector reports after each arrival: exact to
-/// the nanosecond and O(1) per arrival beyond the detector's own cost.
+/// the nanosecond and O(1) per arrival beyond the detector's own cost, in memory
+/// independent of the trace's length.
 ///
 /// * After arrival `k` the detector would suspect at its deadline `d_k`; if
 ///   `d_k < A_(k+1)` that is a mistake lasting `A_(k+1) - d_k`.
@@ -168,6 +177,15 @@ impl fmt::Display for Metrics {
 ///   `T_D = max(0, d_last - c)`, and accuracy is measured up to `c`.
 ///
 /// Deterministic: the same detector configuration and trace give the same metrics.
+///
+/// # Accuracy of the detection-time statistics
+///
+/// The count, mean and max of `T_D` are exact. The p99 comes from a log-linear
+/// histogram of the detection times (128 buckets per power of two, allocated for the
+/// powers of two that occur: at most 57 KiB, whatever the trace's length):
+/// the bucket holding the nearest-rank 99th percentile is reported by its middle,
+/// clamped to the smallest and largest detection time. That is within 2^-8 (0.4%)
+/// of the exact nearest-rank value, and exact for values below 256 ns.
 ///
 /// ```
 /// use failure_detector::qos::{replay, ReplayConfig, Trace};
@@ -194,17 +212,72 @@ pub fn replay<D: FailureDetector + ?Sized>(
     trace: &Trace,
     config: &ReplayConfig,
 ) -> Metrics {
-    replay_into(fd, trace, config, &mut Vec::new())
+    replay_listing(fd, trace, config, 0).0
 }
 
-/// [`replay`] with a reusable buffer for the detection times.
-pub(crate) fn replay_into<D: FailureDetector + ?Sized>(
+/// One mistake of a replay ([`replay_listing`]): when the detector wrongly
+/// suspected the sender, for how long, and the gap between arrivals that caused it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mistake {
+    /// The index in the trace of the last arrival before the mistake (`arrival` and
+    /// `arrival + 1` are the two arrivals around it).
+    pub arrival: usize,
+    /// When the detector started suspecting the sender (its deadline after that
+    /// arrival).
+    pub start: Timestamp,
+    /// How long the suspicion lasted: until the next arrival, or the end of the
+    /// measurement (the last arrival, or the trace's crash) if that is earlier.
+    pub duration: Duration,
+    /// The gap that caused it: from arrival `arrival` to the next one (or to the end
+    /// of the measurement, as for `duration`).
+    pub gap: Duration,
+}
+
+/// The mistakes of a replay, listed up to a caller-given maximum ([`replay_listing`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mistakes {
+    /// Every mistake, counted even when not listed (equal to [`Metrics::mistakes`]).
+    pub total: u64,
+    /// The first mistakes in time order, at most the maximum asked for.
+    pub listed: Vec<Mistake>,
+}
+
+/// [`replay`], also listing the first `max_listed` mistakes (start, duration, the
+/// gap that caused it, the arrival before it) and counting all of them: which gaps
+/// between arrivals the detector mistook for a crash. Memory grows with the mistakes
+/// listed only, at most `max_listed` of them (nothing is reserved up front); 0 lists
+/// none.
+///
+/// ```
+/// use failure_detector::qos::{replay_listing, ReplayConfig, Trace};
+/// use failure_detector::{FixedTimeout, FixedTimeoutConfig, Timestamp};
+/// use std::time::Duration;
+///
+/// let trace = Trace::from_timestamps([0, 1_000, 2_000, 5_500, 6_500, 9_000]
+///     .map(Timestamp::from_millis).to_vec())?;
+/// let mut fd = FixedTimeout::new(
+///     FixedTimeoutConfig::new()
+///         .with_interval(Duration::from_secs(1))
+///         .with_missed_heartbeats(2.0),
+/// )?;
+/// let (metrics, mistakes) = replay_listing(&mut fd, &trace, &ReplayConfig::new(), 1);
+/// assert_eq!((metrics.mistakes, mistakes.total), (2, 2));
+/// let first = mistakes.listed[0]; // only one listed
+/// assert_eq!(first.arrival, 2); // the 3.5 s gap after the arrival at 2 s
+/// assert_eq!(first.gap, Duration::from_millis(3_500));
+/// assert_eq!(first.start, Timestamp::from_millis(4_000));
+/// assert_eq!(first.duration, Duration::from_millis(1_500));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn replay_listing<D: FailureDetector + ?Sized>(
     fd: &mut D,
     trace: &Trace,
     config: &ReplayConfig,
-    detections: &mut Vec<u64>,
-) -> Metrics {
-    let mut tally = Tally::new(std::mem::take(detections));
+    max_listed: usize,
+) -> (Metrics, Mistakes) {
+    let mut tally = Tally::new(max_listed);
     let metrics = run(
         fd,
         trace,
@@ -213,8 +286,11 @@ pub(crate) fn replay_into<D: FailureDetector + ?Sized>(
         |fd, _| fd.deadline(),
     );
     let metrics = metrics.into_iter().next().unwrap_or_default();
-    *detections = tally.detections;
-    metrics
+    let mistakes = Mistakes {
+        total: tally.mistakes,
+        listed: tally.listed,
+    };
+    (metrics, mistakes)
 }
 
 /// Replays `trace` once and measures the detector at every level of `levels` at
@@ -227,14 +303,7 @@ pub(crate) fn replay_levels<D: FailureDetector + ?Sized>(
     config: &ReplayConfig,
     levels: &[f64],
 ) -> Vec<Metrics> {
-    let capacity = match config.crash_every {
-        0 => 1,
-        every => trace.len() / every + 2,
-    };
-    let mut tallies: Vec<Tally> = levels
-        .iter()
-        .map(|_| Tally::new(Vec::with_capacity(capacity)))
-        .collect();
+    let mut tallies: Vec<Tally> = levels.iter().map(|_| Tally::new(0)).collect();
     run(fd, trace, config, &mut tallies, |fd, j| {
         fd.deadline_for(levels[j])
     })
@@ -249,12 +318,14 @@ struct Tally {
     countdown: usize,
     /// The deadline after the latest arrival, ns (`u64::MAX`: never).
     deadline: u64,
-    detections: Vec<u64>,
+    detections: DetectionStats,
+    /// Mistakes to list at most, and those listed.
+    max_listed: usize,
+    listed: Vec<Mistake>,
 }
 
 impl Tally {
-    fn new(mut detections: Vec<u64>) -> Self {
-        detections.clear();
+    fn new(max_listed: usize) -> Self {
         Tally {
             mistakes: 0,
             mistake_ns: 0,
@@ -262,14 +333,24 @@ impl Tally {
             last: 0,
             countdown: 1,
             deadline: u64::MAX,
-            detections,
+            detections: DetectionStats::new(),
+            max_listed,
+            listed: Vec::new(),
         }
     }
 
-    /// Accounts for the deadline after one arrival: a mistake if it passes before
-    /// trust is restored, and an injected crash every `inject` arrivals.
+    /// Accounts for the deadline after arrival `k` (at `arrived`): a mistake if it
+    /// passes before trust is restored, and an injected crash every `inject`
+    /// arrivals.
     #[inline]
-    fn observe(&mut self, deadline: u64, trusted_again: u64, crash_at: u64, inject: usize) {
+    fn observe(
+        &mut self,
+        deadline: u64,
+        (k, arrived): (usize, u64),
+        trusted_again: u64,
+        crash_at: u64,
+        inject: usize,
+    ) {
         self.deadline = deadline;
         if deadline < trusted_again {
             if self.mistakes == 0 {
@@ -278,18 +359,130 @@ impl Tally {
             self.last = deadline;
             self.mistakes += 1;
             self.mistake_ns += trusted_again - deadline;
+            if self.listed.len() < self.max_listed {
+                self.listed.push(Mistake {
+                    arrival: k,
+                    start: Timestamp::from_nanos(deadline),
+                    duration: Duration::from_nanos(trusted_again - deadline),
+                    gap: Duration::from_nanos(trusted_again.saturating_sub(arrived)),
+                });
+            }
         }
         if inject > 0 {
             self.countdown -= 1;
             if self.countdown == 0 {
                 self.countdown = inject;
-                self.detections.push(detection_time(deadline, crash_at));
+                self.detections.record(detection_time(deadline, crash_at));
             }
         }
     }
 }
 
-/// The replay loop shared by [`replay_into`] and [`replay_levels`]: `deadline(fd, j)`
+/// Sub-buckets per power of two in [`DetectionStats`]' histogram: 2^7.
+const SUB_BITS: u32 = 7;
+const SUB: usize = 1 << SUB_BITS;
+/// Octave 0 holds the values below 2 * SUB one by one; octave `k >= 1` the values
+/// with their highest set bit at `k + SUB_BITS`.
+const OCTAVES: usize = 64 - SUB_BITS as usize;
+
+/// Streaming statistics of detection times: exact count, sum, min and max, and a
+/// log-linear histogram for the p99 (see [`replay`]'s accuracy section). Memory is
+/// at most `OCTAVES` x `2 * SUB` counters, allocated per octave on first use.
+#[derive(Debug)]
+struct DetectionStats {
+    detected: u64,
+    undetected: u64,
+    sum: u128,
+    min: u64,
+    max: u64,
+    octaves: Vec<Option<Box<[u32; 2 * SUB]>>>,
+}
+
+impl DetectionStats {
+    fn new() -> Self {
+        DetectionStats {
+            detected: 0,
+            undetected: 0,
+            sum: 0,
+            min: u64::MAX,
+            max: 0,
+            octaves: Vec::new(),
+        }
+    }
+
+    /// (octave, bucket) of a value: in octave 0 the value itself (below 256), else
+    /// its 8 highest bits, whose leading one is implied (buckets 128 to 255).
+    #[inline]
+    fn bucket(value: u64) -> (usize, usize) {
+        let high = 63 - (value | 1).leading_zeros();
+        if high <= SUB_BITS {
+            (0, value as usize)
+        } else {
+            let shift = high - SUB_BITS;
+            (shift as usize, (value >> shift) as usize)
+        }
+    }
+
+    /// The smallest value of a bucket, and its width.
+    fn bounds(octave: usize, bucket: usize) -> (u64, u64) {
+        ((bucket as u64) << octave, 1 << octave)
+    }
+
+    /// Records one detection time (`u64::MAX`: never detected).
+    #[inline]
+    fn record(&mut self, value: u64) {
+        if value == u64::MAX {
+            self.undetected += 1;
+            return;
+        }
+        self.detected += 1;
+        self.sum += u128::from(value);
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        let (octave, bucket) = Self::bucket(value);
+        if self.octaves.is_empty() {
+            self.octaves.resize_with(OCTAVES, || None);
+        }
+        let counts = self.octaves[octave].get_or_insert_with(|| Box::new([0; 2 * SUB]));
+        // At most `MAX_ARRIVALS` (2^26) detections per trace: no overflow.
+        counts[bucket] = counts[bucket].saturating_add(1);
+    }
+
+    /// The nearest-rank `ceil(0.99 n)`-th smallest value, from the histogram.
+    fn p99(&self) -> Option<u64> {
+        if self.detected == 0 {
+            return None;
+        }
+        let rank = (self.detected * 99).div_ceil(100).max(1);
+        let mut seen = 0u64;
+        for (octave, counts) in self.octaves.iter().enumerate() {
+            let Some(counts) = counts else { continue };
+            for (bucket, &count) in counts.iter().enumerate() {
+                seen += u64::from(count);
+                if seen >= rank {
+                    let (low, width) = Self::bounds(octave, bucket);
+                    let middle = low + (width - 1) / 2;
+                    return Some(middle.clamp(self.min, self.max));
+                }
+            }
+        }
+        Some(self.max)
+    }
+
+    fn summarize(&self, detection: &mut Detection) {
+        detection.crashes = (self.detected + self.undetected) as usize;
+        detection.undetected = self.undetected as usize;
+        if self.detected == 0 {
+            return;
+        }
+        let ns = Duration::from_nanos;
+        detection.mean = Some(ns((self.sum / u128::from(self.detected)) as u64));
+        detection.max = Some(ns(self.max));
+        detection.p99 = self.p99().map(ns);
+    }
+}
+
+/// The replay loop shared by [`replay_listing`] and [`replay_levels`]: `deadline(fd, j)`
 /// is the deadline measured by tally `j` after each arrival.
 fn run<D: FailureDetector + ?Sized>(
     fd: &mut D,
@@ -302,15 +495,17 @@ fn run<D: FailureDetector + ?Sized>(
     let arrivals = trace.arrivals();
     let n = arrivals.len();
     let warmup = config.warmup.min(n);
+    let mut refused = 0;
     for &at in &arrivals[..warmup] {
-        let accepted = fd.heartbeat(at);
-        debug_assert!(accepted.is_ok(), "traces are strictly increasing");
+        // Strictly increasing arrivals; only a detector of the caller's may refuse.
+        refused += u64::from(fd.heartbeat(at).is_err());
     }
-    let base = Metrics {
+    let mut base = Metrics {
         heartbeats: n - warmup,
         ..Metrics::default()
     };
     if warmup == n {
+        base.refused = refused;
         return vec![base; tallies.len()];
     }
     let crash = trace.crash().map(|c| c.as_nanos());
@@ -325,23 +520,26 @@ fn run<D: FailureDetector + ?Sized>(
         config.crash_every
     };
     for k in warmup..n {
-        let accepted = fd.heartbeat(arrivals[k]);
-        debug_assert!(accepted.is_ok(), "traces are strictly increasing");
+        refused += u64::from(fd.heartbeat(arrivals[k]).is_err());
         let trusted_again = match arrivals.get(k + 1) {
             Some(next) => next.as_nanos().min(end),
             None => end,
         };
         let crash_at = crash_times[k].as_nanos();
+        let arrival = (k, arrivals[k].as_nanos());
         for (j, tally) in tallies.iter_mut().enumerate() {
             let d = deadline(fd, j).map_or(u64::MAX, |d| d.as_nanos());
-            tally.observe(d, trusted_again, crash_at, inject);
+            tally.observe(d, arrival, trusted_again, crash_at, inject);
         }
     }
+    base.refused = refused;
     tallies
         .iter_mut()
         .map(|tally| {
             if let Some(crash) = crash {
-                tally.detections.push(detection_time(tally.deadline, crash));
+                tally
+                    .detections
+                    .record(detection_time(tally.deadline, crash));
             }
             let mut metrics = Metrics {
                 observed: Duration::from_nanos(end - start),
@@ -351,8 +549,7 @@ fn run<D: FailureDetector + ?Sized>(
                 last_mistake_ns: tally.last,
                 ..base
             };
-            metrics.detection.crashes = tally.detections.len();
-            summarize(&mut tally.detections, &mut metrics.detection);
+            tally.detections.summarize(&mut metrics.detection);
             metrics
         })
         .collect()
@@ -368,21 +565,81 @@ fn detection_time(deadline: u64, crash: u64) -> u64 {
     }
 }
 
-/// Mean, p99 and max of the detection times, counting and leaving out the undetected
-/// ones (`u64::MAX`).
-fn summarize(detections: &mut Vec<u64>, detection: &mut Detection) {
-    let before = detections.len();
-    detections.retain(|&d| d != u64::MAX);
-    detection.undetected = before - detections.len();
-    if detections.is_empty() {
-        return;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exact nearest-rank p99, as replay computed it before the histogram.
+    fn exact_p99(values: &[u64]) -> Option<u64> {
+        let mut v: Vec<u64> = values.iter().copied().filter(|&d| d != u64::MAX).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        Some(v[(v.len() * 99).div_ceil(100).max(1) - 1])
     }
-    let m = detections.len();
-    let sum: u128 = detections.iter().map(|&d| u128::from(d)).sum();
-    detection.mean = Some(Duration::from_nanos((sum / m as u128) as u64));
-    detection.max = detections.iter().max().map(|&d| Duration::from_nanos(d));
-    // Nearest rank: the ceil(0.99 m)-th smallest.
-    let rank = (m * 99).div_ceil(100).max(1);
-    let (_, p99, _) = detections.select_nth_unstable(rank - 1);
-    detection.p99 = Some(Duration::from_nanos(*p99));
+
+    fn stats(values: &[u64]) -> DetectionStats {
+        let mut s = DetectionStats::new();
+        for &v in values {
+            s.record(v);
+        }
+        s
+    }
+
+    #[test]
+    fn buckets_tile_the_range() {
+        let mut previous_end = 0u64;
+        for octave in 0..OCTAVES {
+            let first = if octave == 0 { 0 } else { SUB };
+            for bucket in first..2 * SUB {
+                let (low, width) = DetectionStats::bounds(octave, bucket);
+                assert_eq!(low, previous_end, "{octave} {bucket}");
+                assert_eq!(DetectionStats::bucket(low), (octave, bucket));
+                assert_eq!(DetectionStats::bucket(low + (width - 1)), (octave, bucket));
+                previous_end = low.wrapping_add(width);
+            }
+        }
+        assert_eq!(previous_end, 0); // wrapped: the last bucket ends at 2^64
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256, rng_seed: proptest::test_runner::RngSeed::Fixed(7),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        #[test]
+        fn p99_is_within_2_pow_minus_8_of_the_exact_value(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![0u64..300, 0u64..5_000_000_000, 0u64..u64::MAX],
+                1..400,
+            ),
+        ) {
+            let s = stats(&values);
+            let exact = exact_p99(&values).unwrap();
+            let approx = s.p99().unwrap();
+            let error = approx.abs_diff(exact);
+            proptest::prop_assert!(error as f64 <= exact as f64 / 256.0, "{approx} vs {exact}");
+            if exact < 256 {
+                proptest::prop_assert_eq!(approx, exact);
+            }
+            let mut d = Detection::default();
+            s.summarize(&mut d);
+            let sum: u128 = values.iter().map(|&v| u128::from(v)).sum();
+            proptest::prop_assert_eq!(d.mean, Some(Duration::from_nanos((sum / values.len() as u128) as u64)));
+            proptest::prop_assert_eq!(d.max.map(|m| m.as_nanos() as u64), values.iter().copied().max());
+        }
+    }
+
+    #[test]
+    fn undetected_are_counted_apart_and_equal_values_are_exact() {
+        let s = stats(&[150_000_000; 8]);
+        assert_eq!(s.p99(), Some(150_000_000));
+        let s = stats(&[u64::MAX, 5, u64::MAX]);
+        let mut d = Detection::default();
+        s.summarize(&mut d);
+        assert_eq!((d.crashes, d.undetected), (3, 2));
+        assert_eq!(d.p99, Some(Duration::from_nanos(5)));
+        assert_eq!(stats(&[u64::MAX]).p99(), None);
+    }
 }

@@ -10,7 +10,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 use statrs::distribution::{Exp, Gamma, LogNormal, Normal};
 
-use super::trace::{Arrival, Trace};
+use super::trace::{Arrival, MAX_ARRIVALS, Trace};
 use crate::error::{ConfigError, check};
 use crate::time::{Timestamp, duration_nanos};
 
@@ -330,7 +330,11 @@ impl Default for Network {
 /// The model, per heartbeat `s = 0, 1, ...`: the sender sends at `start + s * interval`
 /// unless a stall is under way, in which case it sends once when the stall ends and
 /// keeps its period from there; stalls start at exponentially distributed gaps (mean
-/// `every`) after the previous one ends. Nothing is sent at or after the crash. The
+/// `every`) after the previous one ends, or after the send it delayed if that is
+/// later: at most one stall per heartbeat, so that the work per heartbeat is bounded
+/// (stalls are meant to be rarer than heartbeats; with `every` much longer than
+/// `interval`, as for GC pauses, the rule changes nothing). Nothing is sent at or
+/// after the crash. The
 /// network in force at the send time (the changed one after
 /// [`change_at`](Self::change_at)) decides whether the heartbeat is lost and adds its
 /// delay plus `drift_per_hour` times the hours since the start. Arrivals are
@@ -339,6 +343,17 @@ impl Default for Network {
 ///
 /// Each random process (delay, loss, stalls) has its own stream derived from the
 /// seed, so turning loss on does not change the delays drawn.
+///
+/// # The end of time
+///
+/// Times are [`Timestamp`]s, which end at [`Timestamp::MAX`] (about 584 years after
+/// the origin). A scenario whose sends or arrivals would pass it is refused: up front
+/// when the periodic schedule alone would ([`generate`](Self::generate) and
+/// [`arrivals`](Self::arrivals) return [`ConfigError::OutOfRange`] on
+/// `heartbeats`), else when stalls, delays or drift push a time past it
+/// ([`generate`](Self::generate) and [`apply`](Self::apply) return
+/// [`ConfigError::OutOfRange`] on `end of time`; a lazy [`Generator`] stops and says
+/// so with [`Generator::ran_out_of_time`]). No trace is ever cut short silently.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Scenario {
     interval: Duration,
@@ -400,7 +415,9 @@ impl Scenario {
     }
 
     /// Sender stalls of `length`, starting on average `every` apart (exponential
-    /// gaps): a GC pause, a descheduled VM.
+    /// gaps): a GC pause, a descheduled VM. `length` is at most 2^47 ns (about 39
+    /// hours: a longer silence is a crash, see [`crash_at`](Self::crash_at)); both
+    /// are checked when the trace is generated.
     pub const fn stalls(mut self, length: Duration, every: Duration) -> Self {
         self.stalls = Some((length, every));
         self
@@ -415,16 +432,30 @@ impl Scenario {
 
     /// The stream of arrivals for `seed`: at most `heartbeats` are sent (fewer
     /// arrive if some are lost or the sender crashes). Lazy, O(log r) per arrival
-    /// where r is the number of heartbeats in flight.
+    /// where r is the number of heartbeats in flight, and O(1) work per heartbeat
+    /// sent: every step of the stream either sends one of the `heartbeats` or
+    /// delivers one in flight.
     ///
     /// # Errors
     /// [`ConfigError`] naming the field: `interval` zero or above 2^47 ns, a stall
-    /// `length` or `every` zero.
+    /// `length` zero or above 2^47 ns, `every` zero, or `heartbeats` so many that the
+    /// last send, `start + (heartbeats - 1) * interval`, is after
+    /// [`Timestamp::MAX`].
     pub fn arrivals(&self, seed: u64, heartbeats: u64) -> Result<Generator, ConfigError> {
         let interval = check::recordable("interval", self.interval)?;
+        let last_send = heartbeats
+            .checked_sub(1)
+            .map_or(Some(0), |n| n.checked_mul(interval))
+            .and_then(|span| self.start.as_nanos().checked_add(span));
+        if last_send.is_none() {
+            return Err(ConfigError::OutOfRange {
+                field: "heartbeats",
+                allowed: "few enough that the last send is before Timestamp::MAX",
+            });
+        }
         let stalls = match self.stalls {
             Some((length, every)) => {
-                let length = check::nonzero("stall length", length)?;
+                let length = check::recordable("stall length", length)?;
                 let every = check::nonzero("stall every", every)? as f64;
                 let exp = Exp::new(1.0 / every).map_err(|_| ConfigError::NotPositive {
                     field: "stall every",
@@ -434,7 +465,7 @@ impl Scenario {
             None => None,
         };
         let sends = Sends::Periodic {
-            next: self.start.as_nanos(),
+            next: Some(self.start.as_nanos()),
             interval,
             remaining: heartbeats,
             seq: 0,
@@ -446,11 +477,21 @@ impl Scenario {
 
     /// Generates a trace of `heartbeats` sent heartbeats for `seed` (see
     /// [`arrivals`](Self::arrivals)), with sequence numbers, send times and the crash.
+    /// `heartbeats` is at most [`MAX_ARRIVALS`](crate::qos::MAX_ARRIVALS), checked
+    /// before anything is generated.
     ///
     /// # Errors
-    /// As [`arrivals`](Self::arrivals).
+    /// As [`arrivals`](Self::arrivals); [`ConfigError::OutOfRange`] on `heartbeats`
+    /// above [`MAX_ARRIVALS`](crate::qos::MAX_ARRIVALS), or on `end of time` if a send
+    /// or arrival would be after [`Timestamp::MAX`] (see the type's docs).
     pub fn generate(&self, seed: u64, heartbeats: u64) -> Result<Trace, ConfigError> {
-        Ok(self.arrivals(seed, heartbeats)?.into_trace())
+        if heartbeats > MAX_ARRIVALS {
+            return Err(ConfigError::OutOfRange {
+                field: "heartbeats",
+                allowed: "at most MAX_ARRIVALS (2^26)",
+            });
+        }
+        self.arrivals(seed, heartbeats)?.into_trace()
     }
 
     /// Sends the heartbeats of an existing trace (at its send times, or its arrivals
@@ -460,7 +501,8 @@ impl Scenario {
     /// LIP6 sender-side traces.
     ///
     /// # Errors
-    /// None today; the `Result` is kept for symmetry with [`generate`](Self::generate).
+    /// [`ConfigError::OutOfRange`] on `end of time` if a delay or drift would put an
+    /// arrival after [`Timestamp::MAX`].
     pub fn apply(&self, seed: u64, trace: &Trace) -> Result<Trace, ConfigError> {
         let sent = trace.sent().unwrap_or(trace.arrivals());
         let origin = sent.first().map_or(0, |t| t.as_nanos());
@@ -474,7 +516,7 @@ impl Scenario {
             let crash = crash.as_nanos();
             generator.crash = Some(generator.crash.map_or(crash, |own| own.min(crash)));
         }
-        Ok(generator.into_trace())
+        generator.into_trace()
     }
 
     /// A generator whose times (change, crash, drift) count from `origin`.
@@ -498,6 +540,7 @@ impl Scenario {
             bad: false,
             in_flight: BinaryHeap::new(),
             last: None,
+            out_of_time: false,
         }
     }
 }
@@ -506,7 +549,8 @@ impl Scenario {
 #[derive(Clone, Debug)]
 enum Sends {
     Periodic {
-        next: u64,
+        /// The next send if no stall delays it; `None` past the end of time.
+        next: Option<u64>,
         interval: u64,
         remaining: u64,
         seq: u64,
@@ -540,7 +584,15 @@ pub struct Generator {
     /// Heartbeats sent and not yet delivered: (arrival, seq, sent).
     in_flight: BinaryHeap<Reverse<(u64, u64, u64)>>,
     last: Option<u64>,
+    /// A send or arrival would have been after `Timestamp::MAX`: the sender stopped.
+    out_of_time: bool,
 }
+
+/// The error of a stream that ran past [`Timestamp::MAX`].
+const OUT_OF_TIME: ConfigError = ConfigError::OutOfRange {
+    field: "end of time",
+    allowed: "send and arrival times at or before Timestamp::MAX",
+};
 
 impl Generator {
     /// The crash time, if the scenario has one.
@@ -548,17 +600,35 @@ impl Generator {
         self.crash.map(Timestamp::from_nanos)
     }
 
+    /// Whether the stream stopped early because a send or arrival time would have
+    /// been after [`Timestamp::MAX`] (the heartbeats already in flight were still
+    /// delivered). Always `false` while the stream has not reached that point.
+    pub fn ran_out_of_time(&self) -> bool {
+        self.out_of_time
+    }
+
     /// Collects the stream into a trace (with the crash).
-    pub fn into_trace(self) -> Trace {
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] on `end of time` if the stream
+    /// [ran out of time](Self::ran_out_of_time), or on `heartbeats` if it yields more
+    /// than [`MAX_ARRIVALS`](crate::qos::MAX_ARRIVALS) arrivals.
+    pub fn into_trace(mut self) -> Result<Trace, ConfigError> {
         let crash = self.crash();
         let mut trace = Trace::new();
-        for arrival in self {
-            // Arrivals are strictly increasing with both columns by construction.
-            let pushed = trace.push(arrival);
-            debug_assert!(pushed.is_ok());
+        for arrival in &mut self {
+            // Arrivals are strictly increasing with both columns by construction;
+            // only the length can be refused.
+            trace.push(arrival).map_err(|_| ConfigError::OutOfRange {
+                field: "heartbeats",
+                allowed: "at most MAX_ARRIVALS (2^26)",
+            })?;
+        }
+        if self.out_of_time {
+            return Err(OUT_OF_TIME);
         }
         trace.set_crash(crash);
-        trace
+        Ok(trace)
     }
 
     /// The next send: (seq, time), or `None` when the sender is done.
@@ -574,6 +644,7 @@ impl Generator {
     }
 
     fn scheduled_send(&mut self) -> Option<(u64, u64)> {
+        let out_of_time = &mut self.out_of_time;
         let (seq, at) = match &mut self.sends {
             Sends::Periodic {
                 next,
@@ -586,25 +657,30 @@ impl Generator {
                 if *remaining == 0 {
                     return None;
                 }
-                let mut at = *next;
+                let Some(mut at) = *next else {
+                    *out_of_time = true;
+                    return None;
+                };
                 if let Some((length, gaps)) = stalls {
-                    loop {
-                        let stall = *next_stall.get_or_insert_with(|| {
-                            at.saturating_add(gaps.sample(&mut self.stall_rng) as u64)
-                        });
-                        let end = stall.saturating_add(*length);
-                        if at < stall {
-                            break;
-                        }
+                    // `u64::MAX` for the next stall: none before the end of time.
+                    let stall = *next_stall.get_or_insert_with(|| {
+                        at.saturating_add(gaps.sample(&mut self.stall_rng) as u64)
+                    });
+                    if stall <= at && stall < u64::MAX {
                         // The stall started at or before this send: if it is still
-                        // under way, the send waits for its end.
+                        // under way, the send waits for its end. At most one stall
+                        // per send; the next is drawn after the later of the two.
+                        let Some(end) = stall.checked_add(*length) else {
+                            *out_of_time = true;
+                            return None;
+                        };
                         at = at.max(end);
                         *next_stall =
-                            Some(end.saturating_add(gaps.sample(&mut self.stall_rng) as u64));
+                            Some(at.saturating_add(gaps.sample(&mut self.stall_rng) as u64));
                     }
                 }
                 *remaining -= 1;
-                *next = at.saturating_add(*interval);
+                *next = at.checked_add(*interval);
                 *seq += 1;
                 (*seq - 1, at)
             }
@@ -636,7 +712,12 @@ impl Generator {
         let hours = at.saturating_sub(self.origin) as f64 / 3.6e12;
         let delay = network.delay.sample(&mut self.delay_rng)
             + duration_nanos(network.drift_per_hour) as f64 * hours;
-        let arrival = at.saturating_add(delay as u64);
+        // `as` saturates (and maps NaN to 0).
+        let Some(arrival) = at.checked_add(delay as u64) else {
+            self.out_of_time = true;
+            self.sender_done = true;
+            return false;
+        };
         self.in_flight.push(Reverse((arrival, seq, at)));
         true
     }
@@ -649,7 +730,7 @@ impl Generator {
         match &self.sends {
             Sends::Periodic {
                 next, remaining, ..
-            } => (*remaining > 0).then_some(*next),
+            } => (*remaining > 0).then_some(next.unwrap_or(u64::MAX)),
             Sends::Replayed { sent, next, .. } => sent.get(*next).map(|t| t.as_nanos()),
         }
     }
@@ -674,7 +755,15 @@ impl Iterator for Generator {
         }
         let Reverse((arrival, seq, sent)) = self.in_flight.pop()?;
         let arrival = match self.last {
-            Some(last) if arrival <= last => last.saturating_add(1),
+            Some(last) if arrival <= last => match last.checked_add(1) {
+                Some(moved) => moved,
+                None => {
+                    self.out_of_time = true;
+                    self.sender_done = true;
+                    self.in_flight.clear();
+                    return None;
+                }
+            },
             _ => arrival,
         };
         self.last = Some(arrival);

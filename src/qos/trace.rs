@@ -7,6 +7,20 @@ use std::path::Path;
 
 use crate::time::Timestamp;
 
+/// The longest line a trace reader accepts: 4,096 bytes, not counting the line ending
+/// (`\n` or `\r\n`). A row of this crate's format or of the LIP6 one is at most 62
+/// bytes (three 20-digit numbers and two commas), so the cap only stops a corrupt or
+/// hostile input (a file without line breaks, `/dev/zero`) from being buffered whole:
+/// a reader never holds more than this plus one byte of a line.
+pub const MAX_LINE_BYTES: usize = 4096;
+
+/// The most arrivals a [`Trace`] holds and a [`TraceReader`] yields: 2^26
+/// (67,108,864; 78 days of heartbeats every 100 ms). A trace of that length takes
+/// 512 MiB per column (arrival, sequence number, send time); one more arrival is
+/// refused with [`TraceError::TooManyArrivals`], so reading an endless input stops in
+/// bounded memory.
+pub const MAX_ARRIVALS: u64 = 1 << 26;
+
 /// One heartbeat as the monitor saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Arrival {
@@ -36,7 +50,8 @@ impl Arrival {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TraceError {
-    /// Reading failed.
+    /// Reading failed (also: the path is a directory, on line 0, or a line is not
+    /// UTF-8, with [`io::ErrorKind::InvalidData`]).
     #[error("line {line}: read error: {source}")]
     Io {
         /// The line being read.
@@ -94,6 +109,24 @@ pub enum TraceError {
         /// The 1-based position of the arrival.
         line: u64,
     },
+    /// A line is longer than [`MAX_LINE_BYTES`]. Reading stopped within that line,
+    /// holding at most `max + 1` of its bytes.
+    #[error("line {line}: longer than {max} bytes")]
+    LineTooLong {
+        /// The line.
+        line: u64,
+        /// The longest line accepted, bytes ([`MAX_LINE_BYTES`]).
+        max: usize,
+    },
+    /// The trace would hold more than [`MAX_ARRIVALS`] arrivals: this one (on this
+    /// line, or at this 1-based position for a trace built in memory) was refused.
+    #[error("line {line}: more than {max} arrivals")]
+    TooManyArrivals {
+        /// The line of the arrival refused.
+        line: u64,
+        /// The most arrivals accepted ([`MAX_ARRIVALS`]).
+        max: u64,
+    },
 }
 
 /// A sequence of heartbeat arrivals in strictly increasing order, with optional
@@ -113,7 +146,9 @@ pub enum TraceError {
 /// 1100000000,1,1090000000
 /// ```
 ///
-/// Blank lines are ignored. The header may be `arrival_ns`, `arrival_ns,seq`,
+/// Blank lines are ignored; a line ends with `\n` or `\r\n` and is at most
+/// [`MAX_LINE_BYTES`] long; a trace holds at most [`MAX_ARRIVALS`] arrivals. The
+/// header may be `arrival_ns`, `arrival_ns,seq`,
 /// `arrival_ns,sent_ns` or `arrival_ns,seq,sent_ns`. The reader also accepts the LIP6
 /// PlanetLab format (header `numseq,timestamp_start_send,timestamp_end_send`): the
 /// start of each send is taken as both the send time and the arrival (the files
@@ -156,8 +191,15 @@ impl Trace {
     /// A trace of bare arrival times.
     ///
     /// # Errors
-    /// [`TraceError::OutOfOrder`] at the first arrival not after the previous one.
+    /// [`TraceError::OutOfOrder`] at the first arrival not after the previous one;
+    /// [`TraceError::TooManyArrivals`] for more than [`MAX_ARRIVALS`].
     pub fn from_timestamps(arrivals: Vec<Timestamp>) -> Result<Self, TraceError> {
+        if arrivals.len() as u64 > MAX_ARRIVALS {
+            return Err(TraceError::TooManyArrivals {
+                line: MAX_ARRIVALS + 1,
+                max: MAX_ARRIVALS,
+            });
+        }
         if let Some(i) = arrivals.windows(2).position(|w| w[1] <= w[0]) {
             return Err(TraceError::OutOfOrder {
                 line: i as u64 + 2,
@@ -177,9 +219,16 @@ impl Trace {
     /// # Errors
     /// [`TraceError::OutOfOrder`] if `arrival` is not after the last one;
     /// [`TraceError::Columns`] if it has a sequence number or send time where the
-    /// trace has none or the other way round. The trace is unchanged.
+    /// trace has none or the other way round; [`TraceError::TooManyArrivals`] if the
+    /// trace already holds [`MAX_ARRIVALS`]. The trace is unchanged.
     pub fn push(&mut self, arrival: Arrival) -> Result<(), TraceError> {
         let line = self.arrivals.len() as u64 + 1;
+        if line > MAX_ARRIVALS {
+            return Err(TraceError::TooManyArrivals {
+                line,
+                max: MAX_ARRIVALS,
+            });
+        }
         if let Some(&previous) = self.arrivals.last() {
             if arrival.at <= previous {
                 return Err(TraceError::OutOfOrder {
@@ -208,10 +257,14 @@ impl Trace {
     }
 
     /// Reads a trace in this crate's CSV format or the LIP6 format (see the type's
-    /// docs), streaming: each line is parsed as it is read and stored once.
+    /// docs), streaming: each line is parsed as it is read and stored once. Lines are
+    /// at most [`MAX_LINE_BYTES`] long and a trace at most [`MAX_ARRIVALS`] arrivals,
+    /// so memory stays bounded whatever the input.
     ///
     /// # Errors
-    /// The first [`TraceError`], with its line number.
+    /// The first [`TraceError`], with its line number: [`TraceError::LineTooLong`],
+    /// [`TraceError::TooManyArrivals`], a malformed header or row, an arrival out of
+    /// order, or [`TraceError::Io`] (also for a line that is not UTF-8).
     pub fn read(reader: impl BufRead) -> Result<Self, TraceError> {
         let mut rows = TraceReader::new(reader)?;
         let mut trace = Trace {
@@ -236,10 +289,18 @@ impl Trace {
     /// Reads a trace file (see [`read`](Self::read)).
     ///
     /// # Errors
-    /// [`TraceError::Io`] (line 0) if the file cannot be opened, else as
-    /// [`read`](Self::read).
+    /// [`TraceError::Io`] (line 0) if the file cannot be opened or is a directory,
+    /// else as [`read`](Self::read) (a device such as `/dev/zero` fails on its first
+    /// line with [`TraceError::LineTooLong`]).
     pub fn read_path(path: impl AsRef<Path>) -> Result<Self, TraceError> {
-        let file = File::open(path).map_err(|source| TraceError::Io { line: 0, source })?;
+        let io = |source| TraceError::Io { line: 0, source };
+        let file = File::open(path).map_err(io)?;
+        if file.metadata().map_err(io)?.is_dir() {
+            return Err(io(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory, not a trace file",
+            )));
+        }
         Trace::read(BufReader::with_capacity(1 << 16, file))
     }
 
@@ -392,28 +453,36 @@ enum Layout {
 }
 
 impl Layout {
+    /// Every layout, for matching a header.
+    const ALL: [Layout; 5] = [
+        Layout::Native {
+            seq: false,
+            sent: false,
+        },
+        Layout::Native {
+            seq: true,
+            sent: false,
+        },
+        Layout::Native {
+            seq: false,
+            sent: true,
+        },
+        Layout::Native {
+            seq: true,
+            sent: true,
+        },
+        Layout::Lip6,
+    ];
+
+    /// The layout whose column names are the header's fields (trimmed), compared
+    /// field by field without collecting them.
     fn from_header(header: &str) -> Option<Self> {
-        let fields: Vec<&str> = header.split(',').map(str::trim).collect();
-        match fields.as_slice() {
-            ["arrival_ns"] => Some(Layout::Native {
-                seq: false,
-                sent: false,
-            }),
-            ["arrival_ns", "seq"] => Some(Layout::Native {
-                seq: true,
-                sent: false,
-            }),
-            ["arrival_ns", "sent_ns"] => Some(Layout::Native {
-                seq: false,
-                sent: true,
-            }),
-            ["arrival_ns", "seq", "sent_ns"] => Some(Layout::Native {
-                seq: true,
-                sent: true,
-            }),
-            ["numseq", "timestamp_start_send", "timestamp_end_send"] => Some(Layout::Lip6),
-            _ => None,
-        }
+        Layout::ALL.into_iter().find(|layout| {
+            header
+                .split(',')
+                .map(str::trim)
+                .eq(layout.columns().iter().copied())
+        })
     }
 
     fn columns(self) -> &'static [&'static str] {
@@ -439,9 +508,10 @@ impl Layout {
     }
 }
 
-/// Reads a trace one arrival at a time, in constant memory (one reused line buffer):
-/// an iterator of `Result<Arrival, TraceError>` that ends after the first error.
-/// Accepts the same formats as [`Trace::read`].
+/// Reads a trace one arrival at a time, in constant memory (one reused line buffer of
+/// at most [`MAX_LINE_BYTES`] + 1 bytes): an iterator of `Result<Arrival, TraceError>`
+/// that ends after the first error. Accepts the same formats as [`Trace::read`], and
+/// yields at most [`MAX_ARRIVALS`] arrivals (then [`TraceError::TooManyArrivals`]).
 ///
 /// ```
 /// use failure_detector::qos::TraceReader;
@@ -456,8 +526,11 @@ impl Layout {
 #[derive(Debug)]
 pub struct TraceReader<R> {
     reader: R,
-    line: String,
+    /// The current line, without its line ending; at most `MAX_LINE_BYTES + 1` bytes.
+    line: Vec<u8>,
     line_no: u64,
+    /// Arrivals yielded so far.
+    count: u64,
     layout: Layout,
     crash: Option<Timestamp>,
     previous: Option<Timestamp>,
@@ -469,12 +542,13 @@ impl<R: BufRead> TraceReader<R> {
     ///
     /// # Errors
     /// [`TraceError::Header`] for an unknown or missing header, [`TraceError::Number`]
-    /// for a malformed crash line, [`TraceError::Io`].
+    /// for a malformed crash line, [`TraceError::LineTooLong`], [`TraceError::Io`].
     pub fn new(reader: R) -> Result<Self, TraceError> {
         let mut this = TraceReader {
             reader,
-            line: String::new(),
+            line: Vec::with_capacity(128),
             line_no: 0,
+            count: 0,
             layout: Layout::Lip6,
             crash: None,
             previous: None,
@@ -487,7 +561,7 @@ impl<R: BufRead> TraceReader<R> {
                     found: String::new(),
                 });
             }
-            let text = this.line.trim();
+            let text = this.text()?;
             if let Some(comment) = text.strip_prefix('#') {
                 if let Some(value) = comment.trim().strip_prefix("crash_ns=") {
                     this.crash = Some(Timestamp::from_nanos(parse(
@@ -527,21 +601,64 @@ impl<R: BufRead> TraceReader<R> {
         )
     }
 
-    /// Reads the next line into the buffer; `false` at the end of the input.
+    /// Reads the next line into the buffer, without its line ending; `false` at the
+    /// end of the input. Reads from the inner buffer in chunks and stops within a
+    /// line longer than [`MAX_LINE_BYTES`]: the buffer never grows beyond
+    /// `MAX_LINE_BYTES + 1` bytes.
     fn next_line(&mut self) -> Result<bool, TraceError> {
         self.line.clear();
         self.line_no += 1;
-        match self.reader.read_line(&mut self.line) {
-            Ok(0) => {
-                self.line_no -= 1;
-                Ok(false)
+        let line = self.line_no;
+        let too_long = TraceError::LineTooLong {
+            line,
+            max: MAX_LINE_BYTES,
+        };
+        // Room for the longest line plus a '\r' before its '\n'.
+        let room = MAX_LINE_BYTES + 1;
+        let mut any = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(TraceError::Io { line, source }),
+            };
+            if available.is_empty() {
+                if !any {
+                    self.line_no -= 1;
+                    return Ok(false);
+                }
+                break;
             }
-            Ok(_) => Ok(true),
-            Err(source) => Err(TraceError::Io {
-                line: self.line_no,
-                source,
-            }),
+            any = true;
+            let newline = available.iter().position(|&b| b == b'\n');
+            let chunk = &available[..newline.unwrap_or(available.len())];
+            if chunk.len() > room - self.line.len() {
+                return Err(too_long);
+            }
+            self.line.extend_from_slice(chunk);
+            let used = chunk.len() + usize::from(newline.is_some());
+            self.reader.consume(used);
+            if newline.is_some() {
+                break;
+            }
         }
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        if self.line.len() > MAX_LINE_BYTES {
+            return Err(too_long);
+        }
+        Ok(true)
+    }
+
+    /// The current line as text, trimmed.
+    fn text(&self) -> Result<&str, TraceError> {
+        std::str::from_utf8(&self.line)
+            .map(str::trim)
+            .map_err(|e| TraceError::Io {
+                line: self.line_no,
+                source: io::Error::new(io::ErrorKind::InvalidData, e),
+            })
     }
 
     /// Parses the current line as a row of the layout.
@@ -549,7 +666,7 @@ impl<R: BufRead> TraceReader<R> {
         let columns = self.layout.columns();
         let mut values = [0u64; 3];
         let mut found = 0;
-        for field in self.line.trim().split(',') {
+        for field in self.text()?.split(',') {
             if found < columns.len() {
                 values[found] = parse(field, self.line_no, columns[found])?;
             }
@@ -582,9 +699,15 @@ impl<R: BufRead> TraceReader<R> {
             if !self.next_line()? {
                 return Ok(None);
             }
-            let text = self.line.trim();
+            let text = self.text()?;
             if text.is_empty() || text.starts_with('#') {
                 continue;
+            }
+            if self.count >= MAX_ARRIVALS {
+                return Err(TraceError::TooManyArrivals {
+                    line: self.line_no,
+                    max: MAX_ARRIVALS,
+                });
             }
             let arrival = self.parse_row()?;
             if let Some(previous) = self.previous
@@ -597,6 +720,7 @@ impl<R: BufRead> TraceReader<R> {
                 });
             }
             self.previous = Some(arrival.at);
+            self.count += 1;
             return Ok(Some(arrival));
         }
     }
@@ -754,6 +878,25 @@ mod tests {
         assert_eq!(t.len(), 1);
         let from: Result<Trace, _> = [3, 2].map(Timestamp::from_nanos).into_iter().collect();
         assert!(matches!(from, Err(TraceError::OutOfOrder { line: 2, .. })));
+    }
+
+    #[test]
+    fn reader_refuses_more_than_max_arrivals() {
+        let mut r = TraceReader::new("arrival_ns\n1\n\n# c\n2\n3\n".as_bytes()).unwrap();
+        r.count = MAX_ARRIVALS - 1;
+        assert!(r.next().unwrap().is_ok());
+        let e = r.next().unwrap().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                TraceError::TooManyArrivals {
+                    line: 5,
+                    max: MAX_ARRIVALS
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(r.next().is_none());
     }
 
     #[test]
