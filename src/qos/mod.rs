@@ -83,4 +83,6 @@ mod trace;
 pub use replay::{Detection, Metrics, Mistake, Mistakes, ReplayConfig, replay, replay_listing};
 pub use sweep::{Family, FamilyConfig, Sweep, SweepPoint, sweep};
 pub use synth::{Delay, Generator, Loss, Network, Scenario};
-pub use trace::{Arrival, GapStats, MAX_ARRIVALS, MAX_LINE_BYTES, Trace, TraceError, TraceReader};
+pub use trace::{
+    Arrival, GapStats, MAX_ARRIVALS, MAX_LINE_BYTES, MAX_LINES, Trace, TraceError, TraceReader,
+};

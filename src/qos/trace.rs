@@ -21,6 +21,12 @@ pub const MAX_LINE_BYTES: usize = 4096;
 /// bounded memory.
 pub const MAX_ARRIVALS: u64 = 1 << 26;
 
+/// The most lines a [`TraceReader`] reads, blank and comment lines included: 2^28
+/// (four per arrival at [`MAX_ARRIVALS`]). Past it reading stops with
+/// [`TraceError::TooManyLines`], so an endless input of empty lines or comments
+/// ends too, not only one of arrivals.
+pub const MAX_LINES: u64 = 1 << 28;
+
 /// One heartbeat as the monitor saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Arrival {
@@ -117,6 +123,14 @@ pub enum TraceError {
         line: u64,
         /// The longest line accepted, bytes ([`MAX_LINE_BYTES`]).
         max: usize,
+    },
+    /// The input has more than [`MAX_LINES`] lines; reading stopped before this one.
+    #[error("line {line}: more than {max} lines")]
+    TooManyLines {
+        /// The first line not read.
+        line: u64,
+        /// The most lines read ([`MAX_LINES`]).
+        max: u64,
     },
     /// The trace would hold more than [`MAX_ARRIVALS`] arrivals: this one (on this
     /// line, or at this 1-based position for a trace built in memory) was refused.
@@ -529,6 +543,8 @@ pub struct TraceReader<R> {
     /// The current line, without its line ending; at most `MAX_LINE_BYTES + 1` bytes.
     line: Vec<u8>,
     line_no: u64,
+    /// Lines read at the most: [`MAX_LINES`] (lower in unit tests).
+    max_lines: u64,
     /// Arrivals yielded so far.
     count: u64,
     layout: Layout,
@@ -542,12 +558,19 @@ impl<R: BufRead> TraceReader<R> {
     ///
     /// # Errors
     /// [`TraceError::Header`] for an unknown or missing header, [`TraceError::Number`]
-    /// for a malformed crash line, [`TraceError::LineTooLong`], [`TraceError::Io`].
+    /// for a malformed crash line, [`TraceError::LineTooLong`],
+    /// [`TraceError::TooManyLines`], [`TraceError::Io`].
     pub fn new(reader: R) -> Result<Self, TraceError> {
+        Self::with_max_lines(reader, MAX_LINES)
+    }
+
+    /// [`new`](Self::new) reading at most `max_lines` lines.
+    fn with_max_lines(reader: R, max_lines: u64) -> Result<Self, TraceError> {
         let mut this = TraceReader {
             reader,
             line: Vec::with_capacity(128),
             line_no: 0,
+            max_lines,
             count: 0,
             layout: Layout::Lip6,
             crash: None,
@@ -607,6 +630,12 @@ impl<R: BufRead> TraceReader<R> {
     /// `MAX_LINE_BYTES + 1` bytes.
     fn next_line(&mut self) -> Result<bool, TraceError> {
         self.line.clear();
+        if self.line_no >= self.max_lines {
+            return Err(TraceError::TooManyLines {
+                line: self.line_no + 1,
+                max: self.max_lines,
+            });
+        }
         self.line_no += 1;
         let line = self.line_no;
         let too_long = TraceError::LineTooLong {
@@ -905,5 +934,50 @@ mod tests {
         assert!(r.next().unwrap().is_ok());
         assert!(r.next().unwrap().is_err());
         assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn an_endless_input_of_blank_lines_stops_at_the_line_limit() {
+        /// Endless "\n# c\n": no arrival ever, so only the line limit stops it.
+        struct Blank;
+        impl io::Read for Blank {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                for (i, b) in buf.iter_mut().enumerate() {
+                    *b = b"\n# c\n"[i % 5];
+                }
+                Ok(buf.len() - buf.len() % 5)
+            }
+        }
+        // Comments before the header are part of the preamble: the limit applies
+        // there too.
+        let e = TraceReader::with_max_lines(io::BufReader::new(Blank), 1_000).err();
+        assert!(
+            matches!(
+                e,
+                Some(TraceError::TooManyLines {
+                    line: 1_001,
+                    max: 1_000
+                })
+            ),
+            "{e:?}"
+        );
+        // After a header, blank lines and comments between rows count as well.
+        let input = io::Read::chain("arrival_ns\n1\n".as_bytes(), Blank);
+        let mut r = TraceReader::with_max_lines(io::BufReader::new(input), 1_000)
+            .map_or_else(|e| panic!("{e}"), |r| r);
+        assert!(matches!(r.next(), Some(Ok(_))));
+        let e = r.next();
+        assert!(
+            matches!(
+                e,
+                Some(Err(TraceError::TooManyLines {
+                    line: 1_001,
+                    max: 1_000
+                }))
+            ),
+            "{e:?}"
+        );
+        assert!(r.next().is_none());
+        assert_eq!(MAX_LINES, 1 << 28);
     }
 }
