@@ -963,8 +963,10 @@ mod tests {
         );
         // After a header, blank lines and comments between rows count as well.
         let input = io::Read::chain("arrival_ns\n1\n".as_bytes(), Blank);
-        let mut r = TraceReader::with_max_lines(io::BufReader::new(input), 1_000)
-            .map_or_else(|e| panic!("{e}"), |r| r);
+        let mut r = match TraceReader::with_max_lines(io::BufReader::new(input), 1_000) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        };
         assert!(matches!(r.next(), Some(Ok(_))));
         let e = r.next();
         assert!(
