@@ -259,72 +259,23 @@ fn racing_now_methods_never_backdate_an_event() {
         "only {} events",
         events.len()
     );
-    assert!(
-        events.len() > NODES as usize,
-        "only {} events",
-        events.len()
-    );
-}
-
-/// The fixed timeout, refusing heartbeats after `HORIZON` as the crate's
-/// detectors refuse those past their documented horizon.
-#[derive(Clone, Debug)]
-struct Horizon(FixedTimeout);
-
-const HORIZON: Timestamp = Timestamp::from_secs(1_000_000);
-
-impl failure_detector::FailureDetector for Horizon {
-    fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
-        if at > HORIZON {
-            // Stands for the detectors' own "past the horizon" refusal.
-            return Err(HeartbeatError::OutOfOrder { at, last: HORIZON });
-        }
-        self.0.heartbeat(at)
-    }
-    fn suspicion(&self, now: Timestamp) -> f64 {
-        self.0.suspicion(now)
-    }
-    fn threshold(&self) -> f64 {
-        self.0.threshold()
-    }
-    fn is_available(&self, now: Timestamp) -> bool {
-        self.0.is_available(now)
-    }
-    fn deadline(&self) -> Option<Timestamp> {
-        self.0.deadline()
-    }
-    fn deadline_for(&self, level: f64) -> Option<Timestamp> {
-        self.0.deadline_for(level)
-    }
-    fn last_heartbeat(&self) -> Option<Timestamp> {
-        self.0.last_heartbeat()
-    }
-    fn stats(&self) -> failure_detector::Stats {
-        self.0.stats()
-    }
-    fn reset(&mut self) {
-        self.0.reset()
-    }
-}
-
-fn horizon_registry(config: RegistryConfig) -> (Registry<u64, Horizon>, EventReceiver<u64>) {
-    let fd = Horizon(FixedTimeout::new(FixedTimeoutConfig::new()).unwrap());
-    Registry::new(config, fd).unwrap()
 }
 
 #[test]
 fn a_join_the_detector_refuses_creates_nothing() {
     // Before, a registration past the detector's horizon created a node whose
     // detector had no heartbeat, and so no deadline: never suspected.
-    let (reg, events) = horizon_registry(RegistryConfig::new());
+    let (reg, events) = registry(RegistryConfig::new());
     let late = Timestamp::MAX - Duration::from_secs(1);
     assert!(matches!(
         reg.register(1, late),
-        Err(failure_detector::RegisterError::Detector(_))
+        Err(RegisterError::Detector(HeartbeatError::PastHorizon { .. }))
     ));
     assert!(matches!(
         reg.heartbeat(&2, late),
-        Err(RegistryHeartbeatError::Detector(_))
+        Err(RegistryHeartbeatError::Detector(
+            HeartbeatError::PastHorizon { .. }
+        ))
     ));
     assert!(reg.is_empty());
     assert_eq!(reg.next_deadline(), None);
@@ -335,14 +286,14 @@ fn a_join_the_detector_refuses_creates_nothing() {
 fn a_revival_the_detector_refuses_changes_nothing() {
     // Kept Dead (never removed), so the registration finds it.
     let config = RegistryConfig::new().with_removal_grace(Duration::MAX);
-    let (reg, events) = horizon_registry(config.with_accept_rejoin(false));
+    let (reg, events) = registry(config.with_accept_rejoin(false));
     reg.heartbeat(&1, t(0)).unwrap();
     reg.tick(t(30)); // Suspect at 15 s, Dead at 25 s
     let before = reg.info(&1, t(30)).unwrap();
-    let late = HORIZON + Duration::from_secs(1);
+    let late = Timestamp::HORIZON + Duration::from_secs(1);
     assert!(matches!(
         reg.register(1, late),
-        Err(failure_detector::RegisterError::Detector(_))
+        Err(RegisterError::Detector(HeartbeatError::PastHorizon { .. }))
     ));
     assert_eq!(reg.info(&1, t(30)).unwrap(), before);
     assert_eq!(
@@ -354,12 +305,14 @@ fn a_revival_the_detector_refuses_changes_nothing() {
         ]
     );
     // And a heartbeat past the horizon does not revive it either.
-    let (reg, events) = horizon_registry(config);
+    let (reg, events) = registry(config);
     reg.heartbeat(&1, t(0)).unwrap();
     reg.tick(t(30));
     assert!(matches!(
         reg.heartbeat(&1, late),
-        Err(RegistryHeartbeatError::Detector(_))
+        Err(RegistryHeartbeatError::Detector(
+            HeartbeatError::PastHorizon { .. }
+        ))
     ));
     assert_eq!(reg.state(&1), Some(Dead));
     assert_eq!(drain(&events).len(), 3);
