@@ -137,6 +137,31 @@ fn report_memory() {
     }
 }
 
+/// Times `iters` heartbeats numbered on from `next`, sent by `threads` threads:
+/// `send(start, end, j, threads)` sends the heartbeats `k` in `start..end` with
+/// `k = j (mod threads)` (with an even node count, the nodes `k mod threads = j`).
+fn timed_split(
+    next: &AtomicU64,
+    iters: u64,
+    threads: u64,
+    send: impl Fn(u64, u64, u64, u64) + Sync,
+) -> Duration {
+    let start = next.fetch_add(iters, Ordering::Relaxed);
+    let end = start + iters;
+    let began = Instant::now();
+    if threads == 1 {
+        send(start, end, 0, 1);
+    } else {
+        thread::scope(|s| {
+            for j in 0..threads {
+                let send = &send;
+                s.spawn(move || send(start, end, j, threads));
+            }
+        });
+    }
+    began.elapsed()
+}
+
 fn heartbeats(c: &mut Criterion) {
     for nodes in SIZES {
         let (reg, _) = registry(100, RegistryConfig::new());
@@ -157,22 +182,9 @@ fn heartbeats(c: &mut Criterion) {
                 let id = BenchmarkId::new(format!("{threads}_threads"), nodes);
                 group.bench_function(id, |b| {
                     b.iter_custom(|iters| {
-                        let start = next.fetch_add(iters, Ordering::Relaxed);
-                        let end = start + iters;
-                        let began = Instant::now();
-                        if threads == 1 {
-                            sender(&reg, nodes, start, end, 0, 1);
-                        } else {
-                            // Thread j sends the heartbeats k = j (mod threads): with
-                            // an even node count, the nodes k mod threads = j.
-                            thread::scope(|s| {
-                                for j in 0..threads {
-                                    let reg = &reg;
-                                    s.spawn(move || sender(reg, nodes, start, end, j, threads));
-                                }
-                            });
-                        }
-                        began.elapsed()
+                        timed_split(&next, iters, threads, |start, end, j, threads| {
+                            sender(&reg, nodes, start, end, j, threads)
+                        })
                     })
                 });
             }
@@ -305,20 +317,9 @@ fn heartbeats_now(c: &mut Criterion) {
         let id = BenchmarkId::new(format!("{threads}_threads"), nodes);
         group.bench_function(id, |b| {
             b.iter_custom(|iters| {
-                let start = next.fetch_add(iters, Ordering::Relaxed);
-                let end = start + iters;
-                let began = Instant::now();
-                if threads == 1 {
-                    send_now(&reg, nodes, start, end, 0, 1);
-                } else {
-                    thread::scope(|s| {
-                        for j in 0..threads {
-                            let reg = &reg;
-                            s.spawn(move || send_now(reg, nodes, start, end, j, threads));
-                        }
-                    });
-                }
-                began.elapsed()
+                timed_split(&next, iters, threads, |start, end, j, threads| {
+                    send_now(&reg, nodes, start, end, j, threads)
+                })
             })
         });
     }
