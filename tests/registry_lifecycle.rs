@@ -822,3 +822,72 @@ fn batch_refusals_arrive_in_the_documented_order() {
         );
     }
 }
+
+#[test]
+fn a_full_registry_refuses_new_nodes_and_creates_nothing() {
+    let config = RegistryConfig::new().with_max_nodes(Some(2));
+    let (reg, events) = registry(config);
+    reg.heartbeat("a", t(0)).unwrap();
+    reg.register("b".into(), t(0)).unwrap();
+    assert_eq!(
+        reg.heartbeat("c", t(1)),
+        Err(RegistryHeartbeatError::Full { max: 2 })
+    );
+    assert_eq!(
+        reg.register("c".into(), t(1)),
+        Err(RegisterError::Full { max: 2 })
+    );
+    assert_eq!(reg.len(), 2);
+    assert_eq!(reg.state("c"), None);
+    assert_eq!(drain(&events), [joined("a", 0), joined("b", 0)]);
+    // Known nodes are not affected, Dead ones count until removed, and a removal
+    // makes room.
+    reg.heartbeat("a", t(5)).unwrap();
+    reg.tick(t(30)); // b: Suspect at 15 s, Dead at 25 s
+    assert_eq!(reg.state("b"), Some(Dead));
+    assert!(reg.heartbeat("c", t(30)).is_err());
+    assert_eq!(reg.remove("b", t(31)), Some(Dead));
+    reg.heartbeat("c", t(32)).unwrap();
+    assert_eq!(reg.len(), 2);
+    // A node removed at the end of its grace period makes room too.
+    reg.tick(t(200)); // a and c die and are removed
+    assert!(reg.is_empty());
+    reg.heartbeat("d", t(201)).unwrap();
+    reg.heartbeat("e", t(201)).unwrap();
+    assert!(reg.heartbeat("f", t(201)).is_err());
+}
+
+#[test]
+fn zero_max_nodes_is_refused() {
+    let config = RegistryConfig::new().with_max_nodes(Some(0));
+    assert!(matches!(
+        Registry::<String, FixedTimeout>::new(config, fixed()),
+        Err(ConfigError::NotPositive { field: "max_nodes" })
+    ));
+}
+
+#[test]
+fn the_node_limit_holds_exactly_across_threads() {
+    const MAX: usize = 100;
+    let config = RegistryConfig::new().with_max_nodes(Some(MAX));
+    let (reg, _events) = Registry::<u64, FixedTimeout>::new(config, fixed()).unwrap();
+    let joined = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for thread in 0..4u64 {
+            let (reg, joined) = (&reg, &joined);
+            s.spawn(move || {
+                for k in 0..1_000u64 {
+                    match reg.heartbeat(&(thread * 1_000 + k), t(1)) {
+                        Ok(()) => {
+                            joined.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(RegistryHeartbeatError::Full { max }) => assert_eq!(max, MAX),
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(joined.load(Ordering::Relaxed), MAX);
+    assert_eq!(reg.len(), MAX);
+}

@@ -38,7 +38,8 @@ pub enum Confirmation {
 ///
 /// The [`Default`] (same as [`RegistryConfig::new`]) accepts unknown nodes and
 /// rejoins, declares a node Dead 10 s after it is suspected, removes it 60 s later,
-/// has no hysteresis, 64 shards and an unbounded event channel.
+/// has no hysteresis, 64 shards, an unbounded event channel and no limit on the
+/// number of nodes.
 ///
 /// ```
 /// use failure_detector::{Confirmation, RegistryConfig};
@@ -94,6 +95,16 @@ pub struct RegistryConfig {
     /// built (a slot is an [`Event`](super::Event) plus 8 bytes: 32 bytes with `u64`
     /// keys, so 32 MB at the maximum); for more, use `None`.
     pub event_capacity: Option<usize>,
+    /// The most nodes monitored at once: `None` (the default) for no limit, or
+    /// `Some(n)` with `n >= 1`. A node that would join past it (a heartbeat from an
+    /// unknown node, or a registration) is refused with
+    /// [`RegistryHeartbeatError::Full`](super::RegistryHeartbeatError::Full) or
+    /// [`RegisterError::Full`](super::RegisterError::Full) and nothing is created;
+    /// Dead nodes count until they are removed. Set it when node keys come from
+    /// input you do not control (datagrams from the network), so that memory stays
+    /// bounded: about [`memory_bytes`](crate::FailureDetector::memory_bytes) of the
+    /// detector plus 120 bytes per node. The limit is exact across threads.
+    pub max_nodes: Option<usize>,
 }
 
 /// The largest number of shards.
@@ -119,6 +130,7 @@ impl RegistryConfig {
             hysteresis: Duration::ZERO,
             shards: 64,
             event_capacity: None,
+            max_nodes: None,
         }
     }
 
@@ -164,6 +176,12 @@ impl RegistryConfig {
         self
     }
 
+    /// Sets [`max_nodes`](Self::max_nodes).
+    pub const fn with_max_nodes(mut self, max_nodes: Option<usize>) -> Self {
+        self.max_nodes = max_nodes;
+        self
+    }
+
     /// Checks every field and converts the durations to the nanoseconds the
     /// registry works in.
     pub(crate) fn validate(&self) -> Result<Rules, ConfigError> {
@@ -187,6 +205,9 @@ impl RegistryConfig {
             }
             _ => {}
         }
+        if self.max_nodes == Some(0) {
+            return Err(ConfigError::NotPositive { field: "max_nodes" });
+        }
         let dead = match self.confirmation {
             Confirmation::After(d) => DeadRule::After(duration_nanos(d)),
             Confirmation::Suspicion(level) => {
@@ -199,6 +220,7 @@ impl RegistryConfig {
             dead,
             grace_ns: duration_nanos(self.removal_grace),
             hysteresis_ns: duration_nanos(self.hysteresis),
+            max_nodes: self.max_nodes.unwrap_or(usize::MAX),
         })
     }
 }
@@ -224,4 +246,6 @@ pub(crate) struct Rules {
     pub(crate) dead: DeadRule,
     pub(crate) grace_ns: u64,
     pub(crate) hysteresis_ns: u64,
+    /// [`RegistryConfig::max_nodes`], `usize::MAX` for none.
+    pub(crate) max_nodes: usize,
 }

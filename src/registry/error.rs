@@ -21,6 +21,14 @@ pub enum RegistryHeartbeatError {
     /// `false`). It stays Dead until it is registered again or removed.
     #[error("heartbeat from a dead node, and rejoining is refused: register it again")]
     RejoinRefused,
+    /// The node is not registered and the registry already monitors
+    /// [`RegistryConfig::max_nodes`](super::RegistryConfig::max_nodes) nodes.
+    /// Nothing was created.
+    #[error("heartbeat from an unknown node, and the registry is full ({max} nodes)")]
+    Full {
+        /// The limit.
+        max: usize,
+    },
     /// The node's detector refused the timestamp: a duplicate, earlier than the
     /// last accepted heartbeat, or past the detector's horizon (for a node that
     /// would join, nothing was created). A heartbeat that is late but still news
@@ -48,4 +56,12 @@ pub enum RegisterError {
     /// never be suspected). The node was neither created nor revived.
     #[error("the registration counts as a heartbeat, and the detector refused it: {0}")]
     Detector(HeartbeatError),
+    /// The node is not registered and the registry already monitors
+    /// [`RegistryConfig::max_nodes`](super::RegistryConfig::max_nodes) nodes.
+    /// Nothing was created.
+    #[error("the registry is full ({max} nodes)")]
+    Full {
+        /// The limit.
+        max: usize,
+    },
 }

@@ -94,6 +94,36 @@ pub(crate) struct Ctx<K> {
     pub(crate) undelivered: AtomicU64,
     /// Nodes per state, indexed by [`state_index`].
     pub(crate) counts: [AtomicUsize; 3],
+    /// Nodes monitored or reserved by a join under way, at most
+    /// `rules.max_nodes`: a join reserves its place here first, so the limit is
+    /// exact across shards and threads.
+    members: AtomicUsize,
+}
+
+/// Why a node could not join.
+pub(crate) enum JoinError {
+    /// Its detector refused the joining heartbeat (past its horizon).
+    Detector(HeartbeatError),
+    /// The registry holds `max_nodes` nodes already.
+    Full(usize),
+}
+
+impl From<JoinError> for RegistryHeartbeatError {
+    fn from(e: JoinError) -> Self {
+        match e {
+            JoinError::Detector(e) => RegistryHeartbeatError::Detector(e),
+            JoinError::Full(max) => RegistryHeartbeatError::Full { max },
+        }
+    }
+}
+
+impl From<JoinError> for RegisterError {
+    fn from(e: JoinError) -> Self {
+        match e {
+            JoinError::Detector(e) => RegisterError::Detector(e),
+            JoinError::Full(max) => RegisterError::Full { max },
+        }
+    }
 }
 
 fn state_index(state: NodeState) -> usize {
@@ -111,7 +141,23 @@ impl<K: Clone> Ctx<K> {
             events,
             undelivered: AtomicU64::new(0),
             counts: Default::default(),
+            members: AtomicUsize::new(0),
         }
+    }
+
+    /// Reserves a place for a joining node; `false` if the registry is full.
+    fn reserve(&self) -> bool {
+        let max = self.rules.max_nodes;
+        self.members
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back the place of a node that left (or did not join after all).
+    fn release(&self) {
+        self.members.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Sends an event without ever blocking; counts it if it cannot be delivered
@@ -128,6 +174,9 @@ impl<K: Clone> Ctx<K> {
         }
         if let Some(from) = from {
             self.counts[state_index(from)].fetch_sub(1, Ordering::Relaxed);
+            if to.is_none() {
+                self.release(); // the node left
+            }
         }
     }
 
@@ -462,7 +511,8 @@ where
 
     /// A node the shard does not know joins, Alive, as if it sent a heartbeat at
     /// `at` (or at the shard's `forgotten` instant, if later). If its detector
-    /// refuses that heartbeat (past its horizon), nothing is created.
+    /// refuses that heartbeat (past its horizon), or the registry is full, nothing
+    /// is created.
     fn join(
         &mut self,
         key: K,
@@ -470,13 +520,19 @@ where
         at: Timestamp,
         registered: bool,
         env: Env<'_, K, D>,
-    ) -> Result<(), HeartbeatError> {
+    ) -> Result<(), JoinError> {
         let at = self.effective(None, at);
+        if !env.ctx.reserve() {
+            return Err(JoinError::Full(env.ctx.rules.max_nodes));
+        }
         let mut detector = (env.factory)(&key);
         detector.reset();
         // The join counts as a heartbeat: a node the detector cannot time would
         // never be suspected.
-        detector.heartbeat(at)?;
+        if let Err(e) = detector.heartbeat(at) {
+            env.ctx.release();
+            return Err(JoinError::Detector(e));
+        }
         let mut node = Node {
             key: key.clone(),
             hash,
@@ -533,9 +589,7 @@ where
         env: Env<'_, K, D>,
     ) -> Result<(), RegisterError> {
         let Some((i, at)) = self.find_at(hash, &key, at, env) else {
-            return self
-                .join(key, hash, at, true, env)
-                .map_err(RegisterError::Detector);
+            return Ok(self.join(key, hash, at, true, env)?);
         };
         let node = &mut self.nodes[i];
         if node.state != NodeState::Dead {
