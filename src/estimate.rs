@@ -11,8 +11,9 @@
 //! ```
 //!
 //! Each arrival is stored as `u_i = A_i - eta * s_i` (how late it was against a
-//! schedule anchored at sequence number 0), with the window's sum kept exactly in
-//! `i128`, so the estimate is O(1) per heartbeat and does not drift. The expected
+//! schedule anchored at sequence number 0; the ring holds `u_i - offset`, so that the
+//! whole window can be shifted by moving `offset`), with the window's sum kept exactly
+//! in `i128`, so the estimate is O(1) per heartbeat and does not drift. The expected
 //! arrival is reported as an offset from the last arrival `A_k`:
 //! `EA(k+1) - A_k = eta + (sum_i u_i - n * u_k) / n`, whose numerator is a small exact
 //! integer (the window's accumulated lateness relative to the newest arrival).
@@ -35,6 +36,30 @@
 //! in its nearest slot as if it had none, and later numbers count on from there.
 //! Either way every recorded value `u_i` lies within about `MAX_SEQ_SKEW` periods of
 //! the window's mean, so the estimate stays within [`MAX_EXPECTED_PERIODS`] periods.
+//! When a second heartbeat in a row is late by the same whole number of periods, the
+//! first is moved to its slot on the schedule the sender now keeps
+//! ([`Estimate::reslot_newest`]) rather than left whole periods late in the window.
+//!
+//! Re-anchoring on a moved phase ([`Estimate::note`], [`Estimate::confirm`]): a sender
+//! that stalls and then keeps its period from the stall's end moves the phase of its
+//! schedule by any fraction of the period, and the window's mean would lag the new
+//! phase until the window has turned over (any margin below the lag giving a mistake
+//! on nearly every heartbeat). So the window keeps a running spread: the mean distance
+//! of arrivals from their nearest slots (plain over the first 32 arrivals, then
+//! exponentially weighted with gain 1/32). After a gap of two periods or more (a stall
+//! or lost heartbeats), an arrival further from its nearest slot than the threshold
+//! `3 * spread + eta / 128` is held as a possible new phase, and until the next
+//! arrival the next heartbeat is awaited at the later of the old schedule's next slot
+//! and one period after it ([`Estimate::pending_offset`]), so that it is no mistake
+//! whichever schedule the sender keeps. If the next arrival comes a whole number of
+//! periods (at least one) after it, give or take the threshold, and is itself beyond
+//! the threshold from the old schedule on the same side, the two agree: every older
+//! value of the window is shifted by the mean of their two latenesses, exactly and in
+//! O(1), so the estimate stands on the new phase at once and keeps the window's jitter
+//! (clearing the window would lose it). A loss burst with the schedule kept, a single
+//! late heartbeat (the next is on schedule), a catch-up heartbeat, or ordinary jitter
+//! (no gap) shifts nothing. Phase moves below the threshold, and stalls that leave
+//! no slot empty (a gap below two periods), are left to the window as before.
 
 use crate::detector::{Arrivals, Stats, ceil_ns};
 use crate::error::HeartbeatError;
@@ -366,6 +391,31 @@ impl Estimate {
         self.shift_older(first + disagreement.div_euclid(2));
     }
 
+    /// Moves the newest arrival `periods` slots on (at most [`MAX_SEQ_SKEW`]): its
+    /// value goes down by `periods * eta`, exactly, as if its sender had numbered it
+    /// so. The window is not empty. O(1).
+    pub(crate) fn reslot_newest(&mut self, periods: u64) {
+        // periods <= 16 and eta <= 2^47: no overflow.
+        let by = i128::from(periods) * i128::from(self.eta);
+        let newest = self.newest_index();
+        self.ring[newest] = self.ring[newest].wrapping_sub(by);
+        self.sum = self.sum.wrapping_sub(by);
+        if self.short_len > 0 {
+            self.short_sum = self.short_sum.wrapping_sub(by);
+        }
+        self.newest = self.newest.wrapping_sub(by);
+        self.seq = self.seq.saturating_add(periods);
+    }
+
+    /// Where the newest value is in the ring (the window is not empty).
+    fn newest_index(&self) -> usize {
+        if self.head == 0 {
+            self.ring.len() - 1
+        } else {
+            self.head as usize - 1
+        }
+    }
+
     /// Adds `by` ns to every value of the window but the newest, exactly and in O(1)
     /// (the newest keeps its value). The window is not empty.
     fn shift_older(&mut self, by: i64) {
@@ -378,11 +428,7 @@ impl Estimate {
                 .short_sum
                 .wrapping_add((i128::from(self.short_len) - 1) * by);
         }
-        let newest = if self.head == 0 {
-            self.ring.len() - 1
-        } else {
-            self.head as usize - 1
-        };
+        let newest = self.newest_index();
         self.ring[newest] = self.ring[newest].wrapping_sub(by);
     }
 
@@ -528,6 +574,88 @@ mod tests {
             t.arrivals.accept(at, 1);
         }
         Ok(observed)
+    }
+
+    /// Chen's offset `EA(k+1) - A_k` over the last `n` of the values `u_i`, literally.
+    fn naive_offset(values: &[i128], n: usize, eta: u64) -> f64 {
+        let tail = &values[values.len().saturating_sub(n)..];
+        let mean = tail.iter().map(|&u| u as f64).sum::<f64>() / tail.len() as f64;
+        eta as f64 + mean - *values.last().unwrap() as f64
+    }
+
+    /// A confirmed phase shift moves every value but the newest by the documented
+    /// amount, exactly: the long and short windows then match Chen's formula over the
+    /// shifted values, also as the shifted values leave the ring.
+    #[test]
+    fn a_confirmed_phase_shift_moves_the_older_values_exactly() {
+        let eta = 1_000u64;
+        let mut t = Tracker::new(8, 3, eta);
+        // The values u_i = A_i - eta * s_i the window should hold, shifted as it is.
+        let mut model: Vec<i128> = Vec::new();
+        let mut state = 3u64;
+        let mut jitter = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (state >> 40) % 30
+        };
+        let beat = |t: &mut Tracker, at: u64| -> (u64, u64) {
+            let observed = t.observe(Timestamp::from_nanos(at), None).unwrap();
+            t.arrivals.accept(Timestamp::from_nanos(at), 1);
+            match observed {
+                Observed::Next { gap_ns, slots } => (gap_ns, slots),
+                _ => (0, 0),
+            }
+        };
+        let mut slot = 0;
+        for _ in 0..40 {
+            let at = slot * eta + jitter();
+            beat(&mut t, at);
+            model.push(i128::from(at) - i128::from(slot * eta));
+            slot += 1;
+        }
+        let check = |t: &Tracker, model: &[i128]| {
+            let long = naive_offset(model, 8, eta);
+            let short = naive_offset(model, 3, eta);
+            assert!((t.estimate.expected_offset() - long).abs() < 1e-9);
+            assert!((t.estimate.short_expected_offset() - short).abs() < 1e-9);
+        };
+        check(&t, &model);
+        // A stall: five slots with nothing, then the sender keeps its period from
+        // 300 ns into the next slot.
+        slot += 5;
+        let window = &model[model.len() - 8..];
+        let mean = window.iter().sum::<i128>() as f64 / 8.0;
+        let first_at = slot * eta + 300 + jitter();
+        let first = (first_at as f64 - (slot * eta) as f64 - mean).round() as i64;
+        assert_eq!(beat(&mut t, first_at).1, 6);
+        assert!(
+            t.estimate.pending_offset().is_some(),
+            "a possible new phase"
+        );
+        // Until confirmed, the next heartbeat is awaited one period after it.
+        assert_eq!(t.estimate.pending_offset(), Some(eta as f64));
+        model.push(i128::from(first_at) - i128::from(slot * eta));
+        check(&t, &model);
+        slot += 1;
+        let second_at = slot * eta + 300 + jitter();
+        let disagreement = (second_at - first_at) as i64 - eta as i64;
+        let shift = i128::from(first + disagreement.div_euclid(2));
+        assert_eq!(beat(&mut t, second_at).1, 1);
+        let newest = model.len() - 1;
+        for u in &mut model[..newest] {
+            *u += shift;
+        }
+        model.push(i128::from(second_at) - i128::from(slot * eta));
+        check(&t, &model);
+        assert!(shift > 250 && shift < 320, "{shift}");
+        // On the new phase, the shifted values leave the ring as new ones come.
+        for _ in 0..20 {
+            slot += 1;
+            let at = slot * eta + 300 + jitter();
+            assert_eq!(beat(&mut t, at).1, 1);
+            model.push(i128::from(at) - i128::from(slot * eta));
+            check(&t, &model);
+        }
+        assert_eq!(t.estimate.pending_offset(), None);
     }
 
     #[test]
@@ -719,6 +847,10 @@ impl Tracker {
             if reference.saturating_sub(step) == self.lag {
                 moved = true;
                 nearest = reference;
+                // The newest was the first heartbeat of the moved schedule: put it in
+                // its slot there rather than keep it whole periods late in the
+                // window. `nearest` still counts from its old slot.
+                self.estimate.reslot_newest(self.lag as u64);
             }
         }
         if step > 0
@@ -864,7 +996,11 @@ macro_rules! margin_detector_impl {
             ///   their numbers by the same whole number of periods (at least one):
             ///   the sender stalled and resumed its schedule later without skipping
             ///   numbers, so its numbers are re-anchored on the schedule it now
-            ///   keeps rather than expected on the one it left.
+            ///   keeps rather than expected on the one it left, and the first of
+            ///   the two is moved to its slot on that schedule.
+            /// * Whatever the numbers, a schedule whose phase moved after a stall
+            ///   is followed as with inferred numbers (see "After a stall" in
+            ///   [`Chen`](crate::Chen)).
             ///
             /// So no number can put the deadline further away than the documented
             /// bound, or make the sender's later heartbeats stale, and a stall costs
