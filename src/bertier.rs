@@ -101,7 +101,12 @@ impl Default for BertierConfig {
 /// After a very late heartbeat `EA(k+1) + beta * delay` can lie before `A_k`; it is
 /// then taken as `A_k`, so that the node is trusted for `phi * var` at least.
 /// Sequence numbers are inferred from the estimated schedule as for [`Chen`](crate::Chen), or given
-/// with [`heartbeat_with_seq`](Self::heartbeat_with_seq). O(1) per heartbeat.
+/// with [`heartbeat_with_seq`](Self::heartbeat_with_seq), and the window is re-anchored
+/// after a stall that moved the schedule's phase as Chen's is (see "After a stall"
+/// there): while an arrival after a gap may be the first of a moved schedule,
+/// `EA(k+1)` is the later of the old schedule's and one period after it, for the
+/// freshness point; `A_(k+1) - EA(k+1)` is still measured against the old schedule's.
+/// O(1) per heartbeat.
 ///
 /// Bounds: with `c` 18 periods, `|delay| <= c`, `var <= 2c`, `EA(k+1) - A_k <= c`,
 /// so the deadline is at most `c * (1 + beta + 2 * phi) + phi` ns after the last
@@ -128,8 +133,12 @@ impl Default for BertierConfig {
 pub struct Bertier {
     config: BertierConfig,
     tracker: Tracker,
-    /// `EA(k+1) - A_k`, ns.
+    /// `EA(k+1) - A_k`, ns: on the estimated schedule, or while the last arrival may
+    /// be the first of a moved schedule, the later of that and the new phase's.
     expected_ns: f64,
+    /// `EA(k+1) - A_k` on the estimated schedule alone, ns: what the next arrival's
+    /// lateness is measured against.
+    schedule_ns: f64,
     delay_ns: f64,
     var_ns: f64,
     /// `max(0, EA(k+1) + beta * delay) - A_k`, ns: where suspicion starts to grow.
@@ -137,9 +146,6 @@ pub struct Bertier {
     /// `max(var, 1 ns)`: suspicion divides by it, as the deadline multiplies by it
     /// (multiplying by its inverse could land one ulp below the threshold there).
     var_floor_ns: f64,
-    /// The largest lateness `A_k - EA(k)` recorded, ns: [`MAX_EXPECTED_PERIODS`]
-    /// periods.
-    max_late_ns: f64,
 }
 
 impl Bertier {
@@ -164,11 +170,11 @@ impl Bertier {
             config,
             tracker: Tracker::new(window, 0, eta),
             expected_ns: 0.0,
+            schedule_ns: 0.0,
             delay_ns: 0.0,
             var_ns: 0.0,
             start_ns: 0.0,
             var_floor_ns: 1.0,
-            max_late_ns: (MAX_EXPECTED_PERIODS * eta) as f64,
         };
         fd.reset();
         Ok(fd)
@@ -217,8 +223,9 @@ impl Bertier {
                 // eta <= 2^47 and slots < 2^63: the signed conversions are one
                 // instruction each (the unsigned ones six).
                 let eta = self.tracker.estimate.eta() as i64 as f64;
-                let late = gap_ns as f64 - self.expected_ns + eta - eta * slots as i64 as f64;
-                let bound = self.max_late_ns;
+                let late = gap_ns as f64 - self.schedule_ns + eta - eta * slots as i64 as f64;
+                // The largest lateness recorded: MAX_EXPECTED_PERIODS periods.
+                let bound = MAX_EXPECTED_PERIODS as f64 * eta;
                 let late = if late > bound {
                     bound
                 } else if late < -bound {
@@ -233,7 +240,14 @@ impl Bertier {
                 self.var_floor_ns = self.var_ns.max(1.0);
             }
         }
-        self.expected_ns = self.tracker.estimate.expected_offset();
+        let estimate = &self.tracker.estimate;
+        self.schedule_ns = estimate.expected_offset();
+        // After a stall the next heartbeat may keep the old schedule or a new phase:
+        // wait for the later of the two until it says which.
+        self.expected_ns = match estimate.pending_offset() {
+            Some(either) => self.schedule_ns.max(either),
+            None => self.schedule_ns,
+        };
         // Suspicion grows from EA(k+1) + beta * delay, but not before this arrival.
         self.start_ns = (self.expected_ns + self.config.beta * self.delay_ns).max(0.0);
         // The same expression as `deadline_for(phi)`, so the two agree exactly.
@@ -306,6 +320,7 @@ impl FailureDetector for Bertier {
     fn reset(&mut self) {
         self.tracker.clear();
         self.expected_ns = self.config.interval.as_nanos() as f64;
+        self.schedule_ns = self.expected_ns;
         self.delay_ns = 0.0;
         self.var_ns = 0.0;
         self.start_ns = 0.0;

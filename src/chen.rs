@@ -87,6 +87,24 @@ impl Default for ChenConfig {
 /// (a sender's number is trusted within 16 periods of its arrival's slot; see
 /// there). The estimate is kept as an exact integer sum, O(1) per heartbeat.
 ///
+/// After a stall: a sender that stalls and then keeps its period from the stall's end
+/// moves its schedule's phase by any fraction of the period, which the window's mean
+/// would follow only as the window turns over (with any margin below the lag, a
+/// mistake on nearly every heartbeat until then). So the detector keeps a running
+/// spread of the arrivals' distances from their slots (their mean, over about the last
+/// 32 arrivals). After a gap of two periods or more, an arrival further from its slot
+/// than `3 * spread + interval / 128` may be the first of a moved schedule: the next
+/// heartbeat is then expected at the later of the old schedule's next slot and one
+/// period after that arrival (so it is no mistake either way). If the next arrival
+/// comes a whole number of periods after it (give or take that threshold) and is as
+/// far off the old schedule on the same side, the whole window is shifted, exactly
+/// and in O(1), by the mean of the two latenesses: the estimate stands on the new
+/// phase at once and keeps the window's jitter. Lost heartbeats on the kept schedule,
+/// a single late heartbeat, a catch-up heartbeat and ordinary jitter shift nothing; a
+/// phase move below the threshold, or a stall that leaves no heartbeat missing, is
+/// absorbed by the window as before. So a stall costs the mistakes it causes itself,
+/// and after it no more than a detector started after it.
+///
 /// Bounds: the expected arrival is at most 18 periods after the last heartbeat,
 /// whatever the sequence numbers and arrival times, so the deadline is at most
 /// `18 * interval + safety_margin` after it.

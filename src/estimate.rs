@@ -11,8 +11,9 @@
 //! ```
 //!
 //! Each arrival is stored as `u_i = A_i - eta * s_i` (how late it was against a
-//! schedule anchored at sequence number 0), with the window's sum kept exactly in
-//! `i128`, so the estimate is O(1) per heartbeat and does not drift. The expected
+//! schedule anchored at sequence number 0; the ring holds `u_i - offset`, so that the
+//! whole window can be shifted by moving `offset`), with the window's sum kept exactly
+//! in `i128`, so the estimate is O(1) per heartbeat and does not drift. The expected
 //! arrival is reported as an offset from the last arrival `A_k`:
 //! `EA(k+1) - A_k = eta + (sum_i u_i - n * u_k) / n`, whose numerator is a small exact
 //! integer (the window's accumulated lateness relative to the newest arrival).
@@ -35,6 +36,30 @@
 //! in its nearest slot as if it had none, and later numbers count on from there.
 //! Either way every recorded value `u_i` lies within about `MAX_SEQ_SKEW` periods of
 //! the window's mean, so the estimate stays within [`MAX_EXPECTED_PERIODS`] periods.
+//! When a second heartbeat in a row is late by the same whole number of periods, the
+//! first is moved to its slot on the schedule the sender now keeps
+//! ([`Estimate::reslot_newest`]) rather than left whole periods late in the window.
+//!
+//! Re-anchoring on a moved phase ([`Estimate::note`], [`Estimate::confirm`]): a sender
+//! that stalls and then keeps its period from the stall's end moves the phase of its
+//! schedule by any fraction of the period, and the window's mean would lag the new
+//! phase until the window has turned over (any margin below the lag giving a mistake
+//! on nearly every heartbeat). So the window keeps a running spread: the mean distance
+//! of arrivals from their nearest slots (plain over the first 32 arrivals, then
+//! exponentially weighted with gain 1/32). After a gap of two periods or more (a stall
+//! or lost heartbeats), an arrival further from its nearest slot than the threshold
+//! `3 * spread + eta / 128` is held as a possible new phase, and until the next
+//! arrival the next heartbeat is awaited at the later of the old schedule's next slot
+//! and one period after it ([`Estimate::pending_offset`]), so that it is no mistake
+//! whichever schedule the sender keeps. If the next arrival comes a whole number of
+//! periods (at least one) after it, give or take the threshold, and is itself beyond
+//! the threshold from the old schedule on the same side, the two agree: every older
+//! value of the window is shifted by the mean of their two latenesses, exactly and in
+//! O(1), so the estimate stands on the new phase at once and keeps the window's jitter
+//! (clearing the window would lose it). A loss burst with the schedule kept, a single
+//! late heartbeat (the next is on schedule), a catch-up heartbeat, or ordinary jitter
+//! (no gap) shifts nothing. Phase moves below the threshold, and stalls that leave
+//! no slot empty (a gap below two periods), are left to the window as before.
 
 use crate::detector::{Arrivals, Stats, ceil_ns};
 use crate::error::HeartbeatError;
@@ -48,16 +73,53 @@ pub(crate) const MAX_SEQ_SKEW: u64 = 16;
 /// The expected arrival is at most this many periods after the last one.
 pub(crate) const MAX_EXPECTED_PERIODS: u64 = MAX_SEQ_SKEW + 2;
 
+/// The running spread ([`Estimate::note`]) is the plain mean of the arrivals' distances
+/// from their nearest slots over the first `SPREAD_ARRIVALS` (after the first arrival),
+/// then an exponentially weighted mean with gain `1 / SPREAD_ARRIVALS` (about the last
+/// 32 arrivals), as Jacobson's estimator keeps a mean deviation. No phase shift is
+/// looked for before the spread has that many arrivals.
+const SPREAD_ARRIVALS: u32 = 32;
+
+/// [`Estimate::pending`] when no arrival is awaiting confirmation.
+const NO_PHASE: i64 = i64::MIN;
+
+/// A phase shift is only looked for beyond this many spreads (and beyond
+/// [`SHIFT_FLOOR_DIVISOR`]).
+const SHIFT_SPREADS: f64 = 3.0;
+
+/// A phase shift below `eta / SHIFT_FLOOR_DIVISOR` (0.78 ms on a 100 ms period) is left to
+/// the window: it would change the estimate by less than that.
+const SHIFT_FLOOR_DIVISOR: f64 = 128.0;
+
 /// The window of `A_i - eta * s_i` values and the sequence-number bookkeeping.
 #[derive(Clone, Debug)]
 pub(crate) struct Estimate {
+    /// The values `u_i - offset`: a value's `u_i` is what is stored plus `offset`, so
+    /// that moving `offset` shifts every stored value at once.
     ring: Box<[i128]>,
-    head: usize,
-    len: usize,
+    // Indices and lengths in u32 (the capacity is at most 2^15): the struct stays
+    // 160 bytes.
+    head: u32,
+    len: u32,
+    /// The sum of the window's `u_i` (not of what is stored).
     sum: i128,
+    /// Added to every stored value to give its `u_i` ([`shift_older`](Self::shift_older)).
+    offset: i128,
+    /// The running mean distance of arrivals from their nearest slot of the estimated
+    /// schedule, ns ([`SPREAD_ARRIVALS`]): the window's jitter.
+    spread: f64,
+    /// The lateness (ns, against its nearest slot) of the newest arrival, if it came
+    /// after a gap of two periods or more and further than the shift threshold from
+    /// its slot: perhaps the first heartbeat of a schedule whose phase moved (a sender
+    /// that stalled and kept its period from the stall's end). The next arrival
+    /// confirms or drops it ([`confirm`](Self::confirm)). [`NO_PHASE`] if none (an
+    /// `Option` would take 8 bytes more).
+    pending: i64,
+    /// Distances in the spread, at most [`SPREAD_ARRIVALS`].
+    spread_count: u32,
     /// Length of the optional short window (at most the ring's capacity; 0 = none).
-    short: usize,
-    short_len: usize,
+    short: u32,
+    short_len: u32,
     short_sum: i128,
     /// The sender's period, ns.
     eta: u64,
@@ -65,32 +127,39 @@ pub(crate) struct Estimate {
     seq: u64,
     /// `A_k - eta * s_k` of the newest arrival.
     newest: i128,
-    /// `MAX_EXPECTED_PERIODS * eta`: the largest expected offset, ns.
-    max_offset: f64,
+    /// `1 / max(len, 1)`, so that the long window's mean lateness is a product (the
+    /// largest expected offset, `MAX_EXPECTED_PERIODS * eta`, is computed instead of
+    /// stored, to keep the struct at 160 bytes).
+    inv_len: f64,
 }
 
 impl Estimate {
     /// An empty estimate over the last `capacity` arrivals (at least 1), with an
     /// optional short window of the last `short` (clamped to `capacity`) arrivals.
     pub(crate) fn new(capacity: usize, short: usize, eta: u64) -> Self {
-        let capacity = capacity.max(1);
+        // Detectors check their windows (at most 2^15); clamped for any other caller.
+        let capacity = capacity.clamp(1, 1 << 15);
         Estimate {
             ring: vec![0; capacity].into_boxed_slice(),
             head: 0,
             len: 0,
             sum: 0,
-            short: short.min(capacity),
+            offset: 0,
+            spread: 0.0,
+            pending: NO_PHASE,
+            spread_count: 0,
+            short: short.min(capacity) as u32,
             short_len: 0,
             short_sum: 0,
             eta,
             seq: 0,
             newest: 0,
-            max_offset: (MAX_EXPECTED_PERIODS * eta) as f64,
+            inv_len: 1.0,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Bytes of heap the ring occupies (16 per slot).
@@ -111,7 +180,12 @@ impl Estimate {
     pub(crate) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;
+        self.inv_len = 1.0;
         self.sum = 0;
+        self.offset = 0;
+        self.spread = 0.0;
+        self.pending = NO_PHASE;
+        self.spread_count = 0;
         self.short_len = 0;
         self.short_sum = 0;
         self.seq = 0;
@@ -126,7 +200,18 @@ impl Estimate {
     /// or one and a half late, or more.
     #[inline]
     pub(crate) fn nearest_slot(&self, at_ns: u64) -> i64 {
-        self.nearest_slot_over(at_ns, self.sum, self.len.max(1))
+        self.locate(at_ns).0
+    }
+
+    /// [`nearest_slot`](Self::nearest_slot), and how late the arrival is against that
+    /// slot, ns (at least minus half a period, below half a period; exact but for the
+    /// final rounding to `f64`).
+    #[inline]
+    pub(crate) fn locate(&self, at_ns: u64) -> (i64, f64) {
+        let len = self.len.max(1) as usize;
+        let (slots, late) = self.nearest_slot_over(at_ns, self.sum, len);
+        // |late| <= n * eta / 2 <= 2^61: the conversion through i64 is exact.
+        (slots, late as i64 as f64 * self.inv_len)
     }
 
     /// [`nearest_slot`](Self::nearest_slot) on the schedule of the window without its
@@ -136,11 +221,16 @@ impl Estimate {
         if self.len < 2 {
             return self.nearest_slot(at_ns);
         }
-        self.nearest_slot_over(at_ns, self.sum.wrapping_sub(self.newest), self.len - 1)
+        let len = self.len as usize - 1;
+        self.nearest_slot_over(at_ns, self.sum.wrapping_sub(self.newest), len)
+            .0
     }
 
+    /// The nearest slot (counted from the newest's) on the schedule of a window of
+    /// `len` values summing to `sum`, and `len` times the arrival's lateness against
+    /// it (at least `-len * eta / 2`, below `len * eta / 2`).
     #[inline]
-    fn nearest_slot_over(&self, at_ns: u64, sum: i128, len: usize) -> i64 {
+    fn nearest_slot_over(&self, at_ns: u64, sum: i128, len: usize) -> (i64, i128) {
         let n = len as i128;
         // n * eta <= 2^15 * 2^47: no overflow.
         let step = n * i128::from(self.eta);
@@ -156,13 +246,17 @@ impl Estimate {
             );
         let twice = late.wrapping_mul(2);
         if twice >= -step && twice < step {
-            0
+            (0, late)
         } else if twice >= step && twice < 3 * step {
-            1
+            (1, late - step)
         } else {
             // Rounded half up, exactly; saturating: an absurd lateness cannot wrap.
-            let slots = late.div_euclid(step) + i128::from(late.rem_euclid(step) * 2 >= step);
-            slots.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+            let rem = late.rem_euclid(step);
+            let up = rem * 2 >= step;
+            let slots = late.div_euclid(step) + i128::from(up);
+            let rest = if up { rem - step } else { rem };
+            let slots = slots.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+            (slots, rest)
         }
     }
 
@@ -173,11 +267,18 @@ impl Estimate {
     /// keeps one odd gap (jitter above half a period) from shifting every later
     /// number; sharing the newest's slot rather than taking the next keeps a
     /// catch-up heartbeat (one sent on schedule right after a late one) from doing
-    /// so. O(1).
+    /// so. O(1). Also returns the arrival's lateness against its nearest slot, as
+    /// [`locate`](Self::locate).
     #[inline]
+    pub(crate) fn inferred_slot(&self, at_ns: u64) -> (u64, f64) {
+        let (nearest, late_ns) = self.locate(at_ns);
+        (self.seq.saturating_add(nearest.max(0) as u64), late_ns)
+    }
+
+    /// The sequence number alone of [`inferred_slot`](Self::inferred_slot).
+    #[cfg(test)]
     pub(crate) fn inferred_seq(&self, at_ns: u64) -> u64 {
-        self.seq
-            .saturating_add(self.nearest_slot(at_ns).max(0) as u64)
+        self.inferred_slot(at_ns).0
     }
 
     /// Records an arrival `at_ns` (ns since the first arrival) with sequence number
@@ -185,7 +286,8 @@ impl Estimate {
     #[inline]
     pub(crate) fn push(&mut self, at_ns: u64, seq: u64) {
         let u = i128::from(at_ns).wrapping_sub(i128::from(self.eta).wrapping_mul(i128::from(seq)));
-        let cap = self.ring.len();
+        let stored = u.wrapping_sub(self.offset);
+        let cap = self.ring.len() as u32;
         if self.short > 0 {
             if self.short_len == self.short {
                 // The value `short` pushes back, still in the ring (short <= cap).
@@ -194,20 +296,23 @@ impl Estimate {
                 } else {
                     self.head + cap - self.short
                 };
-                self.short_sum = self.short_sum.wrapping_sub(self.ring[back]);
+                self.short_sum = self
+                    .short_sum
+                    .wrapping_sub(self.ring[back as usize].wrapping_add(self.offset));
             } else {
                 self.short_len += 1;
             }
             self.short_sum = self.short_sum.wrapping_add(u);
         }
-        let slot = &mut self.ring[self.head];
+        let slot = &mut self.ring[self.head as usize];
         if self.len == cap {
-            self.sum = self.sum.wrapping_sub(*slot);
+            self.sum = self.sum.wrapping_sub(slot.wrapping_add(self.offset));
         } else {
             self.len += 1;
+            self.inv_len = 1.0 / f64::from(self.len);
         }
         self.sum = self.sum.wrapping_add(u);
-        *slot = u;
+        *slot = stored;
         self.head += 1;
         if self.head == cap {
             self.head = 0;
@@ -216,21 +321,146 @@ impl Estimate {
         self.newest = u;
     }
 
+    /// How far from its nearest slot an arrival must be, ns, for a phase shift to be
+    /// looked for: [`SHIFT_SPREADS`] spreads plus `eta / SHIFT_FLOOR_DIVISOR`.
+    #[inline]
+    fn shift_threshold(&self) -> f64 {
+        SHIFT_SPREADS * self.spread + self.eta as f64 / SHIFT_FLOOR_DIVISOR
+    }
+
+    /// After [`push`](Self::push)ing an arrival that came `gap_ns` after the previous
+    /// one, `late_ns` from its nearest slot (as [`locate`](Self::locate) gave it before
+    /// the push): after a gap of two periods or more (a stall or lost heartbeats), an
+    /// arrival further from its slot than the shift threshold is held as a possible new
+    /// phase ([`confirm`](Self::confirm)); any other goes into the running spread.
+    /// O(1).
+    #[inline]
+    pub(crate) fn note(&mut self, gap_ns: u64, late_ns: f64) {
+        let distance = late_ns.abs();
+        // eta <= 2^47: no overflow.
+        if gap_ns >= 2 * self.eta
+            && self.spread_count == SPREAD_ARRIVALS
+            && distance > self.shift_threshold()
+        {
+            // |late_ns| <= eta / 2 <= 2^46: exact in i64 (and never NO_PHASE).
+            self.pending = late_ns.round() as i64;
+        } else {
+            self.pending = NO_PHASE;
+            if self.spread_count < SPREAD_ARRIVALS {
+                self.spread_count += 1;
+                self.spread += (distance - self.spread) / f64::from(self.spread_count);
+            } else {
+                self.spread += (distance - self.spread) * (1.0 / f64::from(SPREAD_ARRIVALS));
+            }
+        }
+    }
+
+    /// Before placing an arrival that came `gap_ns` after the newest: if the newest is
+    /// a possible new phase ([`note`](Self::note)), and this arrival is a whole number
+    /// of periods (at least one) after it give or take the shift threshold, and itself
+    /// further than that from the schedule on the same side, the two agree that the
+    /// sender's schedule moved: every value of the window but the newest is shifted by
+    /// the mean of the two latenesses (rounded down to the nanosecond), so the window
+    /// keeps its jitter and its estimate stands on the new phase at once. Otherwise
+    /// nothing changes. Either way the possible phase is dropped. O(1).
+    #[inline]
+    pub(crate) fn confirm(&mut self, gap_ns: u64) {
+        let first = std::mem::replace(&mut self.pending, NO_PHASE);
+        if first != NO_PHASE {
+            self.confirm_phase(first, gap_ns);
+        }
+    }
+
+    fn confirm_phase(&mut self, first: i64, gap_ns: u64) {
+        let eta = self.eta;
+        // Whole periods after the newest, rounded half up; `rem * 2` < 2^48.
+        let periods = gap_ns / eta + u64::from(gap_ns % eta * 2 >= eta);
+        if periods == 0 {
+            // A catch-up heartbeat (sent on the old schedule right after a late one).
+            return;
+        }
+        // Against the newest's phase: |disagreement| <= eta / 2.
+        let disagreement = (i128::from(gap_ns) - i128::from(periods) * i128::from(eta)) as i64;
+        let second = first + disagreement;
+        let threshold = self.shift_threshold();
+        if disagreement.unsigned_abs() as f64 > threshold
+            || second.unsigned_abs() as f64 <= threshold
+        {
+            return;
+        }
+        self.shift_older(first + disagreement.div_euclid(2));
+    }
+
+    /// Moves the newest arrival `periods` slots on (at most [`MAX_SEQ_SKEW`]): its
+    /// value goes down by `periods * eta`, exactly, as if its sender had numbered it
+    /// so. The window is not empty. O(1).
+    pub(crate) fn reslot_newest(&mut self, periods: u64) {
+        // periods <= 16 and eta <= 2^47: no overflow.
+        let by = i128::from(periods) * i128::from(self.eta);
+        let newest = self.newest_index();
+        self.ring[newest] = self.ring[newest].wrapping_sub(by);
+        self.sum = self.sum.wrapping_sub(by);
+        if self.short_len > 0 {
+            self.short_sum = self.short_sum.wrapping_sub(by);
+        }
+        self.newest = self.newest.wrapping_sub(by);
+        self.seq = self.seq.saturating_add(periods);
+    }
+
+    /// Where the newest value is in the ring (the window is not empty).
+    fn newest_index(&self) -> usize {
+        if self.head == 0 {
+            self.ring.len() - 1
+        } else {
+            self.head as usize - 1
+        }
+    }
+
+    /// Adds `by` ns to every value of the window but the newest, exactly and in O(1)
+    /// (the newest keeps its value). The window is not empty.
+    fn shift_older(&mut self, by: i64) {
+        let by = i128::from(by);
+        // len <= 2^15 and |by| <= eta <= 2^47: no overflow.
+        self.offset = self.offset.wrapping_add(by);
+        self.sum = self.sum.wrapping_add((i128::from(self.len) - 1) * by);
+        if self.short_len > 0 {
+            self.short_sum = self
+                .short_sum
+                .wrapping_add((i128::from(self.short_len) - 1) * by);
+        }
+        let newest = self.newest_index();
+        self.ring[newest] = self.ring[newest].wrapping_sub(by);
+    }
+
+    /// While the newest arrival is a possible new phase ([`note`](Self::note)), the
+    /// later of the offsets at which the next heartbeat is due on the old schedule
+    /// (the slot after the newest's nearest) and on the new phase (one period after
+    /// the newest): `eta + max(0, -late)`, at most one and a half periods. A detector
+    /// that waits that long makes no mistake on the next heartbeat whichever schedule
+    /// the sender keeps. `None` otherwise.
+    #[inline]
+    pub(crate) fn pending_offset(&self) -> Option<f64> {
+        (self.pending != NO_PHASE).then(|| self.eta as f64 + (-self.pending).max(0) as f64)
+    }
+
     /// `EA(k+1) - A_k` in nanoseconds over the long window (0 values: `eta`), at most
     /// [`MAX_EXPECTED_PERIODS`] periods.
     #[inline]
     pub(crate) fn expected_offset(&self) -> f64 {
-        self.offset(self.sum, self.len)
+        self.offset(self.sum, self.len as usize, self.inv_len)
     }
 
     /// `EA(k+1) - A_k` over the short window.
     #[inline]
     pub(crate) fn short_expected_offset(&self) -> f64 {
-        self.offset(self.short_sum, self.short_len)
+        let len = self.short_len.max(1);
+        self.offset(self.short_sum, len as usize, 1.0 / f64::from(len))
     }
 
+    /// `eta + (sum - len * newest) * inv_len`, at most `MAX_EXPECTED_PERIODS * eta`
+    /// (`inv_len = 1 / len`); `eta` if `len` is 0.
     #[inline]
-    fn offset(&self, sum: i128, len: usize) -> f64 {
+    fn offset(&self, sum: i128, len: usize, inv_len: f64) -> f64 {
         if len == 0 {
             return self.eta as f64;
         }
@@ -241,12 +471,15 @@ impl Estimate {
             Ok(small) => small as f64,
             Err(_) => numerator as f64,
         };
+        // eta <= 2^47: the signed conversion is one instruction.
+        let eta = self.eta as i64 as f64;
+        let max_offset = MAX_EXPECTED_PERIODS as f64 * eta;
         // Plain comparison rather than f64::min (NaN cannot occur here).
-        let offset = self.eta as f64 + numerator / len as f64;
-        if offset < self.max_offset {
+        let offset = eta + numerator * inv_len;
+        if offset < max_offset {
             offset
         } else {
-            self.max_offset
+            max_offset
         }
     }
 }
@@ -341,6 +574,88 @@ mod tests {
             t.arrivals.accept(at, 1);
         }
         Ok(observed)
+    }
+
+    /// Chen's offset `EA(k+1) - A_k` over the last `n` of the values `u_i`, literally.
+    fn naive_offset(values: &[i128], n: usize, eta: u64) -> f64 {
+        let tail = &values[values.len().saturating_sub(n)..];
+        let mean = tail.iter().map(|&u| u as f64).sum::<f64>() / tail.len() as f64;
+        eta as f64 + mean - *values.last().unwrap() as f64
+    }
+
+    /// A confirmed phase shift moves every value but the newest by the documented
+    /// amount, exactly: the long and short windows then match Chen's formula over the
+    /// shifted values, also as the shifted values leave the ring.
+    #[test]
+    fn a_confirmed_phase_shift_moves_the_older_values_exactly() {
+        let eta = 1_000u64;
+        let mut t = Tracker::new(8, 3, eta);
+        // The values u_i = A_i - eta * s_i the window should hold, shifted as it is.
+        let mut model: Vec<i128> = Vec::new();
+        let mut state = 3u64;
+        let mut jitter = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (state >> 40) % 30
+        };
+        let beat = |t: &mut Tracker, at: u64| -> (u64, u64) {
+            let observed = t.observe(Timestamp::from_nanos(at), None).unwrap();
+            t.arrivals.accept(Timestamp::from_nanos(at), 1);
+            match observed {
+                Observed::Next { gap_ns, slots } => (gap_ns, slots),
+                _ => (0, 0),
+            }
+        };
+        let mut slot = 0;
+        for _ in 0..40 {
+            let at = slot * eta + jitter();
+            beat(&mut t, at);
+            model.push(i128::from(at) - i128::from(slot * eta));
+            slot += 1;
+        }
+        let check = |t: &Tracker, model: &[i128]| {
+            let long = naive_offset(model, 8, eta);
+            let short = naive_offset(model, 3, eta);
+            assert!((t.estimate.expected_offset() - long).abs() < 1e-9);
+            assert!((t.estimate.short_expected_offset() - short).abs() < 1e-9);
+        };
+        check(&t, &model);
+        // A stall: five slots with nothing, then the sender keeps its period from
+        // 300 ns into the next slot.
+        slot += 5;
+        let window = &model[model.len() - 8..];
+        let mean = window.iter().sum::<i128>() as f64 / 8.0;
+        let first_at = slot * eta + 300 + jitter();
+        let first = (first_at as f64 - (slot * eta) as f64 - mean).round() as i64;
+        assert_eq!(beat(&mut t, first_at).1, 6);
+        assert!(
+            t.estimate.pending_offset().is_some(),
+            "a possible new phase"
+        );
+        // Until confirmed, the next heartbeat is awaited one period after it.
+        assert_eq!(t.estimate.pending_offset(), Some(eta as f64));
+        model.push(i128::from(first_at) - i128::from(slot * eta));
+        check(&t, &model);
+        slot += 1;
+        let second_at = slot * eta + 300 + jitter();
+        let disagreement = (second_at - first_at) as i64 - eta as i64;
+        let shift = i128::from(first + disagreement.div_euclid(2));
+        assert_eq!(beat(&mut t, second_at).1, 1);
+        let newest = model.len() - 1;
+        for u in &mut model[..newest] {
+            *u += shift;
+        }
+        model.push(i128::from(second_at) - i128::from(slot * eta));
+        check(&t, &model);
+        assert!(shift > 250 && shift < 320, "{shift}");
+        // On the new phase, the shifted values leave the ring as new ones come.
+        for _ in 0..20 {
+            slot += 1;
+            let at = slot * eta + 300 + jitter();
+            assert_eq!(beat(&mut t, at).1, 1);
+            model.push(i128::from(at) - i128::from(slot * eta));
+            check(&t, &model);
+        }
+        assert_eq!(t.estimate.pending_offset(), None);
     }
 
     #[test]
@@ -448,7 +763,7 @@ impl Tracker {
 
     /// Checks the order of `at` and records it in the estimate, in the slot given by
     /// the sender's sequence number `seq` or, if `None`, the one inferred from the
-    /// estimated schedule ([`Estimate::inferred_seq`]). The caller then computes its
+    /// estimated schedule ([`Estimate::inferred_slot`]). The caller then computes its
     /// deadline offset and calls `self.arrivals.accept(at, offset)` (unless the
     /// heartbeat was [`Observed::Stale`]).
     ///
@@ -486,17 +801,19 @@ impl Tracker {
             Some((gap_ns, _)) => {
                 let at_ns = at.as_nanos() - self.origin_ns;
                 let newest = self.estimate.seq();
-                let slot = match seq {
+                let (slot, late_ns) = match seq {
                     None => {
                         self.lag = 0;
-                        self.estimate.inferred_seq(at_ns)
+                        self.estimate.confirm(gap_ns);
+                        self.estimate.inferred_slot(at_ns)
                     }
-                    Some(seq) => match self.given_slot(at_ns, seq) {
-                        Some(slot) => slot,
+                    Some(seq) => match self.given_slot(at_ns, seq, gap_ns) {
+                        Some(placed) => placed,
                         None => return Ok(Observed::Stale),
                     },
                 };
                 self.estimate.push(at_ns, slot);
+                self.estimate.note(gap_ns, late_ns);
                 Ok(Observed::Next {
                     gap_ns,
                     slots: slot - newest,
@@ -505,11 +822,12 @@ impl Tracker {
         }
     }
 
-    /// The slot of a heartbeat at `at_ns` numbered `seq` by its sender (see
-    /// [`observe`](Self::observe)), or `None` if it is stale. Moves `seq_base` when
-    /// the number is taken as a restarted counter.
+    /// The slot of a heartbeat at `at_ns`, `gap_ns` after the newest, numbered `seq`
+    /// by its sender (see [`observe`](Self::observe)), and its lateness against its
+    /// nearest slot (as [`Estimate::locate`]), or `None` if it is stale. Moves
+    /// `seq_base` when the number is taken as a restarted counter.
     #[inline]
-    fn given_slot(&mut self, at_ns: u64, seq: u64) -> Option<u64> {
+    fn given_slot(&mut self, at_ns: u64, seq: u64, gap_ns: u64) -> Option<(u64, f64)> {
         let newest = self.estimate.seq();
         // Slots after the newest's, modulo 2^64, as a signed distance.
         let step = seq.wrapping_sub(self.seq_base).wrapping_sub(newest) as i64;
@@ -517,7 +835,8 @@ impl Tracker {
         if step <= 0 && step >= -skew {
             return None;
         }
-        let mut nearest = self.estimate.nearest_slot(at_ns);
+        self.estimate.confirm(gap_ns);
+        let (mut nearest, late_ns) = self.estimate.locate(at_ns);
         // Periods late against its number (negative: early); saturating.
         let lag = nearest.saturating_sub(step);
         let mut moved = false;
@@ -528,6 +847,10 @@ impl Tracker {
             if reference.saturating_sub(step) == self.lag {
                 moved = true;
                 nearest = reference;
+                // The newest was the first heartbeat of the moved schedule: put it in
+                // its slot there rather than keep it whole periods late in the
+                // window. `nearest` still counts from its old slot.
+                self.estimate.reslot_newest(self.lag as u64);
             }
         }
         if step > 0
@@ -536,14 +859,14 @@ impl Tracker {
             && let Some(slot) = newest.checked_add(step as u64)
         {
             self.lag = lag;
-            return Some(slot);
+            return Some((slot, late_ns));
         }
         // A restarted or jumped counter, or a schedule that moved: re-anchor the
         // sender's numbers on the inferred slot.
         self.lag = 0;
         let slot = newest.saturating_add(nearest.max(0) as u64);
         self.seq_base = seq.wrapping_sub(slot);
-        Some(slot)
+        Some((slot, late_ns))
     }
 }
 
@@ -595,13 +918,15 @@ impl MarginDetector {
             return Ok(false);
         }
         let estimate = &self.tracker.estimate;
-        let expected = if self.two_windows {
-            estimate
-                .expected_offset()
-                .max(estimate.short_expected_offset())
-        } else {
-            estimate.expected_offset()
-        };
+        let mut expected = estimate.expected_offset();
+        if self.two_windows {
+            expected = expected.max(estimate.short_expected_offset());
+        }
+        // After a stall the next heartbeat may keep the old schedule or a new phase:
+        // wait for the later of the two until it says which.
+        if let Some(either) = estimate.pending_offset() {
+            expected = expected.max(either);
+        }
         // The next heartbeat is not expected before this one (after a very late
         // arrival the formula can say so): the node is trusted for `alpha` at least.
         self.expected_ns = expected.max(0.0);
@@ -671,7 +996,11 @@ macro_rules! margin_detector_impl {
             ///   their numbers by the same whole number of periods (at least one):
             ///   the sender stalled and resumed its schedule later without skipping
             ///   numbers, so its numbers are re-anchored on the schedule it now
-            ///   keeps rather than expected on the one it left.
+            ///   keeps rather than expected on the one it left, and the first of
+            ///   the two is moved to its slot on that schedule.
+            /// * Whatever the numbers, a schedule whose phase moved after a stall
+            ///   is followed as with inferred numbers (see "After a stall" in
+            ///   [`Chen`](crate::Chen)).
             ///
             /// So no number can put the deadline further away than the documented
             /// bound, or make the sender's later heartbeats stale, and a stall costs

@@ -83,8 +83,10 @@ impl Default for TwoWindowsConfig {
 /// slower. Suspicion is the time past the later expected arrival, in seconds, and
 /// the threshold is `alpha` in seconds. Both windows share one ring of `n1` values;
 /// O(1) per heartbeat. Sequence numbers are inferred from the estimated schedule as for
-/// [`Chen`](crate::Chen), or given with [`heartbeat_with_seq`](Self::heartbeat_with_seq).
-/// As for Chen, both expected arrivals are at most 18 periods after the last
+/// [`Chen`](crate::Chen), or given with [`heartbeat_with_seq`](Self::heartbeat_with_seq),
+/// and the windows are re-anchored after a stall that moved the schedule's phase as
+/// Chen's is (see "After a stall" there; until the move is confirmed the later
+/// expected arrival is also at least the one that rule gives). As for Chen, both expected arrivals are at most 18 periods after the last
 /// heartbeat, so the deadline is at most `18 * interval + safety_margin` after it.
 ///
 /// ```
