@@ -61,7 +61,7 @@
 //! (no gap) shifts nothing. Phase moves below the threshold, and stalls that leave
 //! no slot empty (a gap below two periods), are left to the window as before.
 
-use crate::detector::{Arrivals, Stats, ceil_ns};
+use crate::detectors::{Arrivals, Stats, ceil_ns};
 use crate::error::HeartbeatError;
 use crate::time::Timestamp;
 
@@ -1025,11 +1025,11 @@ macro_rules! margin_detector_impl {
                 self.core
                     .tracker
                     .arrivals
-                    .deadline_after_ns($crate::detector::ceil_ns(self.core.expected_ns()))
+                    .deadline_after_ns($crate::detectors::ceil_ns(self.core.expected_ns()))
             }
         }
 
-        impl $crate::detector::FailureDetector for $ty {
+        impl $crate::detectors::FailureDetector for $ty {
             #[inline]
             fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
                 self.core.record(at, None).map(|_| ())
@@ -1064,7 +1064,7 @@ macro_rules! margin_detector_impl {
             /// `samples`: arrivals in the (long) window; `mean_ns`: the expected time
             /// from the last heartbeat to the next, `EA(k+1) - A_k` (0 to 18
             /// periods); `std_dev_ns`: 0 (not estimated).
-            fn stats(&self) -> $crate::detector::Stats {
+            fn stats(&self) -> $crate::detectors::Stats {
                 self.core.stats()
             }
 

@@ -160,38 +160,31 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod bertier;
-mod chen;
-mod detector;
+mod detectors;
 mod error;
 mod estimate;
-mod exponential;
-mod fixed;
 mod math;
 mod order_stats;
-mod phi;
 #[cfg(feature = "qos")]
 pub mod qos;
 mod registry;
-mod satzger;
 mod time;
-mod two_windows;
 mod window;
 
-pub use bertier::{Bertier, BertierConfig};
-pub use chen::{Chen, ChenConfig};
-pub use detector::{FailureDetector, Stats};
+pub use detectors::bertier::{Bertier, BertierConfig};
+pub use detectors::chen::{Chen, ChenConfig};
+pub use detectors::exponential::{ExponentialPhi, ExponentialPhiConfig};
+pub use detectors::fixed::{FixedTimeout, FixedTimeoutConfig};
+pub use detectors::phi::{PhiAccrual, PhiAccrualConfig, PhiModel};
+pub use detectors::satzger::{Satzger, SatzgerConfig};
+pub use detectors::two_windows::{TwoWindows, TwoWindowsConfig};
+pub use detectors::{FailureDetector, Stats};
 pub use error::{ConfigError, HeartbeatError};
-pub use exponential::{ExponentialPhi, ExponentialPhiConfig};
-pub use fixed::{FixedTimeout, FixedTimeoutConfig};
-pub use phi::{PhiAccrual, PhiAccrualConfig, PhiModel};
 pub use registry::{
     Confirmation, Event, EventReceiver, NodeInfo, NodeState, RegisterError, Registry,
     RegistryConfig, RegistryHeartbeatError, StateCounts,
 };
-pub use satzger::{Satzger, SatzgerConfig};
 pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};
-pub use two_windows::{TwoWindows, TwoWindowsConfig};
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

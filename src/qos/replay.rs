@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::trace::Trace;
-use crate::detector::FailureDetector;
+use crate::detectors::FailureDetector;
 use crate::time::Timestamp;
 
 /// How a trace is replayed.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::replay::{Metrics, ReplayConfig, millis, replay, replay_levels};
 use super::trace::Trace;
-use crate::detector::FailureDetector;
+use crate::detectors::FailureDetector;
 use crate::error::ConfigError;
 use crate::{
     Bertier, BertierConfig, Chen, ChenConfig, ExponentialPhi, ExponentialPhiConfig, FixedTimeout,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::detector::Stats;
+use crate::detectors::Stats;
 use crate::time::Timestamp;
 
 /// Where a monitored node is in its lifecycle.

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::detector::FailureDetector;
+use crate::detectors::FailureDetector;
+use crate::detectors::phi::PhiAccrual;
 use crate::error::ConfigError;
-use crate::phi::PhiAccrual;
 use crate::time::{Clock, MonotonicClock, Timestamp};
 
 pub use config::{Confirmation, RegistryConfig};

@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_channel::Sender;
 
-use crate::detector::FailureDetector;
+use crate::detectors::FailureDetector;
 use crate::error::HeartbeatError;
 use crate::time::Timestamp;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::detector::{Arrivals, FailureDetector, Stats, ceil_ns};
+use crate::detectors::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::time::{Timestamp, duration_nanos};
 

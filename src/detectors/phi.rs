@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::detector::{Arrivals, FailureDetector, Stats, ceil_ns};
+use crate::detectors::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::math::{
     PHI_FLOOR, check_phi_threshold, logistic_phi, logistic_phi_inverse, normal_phi,

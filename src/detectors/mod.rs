@@ -1,10 +1,19 @@
-//! The [`FailureDetector`] trait, the [`Stats`] it reports, and the bookkeeping of
-//! arrivals and deadlines that every detector shares.
+//! The detectors: the [`FailureDetector`] trait, the [`Stats`] it reports, and the
+//! bookkeeping of arrivals and deadlines that every detector shares, here; one file
+//! per algorithm below.
 
 use std::time::Duration;
 
 use crate::error::HeartbeatError;
 use crate::time::Timestamp;
+
+pub(crate) mod bertier;
+pub(crate) mod chen;
+pub(crate) mod exponential;
+pub(crate) mod fixed;
+pub(crate) mod phi;
+pub(crate) mod satzger;
+pub(crate) mod two_windows;
 
 /// A failure detector for one monitored process: fed heartbeat arrival times, asked how
 /// suspicious the silence since the last one is.

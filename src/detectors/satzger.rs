@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::detector::{Arrivals, FailureDetector, Stats};
+use crate::detectors::{Arrivals, FailureDetector, Stats};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::order_stats::SlidingOrder;
 use crate::time::Timestamp;

@@ -3,7 +3,7 @@
 use std::f64::consts::{LN_10, LOG10_E};
 use std::time::Duration;
 
-use crate::detector::{Arrivals, FailureDetector, Stats, ceil_ns};
+use crate::detectors::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::math::check_phi_threshold;
 use crate::time::Timestamp;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::detector::{FailureDetector, Stats, ceil_ns};
+use crate::detectors::{FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::estimate::{MAX_EXPECTED_PERIODS, Observed, Tracker};
 use crate::time::Timestamp;

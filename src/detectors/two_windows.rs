@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 #[cfg(doc)]
-use crate::detector::FailureDetector;
+use crate::detectors::FailureDetector;
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::estimate::{MarginDetector, Tracker, margin_detector_impl};
 use crate::time::Timestamp;
