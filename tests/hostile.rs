@@ -578,12 +578,30 @@ fn registry_config_extremes_are_typed_errors_or_work() {
 /// than the node's last evaluation; the stream stays monotone per node.
 #[test]
 fn manual_clock_moving_backwards_never_backdates_events() {
+    let configs = [
+        RegistryConfig::new()
+            .with_shards(2)
+            .with_confirmation(Confirmation::After(Duration::from_secs(1)))
+            .with_removal_grace(Duration::from_secs(1))
+            .with_hysteresis(Duration::from_millis(500)),
+        RegistryConfig::new()
+            .with_shards(1)
+            .with_confirmation(Confirmation::Suspicion(3.0))
+            .with_removal_grace(Duration::ZERO)
+            .with_accept_rejoin(false),
+        RegistryConfig::new()
+            .with_confirmation(Confirmation::After(Duration::ZERO))
+            .with_removal_grace(Duration::MAX)
+            .with_hysteresis(Duration::MAX)
+            .with_max_nodes(Some(2)),
+    ];
+    for c in configs {
+        clock_backwards_with(c);
+    }
+}
+
+fn clock_backwards_with(c: RegistryConfig) {
     let clock = ManualClock::new(Timestamp::from_secs(100));
-    let c = RegistryConfig::new()
-        .with_shards(2)
-        .with_confirmation(Confirmation::After(Duration::from_secs(1)))
-        .with_removal_grace(Duration::from_secs(1))
-        .with_hysteresis(Duration::from_millis(500));
     let (reg, events) = Registry::<u64, _>::new(c, fixed()).unwrap();
     let reg = reg.with_clock(clock.clone());
     let mut r = runner(64);
@@ -874,8 +892,28 @@ fn replay_on_tiny_and_extreme_traces() {
         ReplayConfig::new().with_crash_every(usize::MAX),
         ReplayConfig::new().with_warmup(1).with_crash_every(1),
     ];
+    let mut with_crashes = Vec::new();
     for trace in &traces {
+        for crash in [Timestamp::ZERO, ns(1), ns(H), Timestamp::MAX] {
+            let mut t = trace.clone();
+            t.set_crash(Some(crash));
+            with_crashes.push(t);
+        }
+        with_crashes.push(trace.clone());
+    }
+    for trace in &with_crashes {
         let _ = trace.gap_stats();
+        for scenario in [
+            Scenario::new(Duration::from_secs(1)),
+            Scenario::new(Duration::from_secs(1))
+                .jitter(Delay::constant(Duration::MAX))
+                .drift(Duration::MAX)
+                .crash_at(Duration::ZERO),
+        ] {
+            if let Ok(t) = scenario.apply(1, trace) {
+                assert!(t.arrivals().windows(2).all(|w| w[0] < w[1]));
+            }
+        }
         let _ = trace.truncated(usize::MAX);
         let _ = trace.truncated(0);
         for config in &configs {
@@ -1064,4 +1102,192 @@ fn generator_in_flight_is_bounded() {
     assert_eq!(first[0].seq, Some(0));
     assert!(first.windows(2).all(|w| w[0].at < w[1].at));
     assert!(!g.ran_out_of_time());
+}
+
+/// A detector of the caller's that breaks every promise of the trait: deadlines in
+/// the past or at the end of time, NaN suspicion and threshold, refusals at random.
+/// The registry and the QoS lab take it as input; they must not panic or hang, and
+/// the registry's event stream must stay monotone per node.
+#[derive(Clone, Debug)]
+struct Liar {
+    x: u64,
+    last: Option<Timestamp>,
+}
+
+impl Liar {
+    fn roll(&self, salt: u64) -> u64 {
+        let mut x = self.x ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^= x >> 29;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x ^ (x >> 32)
+    }
+    fn time(&self, salt: u64) -> Option<Timestamp> {
+        match self.roll(salt) % 6 {
+            0 => None,
+            1 => Some(Timestamp::ZERO),
+            2 => Some(Timestamp::MAX),
+            3 => self.last,
+            4 => self
+                .last
+                .map(|l| l + Duration::from_nanos(self.roll(salt + 9) % 5_000_000_000)),
+            _ => Some(ns(self.roll(salt + 3))),
+        }
+    }
+}
+
+impl FailureDetector for Liar {
+    fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
+        self.x = self.roll(at.as_nanos());
+        if self.x % 5 == 0 {
+            return Err(HeartbeatError::Duplicate { at });
+        }
+        self.last = Some(at);
+        Ok(())
+    }
+    fn suspicion(&self, now: Timestamp) -> f64 {
+        [f64::NAN, -1.0, f64::INFINITY, 0.0, 1e300][(self.roll(now.as_nanos()) % 5) as usize]
+    }
+    fn threshold(&self) -> f64 {
+        [f64::NAN, 1.0, 0.0, f64::INFINITY][(self.x % 4) as usize]
+    }
+    fn is_available(&self, now: Timestamp) -> bool {
+        self.roll(now.as_nanos() ^ 77) % 2 == 0
+    }
+    fn deadline(&self) -> Option<Timestamp> {
+        self.time(1)
+    }
+    fn deadline_for(&self, level: f64) -> Option<Timestamp> {
+        self.time(level.to_bits())
+    }
+    fn last_heartbeat(&self) -> Option<Timestamp> {
+        self.time(2)
+    }
+    fn stats(&self) -> failure_detector::Stats {
+        failure_detector::Stats::new(usize::MAX, f64::NAN, f64::NEG_INFINITY)
+    }
+    fn reset(&mut self) {
+        self.last = None;
+    }
+}
+
+#[test]
+fn registry_survives_a_lying_detector() {
+    for confirmation in [
+        Confirmation::After(Duration::ZERO),
+        Confirmation::After(Duration::from_secs(1)),
+        Confirmation::Suspicion(2.0),
+    ] {
+        for seed in 0..8u64 {
+            let c = RegistryConfig::new()
+                .with_shards(2)
+                .with_confirmation(confirmation)
+                .with_removal_grace(Duration::from_secs(seed % 3))
+                .with_hysteresis(Duration::from_millis(seed * 100));
+            let (reg, events) = Registry::<u64, Liar>::with_factory(c, move |k: &u64| Liar {
+                x: seed ^ *k,
+                last: None,
+            })
+            .unwrap();
+            let mut t = 0u64;
+            let mut x = seed + 1;
+            for _ in 0..2_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t = t.saturating_add(x % 3_000_000_000);
+                let node = x % 6;
+                match (x >> 20) % 6 {
+                    0 | 1 => drop(reg.heartbeat(&node, ns(t))),
+                    2 => drop(reg.register(node, ns(t))),
+                    3 => drop(reg.remove(&node, ns(t))),
+                    4 => drop(reg.tick(ns(t))),
+                    _ => {
+                        let _ = reg.snapshot(ns(t));
+                        let _ = reg.next_deadline();
+                        let _ = reg.suspicion(&node, ns(t));
+                    }
+                }
+            }
+            reg.tick(Timestamp::MAX);
+            reg.tick(Timestamp::MAX);
+            let all: Vec<Event<u64>> = events.try_iter().collect();
+            assert!(all.len() > 10, "{}", all.len());
+            check_stream(&all);
+        }
+    }
+}
+
+#[test]
+fn qos_lab_survives_a_lying_detector() {
+    let trace = Scenario::new(Duration::from_millis(100))
+        .jitter(Delay::normal(Duration::from_millis(5), Duration::from_millis(3)).unwrap())
+        .generate(5, 2_000)
+        .unwrap();
+    for seed in 0..4 {
+        for config in [
+            ReplayConfig::new(),
+            ReplayConfig::new().with_warmup(10).with_crash_every(3),
+        ] {
+            let mut fd = Liar {
+                x: seed,
+                last: None,
+            };
+            let (m, list) = replay_listing(&mut fd, &trace, &config, 5);
+            assert!(m.mistake_time <= m.observed, "{m:?}");
+            assert!((0.0..=1.0).contains(&m.query_accuracy()), "{m:?}");
+            assert_eq!(list.total, m.mistakes);
+            let _ = m.to_string();
+        }
+        let s = sweep(
+            "liar",
+            &trace,
+            &ReplayConfig::new(),
+            &[f64::NAN, 1.0, -1.0],
+            |_| {
+                Ok(Liar {
+                    x: seed,
+                    last: None,
+                })
+            },
+        )
+        .unwrap();
+        let _ = s.table();
+        let _ = s.mistake_rate_at(Duration::from_millis(200));
+        let _ = s.detection_time_at(0.5);
+        let mut csv = Vec::new();
+        s.write_csv(&mut csv).unwrap();
+    }
+}
+
+/// `heartbeat_batch`'s refusal callback may call back into the registry (no lock is
+/// held then): no deadlock, and the batch's effect is that of heartbeats in turn.
+#[test]
+fn heartbeat_batch_callback_reenters_the_registry() {
+    let c = RegistryConfig::new()
+        .with_accept_unknown(false)
+        .with_shards(4);
+    let (reg, events) = Registry::<u64, _>::new(c, fixed()).unwrap();
+    assert_eq!(
+        reg.heartbeat_batch(&[], |_, _| panic!("nothing to refuse")),
+        0
+    );
+    for node in 0..100 {
+        reg.register(node, ns(10)).unwrap();
+    }
+    // 5,000 heartbeats, a fifth of them from unknown nodes or duplicates.
+    let batch: Vec<(u64, Timestamp)> = (0..5_000u64)
+        .map(|i| (i % 125, ns(10 + (i / 125) * 1_000_000_000 + (i % 5) / 4)))
+        .collect();
+    let mut refused = Vec::new();
+    let accepted = reg.heartbeat_batch(&batch, |i, e| {
+        // Re-enter: register the unknown node (at a time in its past), query, tick.
+        let _ = reg.register(batch[i].0, batch[i].1);
+        let _ = reg.snapshot(batch[i].1);
+        let _ = reg.tick(batch[i].1);
+        refused.push((i, e));
+    });
+    assert_eq!(accepted + refused.len(), batch.len());
+    assert!(!refused.is_empty());
+    let all: Vec<Event<u64>> = events.try_iter().collect();
+    check_stream(&all);
 }
