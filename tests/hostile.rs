@@ -1291,3 +1291,107 @@ fn heartbeat_batch_callback_reenters_the_registry() {
     let all: Vec<Event<u64>> = events.try_iter().collect();
     check_stream(&all);
 }
+
+/// Random gaps and random sequence numbers (jumps, repeats, going back, u64::MAX)
+/// into the estimation detectors, every state checked against the contract.
+#[test]
+fn estimation_detectors_under_random_sequence_numbers() {
+    let op = (
+        prop_oneof![1u64..1_000, 90_000_000u64..110_000_000, 1u64..(1 << 40)],
+        prop_oneof![
+            3 => Just(None),
+            3 => (0u64..64).prop_map(Some),
+            1 => any::<u64>().prop_map(Some),
+            1 => Just(Some(u64::MAX)),
+        ],
+    );
+    let mut r = runner(64);
+    r.run(&proptest::collection::vec(op, 1..80), |ops| {
+        let interval = Duration::from_millis(100);
+        let mut fds: Vec<(&str, Box<dyn SeqDetector>)> = vec![
+            (
+                "chen",
+                Box::new(
+                    Chen::new(
+                        ChenConfig::new()
+                            .with_interval(interval)
+                            .with_window_size(3),
+                    )
+                    .unwrap(),
+                ),
+            ),
+            (
+                "bertier",
+                Box::new(
+                    Bertier::new(
+                        BertierConfig::new()
+                            .with_interval(interval)
+                            .with_window_size(2),
+                    )
+                    .unwrap(),
+                ),
+            ),
+            (
+                "two_windows",
+                Box::new(
+                    TwoWindows::new(
+                        TwoWindowsConfig::new()
+                            .with_interval(interval)
+                            .with_short_window(1),
+                    )
+                    .unwrap(),
+                ),
+            ),
+        ];
+        for (name, fd) in &mut fds {
+            let mut t = 0u64;
+            for &(gap, seq) in &ops {
+                t += gap;
+                let r = match seq {
+                    Some(seq) => fd.beat(ns(t), seq).map(|_| ()),
+                    None => fd.as_fd_mut().heartbeat(ns(t)),
+                };
+                prop_assert!(r.is_ok(), "{}: {:?}", name, r);
+                check_state(name, fd.as_fd());
+                prop_assert!(fd.as_fd().stats().mean_ns >= 0.0);
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+/// A factory that panics (caller code, run under the shard's lock): the panic
+/// reaches the caller, and the registry stays usable and consistent (the lock is
+/// not poisoned, no node is half-created, the counts match the nodes).
+#[test]
+fn a_panicking_factory_leaves_the_registry_consistent() {
+    let c = RegistryConfig::new()
+        .with_shards(1)
+        .with_max_nodes(Some(10));
+    let (reg, events) = Registry::<u64, FixedTimeout>::with_factory(c, |k: &u64| {
+        assert!(*k != 13, "the factory refuses 13");
+        fixed()
+    })
+    .unwrap();
+    reg.heartbeat(&1, ns(5)).unwrap();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reg.heartbeat(&13, ns(6))));
+    let r2 = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reg.register(13, ns(7))));
+    std::panic::set_hook(hook);
+    assert!(r.is_err() && r2.is_err());
+    assert!(!reg.contains(&13));
+    reg.heartbeat(&2, ns(8)).unwrap();
+    assert_eq!(reg.len(), 2);
+    assert_eq!(reg.snapshot(ns(8)).len(), 2);
+    for k in 20..28 {
+        reg.heartbeat(&k, ns(9)).unwrap();
+    }
+    // The limit counts only the nodes that exist.
+    assert!(reg.heartbeat(&99, ns(9)).is_err());
+    assert_eq!(reg.len(), 10);
+    reg.tick(Timestamp::MAX);
+    let all: Vec<Event<u64>> = events.try_iter().collect();
+    check_stream(&all);
+}
