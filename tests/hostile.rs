@@ -1138,7 +1138,7 @@ impl Liar {
 impl FailureDetector for Liar {
     fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
         self.x = self.roll(at.as_nanos());
-        if self.x % 5 == 0 {
+        if self.x.is_multiple_of(5) {
             return Err(HeartbeatError::Duplicate { at });
         }
         self.last = Some(at);
@@ -1151,7 +1151,7 @@ impl FailureDetector for Liar {
         [f64::NAN, 1.0, 0.0, f64::INFINITY][(self.x % 4) as usize]
     }
     fn is_available(&self, now: Timestamp) -> bool {
-        self.roll(now.as_nanos() ^ 77) % 2 == 0
+        self.roll(now.as_nanos() ^ 77).is_multiple_of(2)
     }
     fn deadline(&self) -> Option<Timestamp> {
         self.time(1)
