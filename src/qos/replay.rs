@@ -529,7 +529,8 @@ fn run<D: FailureDetector + ?Sized>(
     let warmup = config.warmup.min(n);
     let mut refused = 0;
     for &at in &arrivals[..warmup] {
-        // Strictly increasing arrivals; only a detector of the caller's may refuse.
+        // Strictly increasing arrivals: refused only past the horizon, or by a
+        // detector of the caller's.
         refused += u64::from(fd.heartbeat(at).is_err());
     }
     let mut base = Metrics {
