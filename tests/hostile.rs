@@ -1410,3 +1410,25 @@ fn a_panicking_factory_leaves_the_registry_consistent() {
     let all: Vec<Event<u64>> = events.try_iter().collect();
     check_stream(&all);
 }
+
+/// Regression: `Loss::bursty(rate, mean_burst)` promises a long-run loss rate of
+/// `rate`, but clamped the entry probability to 1 when `rate` was above
+/// `mean_burst / (mean_burst + 1)`: `bursty(0.9, 1.0)` lost half the heartbeats,
+/// silently. Such a rate cannot be reached with bursts that short (the good state
+/// lasts at least one heartbeat): it is refused now.
+#[test]
+fn bursty_loss_keeps_its_rate_or_refuses_it() {
+    assert!(matches!(
+        Loss::bursty(0.9, 1.0),
+        Err(failure_detector::ConfigError::OutOfRange { field: "rate", .. })
+    ));
+    assert!(Loss::bursty(0.99, 50.0).is_err());
+    for (rate, burst) in [(0.5, 1.0), (0.9, 9.0), (0.2, 3.0), (0.0, 1.0), (0.98, 50.0)] {
+        let loss = Loss::bursty(rate, burst).unwrap();
+        assert!(
+            (loss.rate() - rate).abs() < 1e-12,
+            "{rate} {burst}: {}",
+            loss.rate()
+        );
+    }
+}

@@ -162,8 +162,13 @@ impl Loss {
     /// the good one) whose long-run loss rate is `rate` and whose bursts last
     /// `mean_burst` heartbeats on average.
     ///
+    /// The good state lasts at least one heartbeat too, so `rate` is at most
+    /// `mean_burst / (mean_burst + 1)` (a half for bursts of one heartbeat).
+    ///
     /// # Errors
-    /// [`ConfigError`] unless `0 <= rate < 1` and `mean_burst >= 1` (finite).
+    /// [`ConfigError`] unless `0 <= rate < 1` and `mean_burst >= 1` (finite);
+    /// [`ConfigError::OutOfRange`] on `rate` above `mean_burst / (mean_burst + 1)`,
+    /// which bursts that short cannot reach.
     pub fn bursty(rate: f64, mean_burst: f64) -> Result<Self, ConfigError> {
         let rate = probability("rate", rate, false)?;
         if check::positive("mean_burst", mean_burst)? < 1.0 {
@@ -175,6 +180,14 @@ impl Loss {
         let leave_bad = 1.0 / mean_burst;
         // Stationary share of the bad state: enter / (enter + leave) = rate.
         let enter_bad = rate * leave_bad / (1.0 - rate);
+        // Above 1 (beyond rounding) the rate cannot be reached: clamping it, as
+        // this once did, gave a different rate without a word.
+        if enter_bad > 1.0 + 1e-12 {
+            return Err(ConfigError::OutOfRange {
+                field: "rate",
+                allowed: "at most mean_burst / (mean_burst + 1)",
+            });
+        }
         Loss::gilbert_elliott(enter_bad.min(1.0), leave_bad, 0.0, 1.0)
     }
 
