@@ -1432,3 +1432,52 @@ fn bursty_loss_keeps_its_rate_or_refuses_it() {
         );
     }
 }
+
+/// A hasher that sends every key to the same hash: lookups stay exact (keys are
+/// compared), joins, removals and re-joins keep the index and the counts right.
+#[test]
+fn registry_with_a_constant_hasher_stays_exact() {
+    #[derive(Clone, Default)]
+    struct Constant;
+    struct Same;
+    impl std::hash::Hasher for Same {
+        fn finish(&self) -> u64 {
+            42
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+    impl std::hash::BuildHasher for Constant {
+        type Hasher = Same;
+        fn build_hasher(&self) -> Same {
+            Same
+        }
+    }
+    let c = RegistryConfig::new()
+        .with_shards(4)
+        .with_removal_grace(Duration::ZERO)
+        .with_confirmation(Confirmation::After(Duration::ZERO));
+    let (reg, events) =
+        Registry::<u64, _, Constant>::with_factory_and_hasher(c, |_: &u64| fixed(), Constant)
+            .unwrap();
+    for k in 0..600u64 {
+        reg.heartbeat(&k, ns(1 + k)).unwrap();
+    }
+    assert_eq!(reg.len(), 600);
+    for k in (0..600u64).step_by(2) {
+        assert!(reg.remove(&k, ns(1_000)).is_some());
+    }
+    assert_eq!(reg.len(), 300);
+    for k in 0..600u64 {
+        assert_eq!(reg.contains(&k), k % 2 == 1, "{k}");
+    }
+    // Odd nodes heartbeat on; even ones rejoin; then everything dies and goes.
+    for k in 0..600u64 {
+        reg.heartbeat(&k, ns(2_000 + k)).unwrap();
+    }
+    assert_eq!(reg.len(), 600);
+    assert_eq!(reg.snapshot(ns(3_000)).len(), 600);
+    reg.tick(Timestamp::MAX);
+    assert_eq!(reg.len(), 0);
+    let all: Vec<Event<u64>> = events.try_iter().collect();
+    check_stream(&all);
+}
