@@ -1100,6 +1100,34 @@ fn replay_counts_a_mistake_once_across_refused_arrivals() {
     assert_eq!(m.mistake_time, Duration::from_nanos(1));
     assert_eq!(m.observed, Duration::from_nanos(1));
     assert_eq!(m.query_accuracy(), 0.0);
+
+    // The shared replay of a family sweep measures every level the same way.
+    let trace =
+        Trace::from_timestamps(vec![ns(0), ns(s(10)), ns(H + s(1)), Timestamp::MAX]).unwrap();
+    for family in [
+        Family::FixedTimeout,
+        Family::PhiAccrual,
+        Family::Chen,
+        Family::Satzger,
+    ] {
+        let interval = Duration::from_secs(1);
+        let curve = family
+            .sweep(
+                &trace,
+                interval,
+                &ReplayConfig::new(),
+                &family.thresholds(interval, 4),
+            )
+            .unwrap();
+        for p in &curve.points {
+            assert!(
+                p.metrics.mistake_time <= p.metrics.observed,
+                "{family:?}: {:?}",
+                p.metrics
+            );
+            assert!(p.metrics.mistakes <= 2, "{family:?}: {:?}", p.metrics);
+        }
+    }
 }
 
 /// Regression: with a delay of many intervals the generator held every heartbeat
