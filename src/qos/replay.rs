@@ -86,9 +86,12 @@ pub struct Metrics {
     /// Detection time.
     pub detection: Detection,
     /// Arrivals the detector refused (its `heartbeat` returned an error), warm-up
-    /// included. Always 0 for this crate's detectors, since trace arrivals are
-    /// strictly increasing; a detector of your own may refuse some. A refused arrival
-    /// is measured like the others, with the detector's deadline as it stands.
+    /// included. Trace arrivals are strictly increasing, so this crate's detectors
+    /// refuse only arrivals past [`Timestamp::HORIZON`](crate::Timestamp::HORIZON);
+    /// a detector of your own may refuse others. A refused arrival is measured like
+    /// the others, with the detector's deadline as it stands: if that deadline had
+    /// already passed, the mistake under way simply goes on (it is extended, not
+    /// counted again), so mistake time never counts an instant twice.
     pub refused: u64,
     /// Start of the first and the last mistake, ns, for `T_MR`.
     first_mistake_ns: u64,
@@ -230,7 +233,8 @@ pub struct Mistake {
     /// measurement (the last arrival, or the trace's crash) if that is earlier.
     pub duration: Duration,
     /// The gap that caused it: from arrival `arrival` to the next one (or to the end
-    /// of the measurement, as for `duration`).
+    /// of the measurement, as for `duration`). An arrival the detector refused does
+    /// not end a mistake: it goes on to the next arrival, and so does the gap.
     pub gap: Duration,
 }
 
@@ -318,6 +322,11 @@ struct Tally {
     countdown: usize,
     /// The deadline after the latest arrival, ns (`u64::MAX`: never).
     deadline: u64,
+    /// Where the latest arrival's accounting ended (its `trusted_again`; the start
+    /// of the measurement before the first), and whether the detector was then
+    /// suspecting: a mistake under way.
+    accounted: u64,
+    suspecting: bool,
     detections: DetectionStats,
     /// Mistakes to list at most, and those listed.
     max_listed: usize,
@@ -333,6 +342,8 @@ impl Tally {
             last: 0,
             countdown: 1,
             deadline: u64::MAX,
+            accounted: 0,
+            suspecting: false,
             detections: DetectionStats::new(),
             max_listed,
             listed: Vec::new(),
@@ -342,6 +353,13 @@ impl Tally {
     /// Accounts for the deadline after arrival `k` (at `arrived`): a mistake if it
     /// passes before trust is restored, and an injected crash every `inject`
     /// arrivals.
+    ///
+    /// Time up to `accounted` was accounted for by the previous arrival. A deadline
+    /// before it (an arrival the detector refused leaves its deadline as it was, or
+    /// a detector of the caller's reports a deadline in the past) counts only from
+    /// there: it extends the mistake under way if there is one, so no instant is
+    /// counted twice and the mistake time stays below the observed span (it used
+    /// to overflow, a panic in debug builds, on a trace ending past the horizon).
     #[inline]
     fn observe(
         &mut self,
@@ -353,21 +371,35 @@ impl Tally {
     ) {
         self.deadline = deadline;
         if deadline < trusted_again {
-            if self.mistakes == 0 {
-                self.first = deadline;
-            }
-            self.last = deadline;
-            self.mistakes += 1;
-            self.mistake_ns += trusted_again - deadline;
-            if self.listed.len() < self.max_listed {
-                self.listed.push(Mistake {
-                    arrival: k,
-                    start: Timestamp::from_nanos(deadline),
-                    duration: Duration::from_nanos(trusted_again - deadline),
-                    gap: Duration::from_nanos(trusted_again.saturating_sub(arrived)),
-                });
+            let from = deadline.max(self.accounted);
+            let duration = trusted_again - from;
+            self.mistake_ns += duration;
+            if deadline < self.accounted && self.suspecting {
+                // The mistake under way goes on.
+                if let Some(m) = self.listed.last_mut()
+                    && m.start.as_nanos() + m.duration.as_nanos() as u64 == self.accounted
+                {
+                    m.duration += Duration::from_nanos(duration);
+                    m.gap += Duration::from_nanos(duration);
+                }
+            } else {
+                if self.mistakes == 0 {
+                    self.first = from;
+                }
+                self.last = from;
+                self.mistakes += 1;
+                if self.listed.len() < self.max_listed {
+                    self.listed.push(Mistake {
+                        arrival: k,
+                        start: Timestamp::from_nanos(from),
+                        duration: Duration::from_nanos(duration),
+                        gap: Duration::from_nanos(trusted_again.saturating_sub(arrived)),
+                    });
+                }
             }
         }
+        self.suspecting = deadline < trusted_again;
+        self.accounted = self.accounted.max(trusted_again);
         if inject > 0 {
             self.countdown -= 1;
             if self.countdown == 0 {
@@ -497,7 +529,8 @@ fn run<D: FailureDetector + ?Sized>(
     let warmup = config.warmup.min(n);
     let mut refused = 0;
     for &at in &arrivals[..warmup] {
-        // Strictly increasing arrivals; only a detector of the caller's may refuse.
+        // Strictly increasing arrivals: refused only past the horizon, or by a
+        // detector of the caller's.
         refused += u64::from(fd.heartbeat(at).is_err());
     }
     let mut base = Metrics {
@@ -514,6 +547,11 @@ fn run<D: FailureDetector + ?Sized>(
     let end = crash.unwrap_or(arrivals[n - 1].as_nanos()).max(start);
     // The instant the sender crashes if it crashes right after arrival k.
     let crash_times = trace.sent().unwrap_or(arrivals);
+    // Mistakes are measured from `start` on, even one whose deadline is earlier
+    // (after a refused arrival, or from a detector of the caller's).
+    for tally in tallies.iter_mut() {
+        tally.accounted = start;
+    }
     let inject = if crash.is_some() {
         0
     } else {

@@ -162,8 +162,13 @@ impl Loss {
     /// the good one) whose long-run loss rate is `rate` and whose bursts last
     /// `mean_burst` heartbeats on average.
     ///
+    /// The good state lasts at least one heartbeat too, so `rate` is at most
+    /// `mean_burst / (mean_burst + 1)` (a half for bursts of one heartbeat).
+    ///
     /// # Errors
-    /// [`ConfigError`] unless `0 <= rate < 1` and `mean_burst >= 1` (finite).
+    /// [`ConfigError`] unless `0 <= rate < 1` and `mean_burst >= 1` (finite);
+    /// [`ConfigError::OutOfRange`] on `rate` above `mean_burst / (mean_burst + 1)`,
+    /// which bursts that short cannot reach.
     pub fn bursty(rate: f64, mean_burst: f64) -> Result<Self, ConfigError> {
         let rate = probability("rate", rate, false)?;
         if check::positive("mean_burst", mean_burst)? < 1.0 {
@@ -175,6 +180,14 @@ impl Loss {
         let leave_bad = 1.0 / mean_burst;
         // Stationary share of the bad state: enter / (enter + leave) = rate.
         let enter_bad = rate * leave_bad / (1.0 - rate);
+        // Above 1 (beyond rounding) the rate cannot be reached: clamping it, as
+        // this once did, gave a different rate without a word.
+        if enter_bad > 1.0 + 1e-12 {
+            return Err(ConfigError::OutOfRange {
+                field: "rate",
+                allowed: "at most mean_burst / (mean_burst + 1)",
+            });
+        }
         Loss::gilbert_elliott(enter_bad.min(1.0), leave_bad, 0.0, 1.0)
     }
 
@@ -436,6 +449,12 @@ impl Scenario {
     /// sent: every step of the stream either sends one of the `heartbeats` or
     /// delivers one in flight.
     ///
+    /// At most 2^20 heartbeats are in flight at once (24 MiB), whatever the delay:
+    /// when a delay spans more than 2^20 intervals, the earliest in flight is
+    /// delivered before the next is sent, so a later heartbeat that the network
+    /// would have delivered before it arrives 1 ns after the last one delivered
+    /// instead (the stream's arrivals are strictly increasing).
+    ///
     /// # Errors
     /// [`ConfigError`] naming the field: `interval` zero or above 2^47 ns, a stall
     /// `length` zero or above 2^47 ns, `every` zero, or `heartbeats` so many that the
@@ -587,6 +606,12 @@ pub struct Generator {
     /// A send or arrival would have been after `Timestamp::MAX`: the sender stopped.
     out_of_time: bool,
 }
+
+/// Heartbeats held in flight (sent, not yet delivered) at most: 24 MiB. Beyond it
+/// the earliest is delivered before the next is sent (see [`Scenario::arrivals`]).
+/// Without the bound, a delay of many intervals (1 s at an interval of 1 ns) made
+/// the first `next` send a billion heartbeats into memory before it could return.
+const MAX_IN_FLIGHT: usize = 1 << 20;
 
 /// The error of a stream that ran past [`Timestamp::MAX`].
 const OUT_OF_TIME: ConfigError = ConfigError::OutOfRange {
@@ -745,7 +770,8 @@ impl Iterator for Generator {
             // it: delays are never negative, so nothing sent after its arrival time
             // (or, with stalls, after the next scheduled send) arrives before it.
             if let Some(&Reverse((arrival, _, _))) = self.in_flight.peek()
-                && self.peek_send().is_none_or(|send| arrival < send)
+                && (self.in_flight.len() >= MAX_IN_FLIGHT
+                    || self.peek_send().is_none_or(|send| arrival < send))
             {
                 break;
             }

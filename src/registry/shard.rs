@@ -100,6 +100,28 @@ pub(crate) struct Ctx<K> {
     members: AtomicUsize,
 }
 
+/// A place reserved for a joining node ([`Ctx::reserve`]): given back when
+/// dropped, unless [`keep`](Self::keep) says the node was created.
+struct Reservation<'a, K: Clone>(&'a Ctx<K>);
+
+impl<'a, K: Clone> Reservation<'a, K> {
+    /// Reserves a place; `None` if the registry is full.
+    fn new(ctx: &'a Ctx<K>) -> Option<Self> {
+        ctx.reserve().then(|| Reservation(ctx))
+    }
+
+    /// The node was created: its place stays taken until it leaves.
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl<K: Clone> Drop for Reservation<'_, K> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 /// Why a node could not join.
 pub(crate) enum JoinError {
     /// Its detector refused the joining heartbeat (past its horizon).
@@ -522,15 +544,17 @@ where
         env: Env<'_, K, D>,
     ) -> Result<(), JoinError> {
         let at = self.effective(None, at);
-        if !env.ctx.reserve() {
+        // Given back unless the node is created: on a refusal, and also if the
+        // caller's factory, detector or key panics (the place used to be lost
+        // for good, shrinking the registry's `max_nodes` by one per panic).
+        let Some(reservation) = Reservation::new(env.ctx) else {
             return Err(JoinError::Full(env.ctx.rules.max_nodes));
-        }
+        };
         let mut detector = (env.factory)(&key);
         detector.reset();
         // The join counts as a heartbeat: a node the detector cannot time would
         // never be suspected.
         if let Err(e) = detector.heartbeat(at) {
-            env.ctx.release();
             return Err(JoinError::Detector(e));
         }
         let mut node = Node {
@@ -547,6 +571,7 @@ where
         node.due = env.ctx.due_of(&node);
         let i = self.nodes.len();
         self.nodes.push(node);
+        reservation.keep();
         self.index.insert(hash, i as u32);
         env.ctx.count(None, Some(NodeState::Alive));
         env.ctx.emit(Event::Joined { node: key, at });
