@@ -64,8 +64,8 @@
 //!   insensitive to jitter.
 //! * [`PhiModel::Normal`] replaces Akka's logistic approximation by the exact normal
 //!   tail; use it for statistical meaning, keep the default for Akka compatibility.
-//!   It costs about 13 ns per query shortly after a heartbeat, where the logistic
-//!   model answers 0 in 1 ns.
+//!   It costs about 45 to 60 ns per query on the development VM, where the logistic
+//!   model answers 0 in 2 to 3 ns shortly after a heartbeat (README, "Performance").
 //! * [`Chen`] and [`TwoWindows`] need the sender's period and a margin in time
 //!   units; on steady hosts they make fewer mistakes than phi at long detection
 //!   times. [`Satzger`] assumes no distribution but cannot wait longer than the
