@@ -160,13 +160,9 @@ impl Sweep {
         out
     }
 
-    /// The mistake rate (per second) this detector family would have at a mean
-    /// detection time of `detection`: interpolated between the two sweep points that
-    /// bracket it (linearly in the logarithm of the rate when both are non-zero).
-    /// `None` outside the range the sweep covers. The curve is taken as it is: where
-    /// the rate is not monotonic in `T_D`, the first bracket (by increasing `T_D`)
-    /// counts.
-    pub fn mistake_rate_at(&self, detection: Duration) -> Option<f64> {
+    /// The points that have a mean detection time, as (`T_D` in seconds, mistakes
+    /// per second), by increasing `T_D`: the curve both interpolations read.
+    fn curve(&self) -> Vec<(f64, f64)> {
         let mut curve: Vec<(f64, f64)> = self
             .points
             .iter()
@@ -178,6 +174,17 @@ impl Sweep {
             })
             .collect();
         curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+        curve
+    }
+
+    /// The mistake rate (per second) this detector family would have at a mean
+    /// detection time of `detection`: interpolated between the two sweep points that
+    /// bracket it (linearly in the logarithm of the rate when both are non-zero).
+    /// `None` outside the range the sweep covers. The curve is taken as it is: where
+    /// the rate is not monotonic in `T_D`, the first bracket (by increasing `T_D`)
+    /// counts.
+    pub fn mistake_rate_at(&self, detection: Duration) -> Option<f64> {
+        let curve = self.curve();
         let x = detection.as_secs_f64();
         let i = curve.windows(2).position(|w| w[0].0 <= x && x <= w[1].0)?;
         let ((x0, y0), (x1, y1)) = (curve[i], curve[i + 1]);
@@ -220,17 +227,7 @@ impl Sweep {
         if !(rate.is_finite() && rate >= 0.0) {
             return None;
         }
-        let mut curve: Vec<(f64, f64)> = self
-            .points
-            .iter()
-            .filter_map(|p| {
-                Some((
-                    p.metrics.detection.mean?.as_secs_f64(),
-                    p.metrics.mistake_rate(),
-                ))
-            })
-            .collect();
-        curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let curve = self.curve();
         curve.windows(2).find_map(|w| {
             let ((x0, y0), (x1, y1)) = (w[0], w[1]);
             if !(y0 >= rate && rate >= y1) {
