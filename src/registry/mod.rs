@@ -650,29 +650,28 @@ where
     /// `now` (see [time never runs backwards](Self#time-never-runs-backwards)). A
     /// tick earlier than a node's last evaluation changes nothing for it.
     pub fn tick(&self, now: Timestamp) -> usize {
-        let now = now.as_nanos();
-        let mut events = 0;
-        for (shard, next) in self.shards.iter().zip(self.next.iter()) {
-            if next.load(Ordering::Relaxed) <= now {
-                events += shard.0.lock().tick(now, self.env(next));
-            }
-        }
-        events
+        self.tick_shards(now.as_nanos(), |now| now)
     }
 
     /// [`tick`](Self::tick) at the clock's current time. The clock is read once,
     /// and again under the lock of each shard that has something due, so a shard
     /// is ticked no earlier than any `_now` input it has seen.
     pub fn tick_now(&self) -> usize {
-        let now = self.clock.now().as_nanos();
+        // Read again under each lock: no later than any `_now` input the shard has
+        // seen.
+        self.tick_shards(self.clock.now().as_nanos(), |now| {
+            self.clock.now().as_nanos().max(now)
+        })
+    }
+
+    /// Ticks every shard with something due at `now`, at `locked(now)` read once
+    /// its lock is held.
+    fn tick_shards(&self, now: u64, locked: impl Fn(u64) -> u64) -> usize {
         let mut events = 0;
         for (shard, next) in self.shards.iter().zip(self.next.iter()) {
             if next.load(Ordering::Relaxed) <= now {
                 let mut shard = shard.0.lock();
-                // Read again under the lock: no later than any `_now` input the
-                // shard has seen.
-                let now = self.clock.now().as_nanos().max(now);
-                events += shard.tick(now, self.env(next));
+                events += shard.tick(locked(now), self.env(next));
             }
         }
         events
