@@ -955,15 +955,7 @@ fn sweeps_with_extreme_thresholds() {
         .unwrap();
     let interval = Duration::from_millis(100);
     let config = ReplayConfig::new();
-    for family in [
-        Family::FixedTimeout,
-        Family::PhiAccrual,
-        Family::ExponentialPhi,
-        Family::Chen,
-        Family::Bertier,
-        Family::Satzger,
-        Family::TwoWindows,
-    ] {
+    for family in Family::ALL {
         let _ = family.thresholds(interval, usize::MAX);
         assert!(family.thresholds(interval, 0).is_empty());
         for t in family.thresholds(interval, 3) {
