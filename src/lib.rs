@@ -160,6 +160,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cluster;
 mod detectors;
 mod error;
 mod estimate;

@@ -1,0 +1,1 @@
+//! Gossip of heartbeat versions (filled in by the gossip work).

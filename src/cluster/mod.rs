@@ -1,0 +1,33 @@
+//! Decentralized detection: members that watch each other, sans-IO.
+//!
+//! Two protocols, each a [`ClusterMember`] state machine driven by the caller
+//! (datagrams and ticks in; datagrams, events and the next deadline out):
+//!
+//! * [`GossipMember`]: gossip of heartbeat versions (push), as Cassandra and
+//!   chitchat do, judged by any [`FailureDetector`](crate::FailureDetector)
+//!   through a [`Registry`](crate::Registry), optionally with several observers
+//!   per member and a verdict policy, as Akka does;
+//! * [`SwimMember`]: SWIM probes with indirect confirmation and Lifeguard's local
+//!   health (pull), as memberlist and foca do.
+//!
+//! Both share the wire format's header ([`wire`]), member identity ([`Member`],
+//! [`MemberId`]), a seeded generator ([`SeededRng`]) and the local guard
+//! ([`LocalGuardConfig`]): a member that ran late itself, or suspects most of its
+//! peers at once, holds back its convictions.
+
+mod event;
+pub mod gossip;
+mod guard;
+mod id;
+mod rng;
+pub mod swim;
+pub mod wire;
+
+pub use event::{ClusterEvent, ClusterMember, Datagram, Doubt};
+pub use guard::LocalGuardConfig;
+pub use id::{Member, MemberId};
+pub use rng::SeededRng;
+pub use wire::{DecodeError, DecodeErrorKind};
+
+/// The most seeds [`ClusterMember::join`] takes at once; the rest are ignored.
+pub const MAX_SEEDS: usize = 64;

@@ -1,0 +1,1 @@
+//! SWIM probes with Lifeguard (filled in by the probe work).
