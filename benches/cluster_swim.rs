@@ -1,0 +1,3 @@
+//! Criterion benchmarks of the swim member (filled in with the member).
+
+fn main() {}
