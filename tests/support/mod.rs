@@ -1,0 +1,4 @@
+//! Test support shared by the cluster tests.
+#![allow(dead_code)]
+
+pub mod net;
