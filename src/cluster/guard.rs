@@ -149,9 +149,14 @@ impl LocalGuard {
     }
 
     /// Records when the member expects to run next (its `next_deadline` after
-    /// an input).
+    /// an input). A deadline already past counts from the last input: a pause is
+    /// reported once, by the first input after it, not again by every input
+    /// handled before the member's next tick.
     pub(crate) fn expect(&mut self, deadline: Option<Timestamp>) {
-        self.expected = deadline;
+        self.expected = match (deadline, self.last) {
+            (Some(d), Some(last)) => Some(d.max(last)),
+            (d, _) => d,
+        };
     }
 
     /// Whether a pause still holds convictions back at `now`.
@@ -229,6 +234,22 @@ mod tests {
         );
         assert!(!g.convictions_allowed(Timestamp::from_secs(25)));
         assert!(g.convictions_allowed(Timestamp::from_secs(26)));
+    }
+
+    #[test]
+    fn a_pause_is_reported_once_by_the_first_input_after_it() {
+        let mut g = LocalGuard::new(LocalGuardConfig::new(), Duration::from_secs(1));
+        let _: (_, Option<E>) = g.input(Timestamp::from_secs(10));
+        g.expect(Some(Timestamp::from_secs(11)));
+        // Woken at 18 s: three held datagrams, then the overdue tick.
+        let mut pauses = 0;
+        for _ in 0..4 {
+            let (_, e): (_, Option<E>) = g.input(Timestamp::from_secs(18));
+            pauses += usize::from(e.is_some());
+            g.expect(Some(Timestamp::from_secs(11))); // not ticked yet: still 11 s
+        }
+        assert_eq!(pauses, 1);
+        assert!(!g.convictions_allowed(Timestamp::from_secs(19)));
     }
 
     #[test]
