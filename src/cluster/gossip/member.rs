@@ -18,7 +18,9 @@ use crate::cluster::wire::DecodeError;
 use crate::detectors::FailureDetector;
 use crate::detectors::exponential::{ExponentialPhi, ExponentialPhiConfig};
 use crate::error::ConfigError;
-use crate::registry::{Confirmation, Event, EventReceiver, NodeState, Registry, RegistryConfig};
+use crate::registry::{
+    Confirmation, Event, EventReceiver, NodeInfo, NodeState, Registry, RegistryConfig,
+};
 use crate::time::Timestamp;
 
 /// The registry's hasher: SipHash with fixed keys, so that shard and heap order,
@@ -230,6 +232,13 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
     /// members were already tracked.
     pub fn ignored(&self) -> u64 {
         self.ignored
+    }
+
+    /// What this member's detector of `id` holds (statistics, suspicion,
+    /// deadline) at `now`: in plain mode for every tracked member, in observer
+    /// mode for its subjects only (`None` otherwise).
+    pub fn detector_info(&self, id: &I, now: Timestamp) -> Option<NodeInfo<I>> {
+        self.registry.info(id, now)
     }
 
     /// Whether this member currently considers itself isolated.
@@ -565,8 +574,14 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     .is_some_and(|k| k.state == NodeState::Dead)
                 {
                     // It spoke again: back, unless the observers hold it unreachable.
-                    self.publish(id, NodeState::Alive, now);
-                    self.reevaluate(id, now);
+                    let unreachable = self.observers.as_ref().is_some_and(|o| {
+                        o.config
+                            .policy
+                            .unreachable(o.flags.get(id).copied().unwrap_or(0))
+                    });
+                    if !unreachable {
+                        self.publish(id, NodeState::Alive, now);
+                    }
                 }
             }
             News::Restart => {
@@ -740,11 +755,13 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         }
         o.dirty = false;
         let k = o.config.monitored_by;
+        // Dead members stay on the ring until removed: their observers keep
+        // watching them (as Akka keeps watching unreachable members), so a
+        // member convicted over a cut link does not flap back and forth.
         let ids = self
             .members
-            .iter()
-            .filter(|(_, k)| k.state != NodeState::Dead)
-            .map(|(id, _)| id.clone())
+            .keys()
+            .cloned()
             .chain(std::iter::once(self.me.id.clone()));
         let new: BTreeSet<I> = ring::successors(&self.me.id, ids, k).into_iter().collect();
         let gone: Vec<I> = o
