@@ -71,7 +71,12 @@ fn changes(events: &[(u64, ClusterEvent<u64>)], to: NodeState) -> Vec<(u64, u64,
 
 #[test]
 fn a_crash_is_convicted_by_every_other_member() {
-    let mut net = cluster(1, 6, GossipConfig::new());
+    for seed in 0..4 {
+        crash(seed)
+    }
+}
+fn crash_run(seed: u64) {
+    let mut net = cluster(seed, 6, GossipConfig::new());
     net.run_until(at(20));
     for o in 1..=5 {
         assert_eq!(net.member(o).members().len(), 5, "seed {}", net.seed());
@@ -150,7 +155,12 @@ fn same_inputs_and_seed_give_identical_outputs() {
 
 #[test]
 fn a_lossy_delayed_network_convicts_no_healthy_member() {
-    let mut net = cluster(5, 6, GossipConfig::new());
+    for seed in 0..4 {
+        lossy(seed)
+    }
+}
+fn lossy_healthy_run(seed: u64) {
+    let mut net = cluster(seed, 6, GossipConfig::new());
     net.set_loss(0.25);
     net.set_delay(Duration::from_millis(1), Duration::from_millis(200));
     net.run_until(at(120));
@@ -166,7 +176,12 @@ fn a_lossy_delayed_network_convicts_no_healthy_member() {
 
 #[test]
 fn the_minority_of_a_partition_convicts_no_one_and_says_it_is_isolated() {
-    let mut net = cluster(6, 5, GossipConfig::new());
+    for seed in 0..4 {
+        part(seed)
+    }
+}
+fn partition_run(seed: u64) {
+    let mut net = cluster(seed, 5, GossipConfig::new());
     net.run_until(at(20));
     net.partition(&[&[1, 2], &[3, 4, 5]]);
     net.run_until(at(70));
@@ -236,7 +251,12 @@ fn dead_since<M: ClusterMember<u64>>(net: &Net<M>, since: Timestamp) -> Vec<(u64
 
 #[test]
 fn a_paused_member_convicts_no_one_on_waking_while_a_real_crash_is_convicted() {
-    let mut net: Net<Fixed> = Net::new(7);
+    for seed in 0..4 {
+        pause(seed)
+    }
+}
+fn pause_run(seed: u64) {
+    let mut net: Net<Fixed> = Net::new(seed);
     for id in 1..=5 {
         net.add(tight(id));
     }

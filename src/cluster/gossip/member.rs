@@ -255,6 +255,24 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             .unwrap_or_default()
     }
 
+    /// Not part of the API (no semver promise): encodes the Syn this member
+    /// would send next (advancing its digest cursor), for the benchmarks.
+    #[doc(hidden)]
+    pub fn bench_encode_syn(&mut self) -> Vec<u8> {
+        self.encode_gossip(false, &[], None)
+    }
+
+    /// Not part of the API (no semver promise): decodes `bytes` as received
+    /// from `from` without applying it, and returns how many member entries it
+    /// carries, for the benchmarks.
+    #[doc(hidden)]
+    pub fn bench_decode(&self, from: &I, bytes: &[u8]) -> Result<usize, DecodeError> {
+        match msg::decode::<I>(bytes, self.config.mtu, from)? {
+            Message::Gossip { entries, .. } => Ok(entries.len()),
+            Message::Ping { .. } => Ok(0),
+        }
+    }
+
     // ----- the input's frame -----
 
     fn begin(&mut self, now: Timestamp) -> Timestamp {
@@ -922,10 +940,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         };
         let mut next_cursor = None;
         for (id, k) in iter {
-            if k.state == NodeState::Dead
-                || first.contains(id)
-                || skip.is_some_and(|s| s.contains(id))
-            {
+            if k.state == NodeState::Dead || skip.is_some_and(|s| s.contains(id)) {
                 continue;
             }
             let len = msg::entry_len(id, k.hb);
