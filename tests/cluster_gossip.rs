@@ -72,7 +72,7 @@ fn changes(events: &[(u64, ClusterEvent<u64>)], to: NodeState) -> Vec<(u64, u64,
 #[test]
 fn a_crash_is_convicted_by_every_other_member() {
     for seed in 0..4 {
-        crash(seed)
+        crash_run(seed)
     }
 }
 fn crash_run(seed: u64) {
@@ -156,7 +156,7 @@ fn same_inputs_and_seed_give_identical_outputs() {
 #[test]
 fn a_lossy_delayed_network_convicts_no_healthy_member() {
     for seed in 0..4 {
-        lossy(seed)
+        lossy_healthy_run(seed)
     }
 }
 fn lossy_healthy_run(seed: u64) {
@@ -177,7 +177,7 @@ fn lossy_healthy_run(seed: u64) {
 #[test]
 fn the_minority_of_a_partition_convicts_no_one_and_says_it_is_isolated() {
     for seed in 0..4 {
-        part(seed)
+        partition_run(seed)
     }
 }
 fn partition_run(seed: u64) {
@@ -252,7 +252,7 @@ fn dead_since<M: ClusterMember<u64>>(net: &Net<M>, since: Timestamp) -> Vec<(u64
 #[test]
 fn a_paused_member_convicts_no_one_on_waking_while_a_real_crash_is_convicted() {
     for seed in 0..4 {
-        pause(seed)
+        pause_run(seed)
     }
 }
 fn pause_run(seed: u64) {
