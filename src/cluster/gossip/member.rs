@@ -79,6 +79,11 @@ struct Observers<I> {
 ///
 /// See the [module documentation](super) for the protocol, its rules and costs.
 ///
+/// Datagrams and events queue inside the member until polled
+/// ([`poll_datagram`](ClusterMember::poll_datagram),
+/// [`poll_event`](ClusterMember::poll_event)): poll both after every input, or
+/// they accumulate.
+///
 /// [`VerdictPolicy`]: super::VerdictPolicy
 pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     config: GossipConfig,
@@ -515,11 +520,14 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             at,
         });
         if !self.config.quarantine.is_zero() {
-            if self.quarantine.len() >= self.config.max_members
-                && let Some((t, old)) = self.quarantine_queue.pop_first()
-            {
-                let _ = t;
-                self.quarantine.remove(&old);
+            while self.quarantine.len() >= self.config.max_members {
+                // Full: the entry that would expire first goes first.
+                let Some((t, old)) = self.quarantine_queue.pop_first() else {
+                    break;
+                };
+                if self.quarantine.get(&old).is_some_and(|q| q.1 == t) {
+                    self.quarantine.remove(&old);
+                }
             }
             let until = at.saturating_add(self.config.quarantine);
             if let Some((_, old)) = self.quarantine.insert(id.clone(), (k.hb.generation, until)) {
@@ -608,6 +616,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 };
                 let previous_generation = k.hb.generation;
                 let from = k.state;
+                let tombstone = k.remove_at;
                 let at = now.max(k.last_at);
                 *k = Known {
                     hb,
@@ -623,7 +632,9 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     NodeState::Alive => {}
                 }
                 self.pending.remove(id);
-                self.tombstones.retain(|(_, t)| t != id);
+                if let Some(r) = tombstone {
+                    self.tombstones.remove(&(r, id.clone()));
+                }
                 self.drain(now);
                 let watched = match self.observers.as_mut() {
                     None => true,
@@ -814,7 +825,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
 
     // ----- gossip -----
 
-    fn round(&mut self, now: Timestamp) {
+    fn round(&mut self) {
         self.version += 1;
         let mut live = Vec::new();
         let mut unreachable = Vec::new();
@@ -864,7 +875,6 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 });
             }
         }
-        let _ = now;
     }
 
     /// Encodes a Syn (or an Ack listing `first` before the rest), within the MTU.
@@ -1046,7 +1056,7 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
     fn join(&mut self, seeds: &[I], now: Timestamp) {
         let now = self.begin(now);
         for s in seeds.iter().filter(|s| **s != self.me.id).take(MAX_SEEDS) {
-            if !self.seeds.contains(s) {
+            if !self.seeds.contains(s) && self.seeds.len() < MAX_SEEDS {
                 self.seeds.push(s.clone());
             }
         }
@@ -1077,7 +1087,7 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
         if let Some(next) = self.next_round
             && next <= now
         {
-            self.round(now);
+            self.round();
             let mut next = next.saturating_add(self.config.gossip_interval);
             if next <= now {
                 next = now.saturating_add(self.config.gossip_interval);
@@ -1123,5 +1133,82 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
             .iter()
             .map(|(id, k)| (Member::new(id.clone(), k.hb.generation), k.state))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::gossip::{ObserverConfig, VerdictPolicy};
+    use crate::cluster::wire::MIN_MTU;
+
+    /// A member with `I` ids that learned `n` others from Acks.
+    fn knowing<I: MemberId>(
+        me: I,
+        others: impl Iterator<Item = I>,
+        config: GossipConfig,
+    ) -> GossipMember<I> {
+        let mut m = GossipMember::new(Member::new(me, 5), config).unwrap();
+        let mut t = 1;
+        for id in others {
+            let peer = Member::new(id.clone(), 1 << 40);
+            let mut bytes = Vec::new();
+            msg::put_gossip(&mut bytes, true, &peer, 1 << 30, &[], &[]);
+            m.handle_datagram(&id, &bytes, Timestamp::from_millis(t))
+                .unwrap();
+            t += 1;
+        }
+        m
+    }
+
+    #[test]
+    fn every_datagram_fits_the_mtu_and_carries_the_senders_entry() {
+        let config = GossipConfig::new().with_mtu(MIN_MTU);
+        let mut m = knowing(7u128 << 100, (0..300u128).map(|i| i << 90), config);
+        assert_eq!(m.tracked(), 300);
+        let mut seen = BTreeSet::new();
+        for _ in 0..100 {
+            let syn = m.bench_encode_syn();
+            assert!(syn.len() <= MIN_MTU, "{}", syn.len());
+            let Ok(Message::Gossip {
+                sender, entries, ..
+            }) = msg::decode::<u128>(&syn, MIN_MTU, &(7u128 << 100))
+            else {
+                panic!("not a Syn");
+            };
+            assert_eq!(sender, Member::new(7u128 << 100, 5));
+            assert!(!entries.is_empty());
+            seen.extend(entries.into_iter().map(|(id, _)| id));
+        }
+        // The rotating cursor covers everyone.
+        assert_eq!(seen.len(), 300);
+    }
+
+    #[test]
+    fn observer_records_take_at_most_half_the_datagram() {
+        let observers = ObserverConfig::new().with_policy(VerdictPolicy::Quorum(2));
+        let config = GossipConfig::new()
+            .with_mtu(MIN_MTU)
+            .with_observers(Some(observers));
+        let mut m = knowing(1u64, 2..40u64, config);
+        m.tick(Timestamp::from_secs(1));
+        assert_eq!(m.subjects().len(), 9);
+        // Flag every subject by hand, as if their answers never came.
+        for s in m.subjects() {
+            m.set_flag(&s, true, Timestamp::from_secs(1));
+        }
+        let syn = m.bench_encode_syn();
+        assert!(syn.len() <= MIN_MTU);
+        let Ok(Message::Gossip {
+            blocks, entries, ..
+        }) = msg::decode::<u64>(&syn, MIN_MTU, &1)
+        else {
+            panic!("not a Syn");
+        };
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].flagged.len(), 9);
+        assert!(!entries.is_empty());
+        // One flag is not a quorum of two: nobody is suspected.
+        assert!(m.members().iter().all(|(_, s)| *s == NodeState::Alive));
     }
 }
