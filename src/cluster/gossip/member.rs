@@ -1149,8 +1149,7 @@ mod tests {
         config: GossipConfig,
     ) -> GossipMember<I> {
         let mut m = GossipMember::new(Member::new(me, 5), config).unwrap();
-        let mut t = 1;
-        for id in others {
+        for (t, id) in (1..).zip(others) {
             let peer = Member::new(id.clone(), 1 << 40);
             let mut bytes = Vec::new();
             msg::put_gossip(&mut bytes, true, &peer, 1 << 30, &[], &[]);
