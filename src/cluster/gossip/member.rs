@@ -1155,7 +1155,6 @@ mod tests {
             msg::put_gossip(&mut bytes, true, &peer, 1 << 30, &[], &[]);
             m.handle_datagram(&id, &bytes, Timestamp::from_millis(t))
                 .unwrap();
-            t += 1;
         }
         m
     }
