@@ -27,7 +27,8 @@ pub enum VerdictPolicy {
     AnyObserver,
     /// Unreachable while at least `q` observers flag it. `q` is at least 1 and at
     /// most [`monitored_by`](ObserverConfig::monitored_by); `Quorum(1)` is
-    /// [`AnyObserver`](Self::AnyObserver).
+    /// [`AnyObserver`](Self::AnyObserver). In a cluster of `N <= q` members a
+    /// member has fewer than `q` observers, and is never found unreachable.
     Quorum(usize),
 }
 
@@ -48,7 +49,8 @@ impl VerdictPolicy {
 pub struct ObserverConfig {
     /// How many observers watch each member: `min(monitored_by, N - 1)` in a
     /// cluster of `N`. Default 9 (Akka/Pekko `reference.conf`,
-    /// `akka.cluster.failure-detector.monitored-by-nr-of-members = 9`); 1 to
+    /// `akka.cluster.failure-detector.monitored-by-nr-of-members = 9`; Akka
+    /// releases before 2.4 had 5); 1 to
     /// [`MAX_OBSERVERS`] (64). Each observer sends `monitored_by` heartbeat
     /// requests per gossip interval and receives as many answers.
     pub monitored_by: usize,

@@ -150,13 +150,23 @@ where
     /// first).
     ///
     /// # Errors
-    /// [`ConfigError`] naming the first field of `config` out of range.
+    /// [`ConfigError`] naming the first field of `config` out of range, or
+    /// `mtu` if this member's own entry (its id's encoding plus up to 20 bytes)
+    /// leaves no room in a datagram.
     pub fn with_detector(
         me: Member<I>,
         config: GossipConfig,
         mut detector: D,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
+        // The largest prefix: header, own id, generation and version (10 bytes
+        // each at most), two counts.
+        if msg::gossip_prefix_len(&me, u64::MAX) + 2 * COUNT_LEN > config.mtu {
+            return Err(ConfigError::OutOfRange {
+                field: "mtu",
+                allowed: "room for this member's own entry (its id is too long)",
+            });
+        }
         detector.reset();
         // In observer mode the registry watches the subjects only, for
         // reachability (Alive/Suspect); the member convicts by itself.
