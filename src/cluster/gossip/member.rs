@@ -108,6 +108,8 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     n_dead: usize,
     ignored: u64,
     observers: Option<Observers<I>>,
+    /// Arrivals of the datagram being handled, applied in one batch.
+    arrivals: Vec<(I, Timestamp)>,
     out: VecDeque<Datagram<I>>,
     events: VecDeque<ClusterEvent<I>>,
 }
@@ -214,6 +216,7 @@ where
             n_suspect: 0,
             n_dead: 0,
             ignored: 0,
+            arrivals: Vec::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -601,9 +604,9 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     k.hb = hb;
                 }
                 if self.observers.is_none() {
-                    // A strictly higher version is an arrival, dated now.
-                    let _ = self.registry.heartbeat(id, now);
-                    self.drain(now);
+                    // A strictly higher version is an arrival, dated now
+                    // (applied with the datagram's others, `flush_arrivals`).
+                    self.arrivals.push((id.clone(), now));
                 } else if self
                     .members
                     .get(id)
@@ -668,6 +671,19 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 self.reevaluate(id, now);
             }
         }
+    }
+
+    /// Hands the arrivals gathered from a datagram to the registry at once
+    /// (`heartbeat_batch`: one lock for all), then maps its events.
+    fn flush_arrivals(&mut self, now: Timestamp) {
+        if self.arrivals.is_empty() {
+            return;
+        }
+        self.drain(now);
+        // Refusals (a duplicate at the same instant) change nothing.
+        self.registry.heartbeat_batch(&self.arrivals, |_, _| {});
+        self.arrivals.clear();
+        self.drain(now);
     }
 
     // ----- observer mode -----
@@ -999,6 +1015,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 for (id, hb) in &entries {
                     self.learn(id, *hb, now);
                 }
+                self.flush_arrivals(now);
                 for b in blocks {
                     self.learn_block(b, now);
                 }
