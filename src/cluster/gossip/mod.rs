@@ -95,8 +95,9 @@
 //!
 //! # Wire format and costs
 //!
-//! See the messages' layout in the [`msg`](self#wire-format-and-costs) table
-//! below. A member entry takes `id.encoded_len() + varint(generation) +
+//! Every message starts with the shared header
+//! ([`wire`](crate::cluster::wire)) and names its sender (id, generation). A
+//! member entry takes `id.encoded_len() + varint(generation) +
 //! varint(version)` bytes: 3 to 8 for `u64` ids in the common case, so a
 //! 1,400-byte datagram carries about 200 to 450 entries; larger digests are
 //! spread over rounds by a rotating cursor (the sender's own entry is always
