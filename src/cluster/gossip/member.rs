@@ -1,0 +1,1239 @@
+//! [`GossipMember`]: the state machine.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::hash::BuildHasherDefault;
+use std::time::Duration;
+
+use super::config::{GossipConfig, ObserverConfig};
+use super::digest::{Heartbeat, News, classify};
+use super::msg::{self, BlockMsg, COUNT_LEN, Message};
+use super::ring;
+use crate::cluster::MAX_SEEDS;
+use crate::cluster::event::{ClusterEvent, ClusterMember, Datagram, Doubt};
+use crate::cluster::guard::LocalGuard;
+use crate::cluster::id::{Member, MemberId};
+use crate::cluster::rng::SeededRng;
+use crate::cluster::wire::DecodeError;
+use crate::detectors::FailureDetector;
+use crate::detectors::exponential::{ExponentialPhi, ExponentialPhiConfig};
+use crate::error::ConfigError;
+use crate::registry::{
+    Confirmation, Event, EventReceiver, NodeInfo, NodeState, Registry, RegistryConfig,
+};
+use crate::time::Timestamp;
+
+/// The registry's hasher: SipHash with fixed keys, so that shard and heap order,
+/// and so the order of events, depend on the inputs only.
+type Fixed = BuildHasherDefault<DefaultHasher>;
+
+/// How long an observer's empty record is still gossiped after it changed, in
+/// gossip intervals (so that a cleared flag reaches everyone).
+const RECENT_ROUNDS: u32 = 10;
+
+/// What a member knows of another.
+#[derive(Clone, Debug)]
+struct Known {
+    hb: Heartbeat,
+    state: NodeState,
+    /// The instant of its last published event (per member, never decreasing).
+    last_at: Timestamp,
+    /// A conviction was deferred ([`ClusterEvent::Deferred`] sent).
+    deferred: bool,
+    /// When it is removed (published Dead only).
+    remove_at: Option<Timestamp>,
+    /// Since when it is unreachable for the verdict policy (observer mode).
+    suspect_since: Option<Timestamp>,
+}
+
+/// One observer's reachability record.
+#[derive(Clone, Debug)]
+struct Block<I> {
+    hb: Heartbeat,
+    flagged: Vec<I>,
+    changed_at: Timestamp,
+}
+
+/// The observer mode's state.
+#[derive(Debug)]
+struct Observers<I> {
+    config: ObserverConfig,
+    /// Records by observer (this member's own included).
+    blocks: BTreeMap<I, Block<I>>,
+    /// How many records flag each subject.
+    flags: BTreeMap<I, usize>,
+    /// This member's subjects, with the last answered request's sequence number.
+    subjects: BTreeMap<I, u64>,
+    /// Membership changed: recompute the subjects.
+    dirty: bool,
+    /// Convictions due: (instant, member); stale entries are skipped.
+    convict: BTreeSet<(Timestamp, I)>,
+    block_cursor: Option<I>,
+}
+
+/// A member of a gossip cluster: it gossips heartbeat versions (push-pull, as
+/// Cassandra and chitchat do) and judges every other member with its own
+/// [`FailureDetector`] of type `D` (Cassandra's exponential phi by default),
+/// through a [`Registry`]; or, in observer mode, a few observers per member
+/// judge it and gossip their verdicts, which a [`VerdictPolicy`] combines.
+///
+/// See the [module documentation](super) for the protocol, its rules and costs.
+///
+/// Datagrams and events queue inside the member until polled
+/// ([`poll_datagram`](ClusterMember::poll_datagram),
+/// [`poll_event`](ClusterMember::poll_event)): poll both after every input, or
+/// they accumulate.
+///
+/// [`VerdictPolicy`]: super::VerdictPolicy
+pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
+    config: GossipConfig,
+    me: Member<I>,
+    version: u64,
+    rng: SeededRng,
+    guard: LocalGuard,
+    registry: Registry<I, D, Fixed>,
+    registry_events: EventReceiver<I>,
+    members: BTreeMap<I, Known>,
+    /// Removed ids: the generation removed and the end of the quarantine.
+    quarantine: BTreeMap<I, (u64, Timestamp)>,
+    quarantine_queue: BTreeSet<(Timestamp, I)>,
+    tombstones: BTreeSet<(Timestamp, I)>,
+    pending: BTreeSet<I>,
+    seeds: Vec<I>,
+    now: Timestamp,
+    next_round: Option<Timestamp>,
+    syn_cursor: Option<I>,
+    ack_cursor: Option<I>,
+    n_suspect: usize,
+    n_dead: usize,
+    ignored: u64,
+    observers: Option<Observers<I>>,
+    /// Arrivals of the datagram being handled, applied in one batch.
+    arrivals: Vec<(I, Timestamp)>,
+    out: VecDeque<Datagram<I>>,
+    events: VecDeque<ClusterEvent<I>>,
+}
+
+impl<I: MemberId, D: FailureDetector> std::fmt::Debug for GossipMember<I, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GossipMember")
+            .field("me", &self.me)
+            .field("version", &self.version)
+            .field("members", &self.members.len())
+            .field("quarantined", &self.quarantine.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I: MemberId> GossipMember<I, ExponentialPhi> {
+    /// A member judging the others with Cassandra's exponential phi (threshold 8;
+    /// initial and maximum interval twice the gossip interval, 2 s by default,
+    /// as Cassandra's `fd_initial_value_ms` and `fd_max_interval_ms`).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first field of `config` out of range.
+    pub fn new(me: Member<I>, config: GossipConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let twice = config.gossip_interval.saturating_mul(2);
+        let phi = ExponentialPhi::new(
+            ExponentialPhiConfig::new()
+                .with_initial_interval(twice)
+                .with_max_interval(twice),
+        )?;
+        Self::with_detector(me, config, phi)
+    }
+}
+
+impl<I: MemberId, D> GossipMember<I, D>
+where
+    D: FailureDetector + Clone + Send + Sync + 'static,
+{
+    /// A member judging each other member with a clone of `detector` (reset
+    /// first).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first field of `config` out of range, or
+    /// `mtu` if this member's own entry (its id's encoding plus up to 20 bytes)
+    /// leaves no room in a datagram.
+    pub fn with_detector(
+        me: Member<I>,
+        config: GossipConfig,
+        mut detector: D,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        // The largest prefix: header, own id, generation and version (10 bytes
+        // each at most), two counts.
+        if msg::gossip_prefix_len(&me, u64::MAX) + 2 * COUNT_LEN > config.mtu {
+            return Err(ConfigError::OutOfRange {
+                field: "mtu",
+                allowed: "room for this member's own entry (its id is too long)",
+            });
+        }
+        detector.reset();
+        // In observer mode the registry watches the subjects only, for
+        // reachability (Alive/Suspect); the member convicts by itself.
+        let confirmation = if config.observers.is_some() {
+            Duration::MAX
+        } else {
+            config.confirmation
+        };
+        let rc = RegistryConfig::new()
+            .with_accept_unknown(false)
+            .with_accept_rejoin(true)
+            .with_confirmation(Confirmation::After(confirmation))
+            .with_removal_grace(Duration::MAX)
+            .with_shards(1)
+            .with_max_nodes(Some(config.max_members));
+        let (registry, registry_events) =
+            Registry::with_factory_and_hasher(rc, move |_: &I| detector.clone(), Fixed::default())?;
+        Ok(GossipMember {
+            rng: SeededRng::new(config.seed),
+            guard: LocalGuard::new(config.guard, config.gossip_interval),
+            observers: config.observers.map(|config| Observers {
+                config,
+                blocks: BTreeMap::new(),
+                flags: BTreeMap::new(),
+                subjects: BTreeMap::new(),
+                dirty: true,
+                convict: BTreeSet::new(),
+                block_cursor: None,
+            }),
+            config,
+            me,
+            version: 0,
+            registry,
+            registry_events,
+            members: BTreeMap::new(),
+            quarantine: BTreeMap::new(),
+            quarantine_queue: BTreeSet::new(),
+            tombstones: BTreeSet::new(),
+            pending: BTreeSet::new(),
+            seeds: Vec::new(),
+            now: Timestamp::ZERO,
+            next_round: None,
+            syn_cursor: None,
+            ack_cursor: None,
+            n_suspect: 0,
+            n_dead: 0,
+            ignored: 0,
+            arrivals: Vec::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+}
+
+impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
+    /// The configuration.
+    pub fn config(&self) -> &GossipConfig {
+        &self.config
+    }
+
+    /// This member's own heartbeat version (one per gossip round).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Members tracked (known, suspected, dead but not yet removed), itself
+    /// excluded: at most [`max_members`](GossipConfig::max_members).
+    pub fn tracked(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Removed ids still in quarantine: at most
+    /// [`max_members`](GossipConfig::max_members).
+    pub fn quarantined(&self) -> usize {
+        self.quarantine.len()
+    }
+
+    /// Gossip entries ignored because [`max_members`](GossipConfig::max_members)
+    /// members were already tracked.
+    pub fn ignored(&self) -> u64 {
+        self.ignored
+    }
+
+    /// What this member's detector of `id` holds (statistics, suspicion,
+    /// deadline) at `now`: in plain mode for every tracked member, in observer
+    /// mode for its subjects only (`None` otherwise).
+    pub fn detector_info(&self, id: &I, now: Timestamp) -> Option<NodeInfo<I>> {
+        self.registry.info(id, now)
+    }
+
+    /// Whether this member currently considers itself isolated.
+    pub fn is_isolated(&self) -> bool {
+        self.guard.isolated()
+    }
+
+    /// In observer mode, the members this one observes, in id order (empty
+    /// otherwise).
+    pub fn subjects(&self) -> Vec<I> {
+        self.observers
+            .as_ref()
+            .map(|o| o.subjects.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Not part of the API (no semver promise): encodes the Syn this member
+    /// would send next (advancing its digest cursor), for the benchmarks.
+    #[doc(hidden)]
+    pub fn bench_encode_syn(&mut self) -> Vec<u8> {
+        self.encode_gossip(false, &[], None)
+    }
+
+    /// Not part of the API (no semver promise): decodes `bytes` as received
+    /// from `from` without applying it, and returns how many member entries it
+    /// carries, for the benchmarks.
+    #[doc(hidden)]
+    pub fn bench_decode(&self, from: &I, bytes: &[u8]) -> Result<usize, DecodeError> {
+        match msg::decode::<I>(bytes, self.config.mtu, from)? {
+            Message::Gossip { entries, .. } => Ok(entries.len()),
+            Message::Ping { .. } => Ok(0),
+        }
+    }
+
+    // ----- the input's frame -----
+
+    fn begin(&mut self, now: Timestamp) -> Timestamp {
+        let (now, event) = self.guard.input(now);
+        if let Some(e) = event {
+            self.events.push_back(e);
+        }
+        self.now = now;
+        if self.next_round.is_none() {
+            self.next_round = Some(now.saturating_add(self.config.gossip_interval));
+        }
+        now
+    }
+
+    fn end(&mut self, now: Timestamp) {
+        self.registry.tick(now);
+        self.drain(now);
+        self.refresh_subjects(now);
+        if let Some(o) = self.observers.as_mut() {
+            let mut due = Vec::new();
+            while let Some((at, _)) = o.convict.first() {
+                if *at > now {
+                    break;
+                }
+                if let Some((at, id)) = o.convict.pop_first() {
+                    due.push((at, id));
+                }
+            }
+            for (at, id) in due {
+                let still = self.members.get(&id).is_some_and(|k| {
+                    k.state == NodeState::Suspect
+                        && k.suspect_since
+                            .is_some_and(|s| s.saturating_add(self.config.confirmation) == at)
+                });
+                if still {
+                    self.try_convict(&id, at, now);
+                }
+            }
+        }
+        self.update_isolation(now);
+        if !self.pending.is_empty() && self.guard.convictions_allowed(now) {
+            let ids: Vec<I> = std::mem::take(&mut self.pending).into_iter().collect();
+            for id in ids {
+                if let Some(k) = self.members.get_mut(&id) {
+                    k.deferred = false;
+                    if k.state == NodeState::Suspect {
+                        self.publish(&id, NodeState::Dead, now);
+                    }
+                }
+            }
+        }
+        while let Some((at, _)) = self.tombstones.first() {
+            if *at > now {
+                break;
+            }
+            if let Some((at, id)) = self.tombstones.pop_first() {
+                self.remove(&id, at, now);
+            }
+        }
+        while let Some((at, _)) = self.quarantine_queue.first() {
+            if *at > now {
+                break;
+            }
+            if let Some((at, id)) = self.quarantine_queue.pop_first()
+                && self.quarantine.get(&id).is_some_and(|q| q.1 == at)
+            {
+                self.quarantine.remove(&id);
+            }
+        }
+        self.update_isolation(now);
+        self.guard.expect(self.next_deadline());
+    }
+
+    fn update_isolation(&mut self, now: Timestamp) {
+        let peers = self.members.len() - self.n_dead;
+        if let Some(e) = self.guard.update_isolation(self.n_suspect, peers, now) {
+            self.events.push_back(e);
+        }
+    }
+
+    // ----- verdicts -----
+
+    /// Publishes `to` for `id` (a `Changed` event), keeping the counters, the
+    /// tombstones and the deferred convictions in step.
+    fn publish(&mut self, id: &I, to: NodeState, at: Timestamp) {
+        let Some(k) = self.members.get_mut(id) else {
+            return;
+        };
+        let from = k.state;
+        if from == to {
+            return;
+        }
+        let at = at.max(k.last_at);
+        k.last_at = at;
+        k.state = to;
+        match from {
+            NodeState::Suspect => self.n_suspect -= 1,
+            NodeState::Dead => self.n_dead -= 1,
+            NodeState::Alive => {}
+        }
+        if let Some(r) = k.remove_at.take() {
+            self.tombstones.remove(&(r, id.clone()));
+        }
+        if k.deferred {
+            k.deferred = false;
+            self.pending.remove(id);
+        }
+        match to {
+            NodeState::Suspect => {
+                self.n_suspect += 1;
+                k.suspect_since = Some(at);
+                if let Some(o) = self.observers.as_mut() {
+                    o.convict
+                        .insert((at.saturating_add(self.config.confirmation), id.clone()));
+                }
+            }
+            NodeState::Dead => {
+                self.n_dead += 1;
+                let r = at.saturating_add(self.config.removal_grace);
+                k.remove_at = Some(r);
+                if r < Timestamp::MAX {
+                    self.tombstones.insert((r, id.clone()));
+                }
+                if let Some(o) = self.observers.as_mut() {
+                    o.dirty = true;
+                }
+            }
+            NodeState::Alive => {
+                k.suspect_since = None;
+                if from == NodeState::Dead
+                    && let Some(o) = self.observers.as_mut()
+                {
+                    o.dirty = true;
+                }
+            }
+        }
+        let member = Member::new(id.clone(), k.hb.generation);
+        self.events.push_back(ClusterEvent::Changed {
+            member,
+            from,
+            to,
+            at,
+        });
+    }
+
+    /// A member is due to be convicted at `at`: convict it, or defer it (once)
+    /// while this member doubts itself.
+    fn try_convict(&mut self, id: &I, at: Timestamp, now: Timestamp) {
+        let Some(k) = self.members.get(id) else {
+            return;
+        };
+        match k.state {
+            NodeState::Dead => return,
+            NodeState::Alive => self.publish(id, NodeState::Suspect, at),
+            NodeState::Suspect => {}
+        }
+        self.update_isolation(now);
+        if self.guard.convictions_allowed(now) {
+            self.publish(id, NodeState::Dead, at);
+            return;
+        }
+        let doubt = if self.guard.paused(now) {
+            Doubt::LocalPause
+        } else {
+            Doubt::Isolated
+        };
+        if let Some(k) = self.members.get_mut(id)
+            && !k.deferred
+        {
+            k.deferred = true;
+            let at = now.max(k.last_at);
+            k.last_at = at;
+            self.pending.insert(id.clone());
+            self.events.push_back(ClusterEvent::Deferred {
+                member: Member::new(id.clone(), k.hb.generation),
+                doubt,
+                at,
+            });
+        }
+    }
+
+    /// Maps the registry's events to verdicts.
+    fn drain(&mut self, now: Timestamp) {
+        while let Ok(event) = self.registry_events.try_recv() {
+            let Event::Changed { node, from, to, at } = event else {
+                continue; // Joined and Removed follow this member's own calls.
+            };
+            if self.observers.is_some() {
+                // The registry watches subjects: Suspect flags, Alive clears.
+                match to {
+                    NodeState::Suspect => self.set_flag(&node, true, at.max(now)),
+                    NodeState::Alive => self.set_flag(&node, false, at.max(now)),
+                    NodeState::Dead => {}
+                }
+                continue;
+            }
+            match (from, to) {
+                (_, NodeState::Suspect) => {
+                    if self
+                        .members
+                        .get(&node)
+                        .is_some_and(|k| k.state == NodeState::Alive)
+                    {
+                        self.publish(&node, NodeState::Suspect, at);
+                    }
+                }
+                (_, NodeState::Dead) => self.try_convict(&node, at, now),
+                (_, NodeState::Alive) => self.publish(&node, NodeState::Alive, at),
+            }
+        }
+    }
+
+    fn discard_registry_events(&mut self) {
+        while self.registry_events.try_recv().is_ok() {}
+    }
+
+    // ----- membership -----
+
+    fn remove(&mut self, id: &I, at: Timestamp, now: Timestamp) {
+        let Some(k) = self.members.remove(id) else {
+            return;
+        };
+        match k.state {
+            NodeState::Suspect => self.n_suspect -= 1,
+            NodeState::Dead => self.n_dead -= 1,
+            NodeState::Alive => {}
+        }
+        self.pending.remove(id);
+        self.drain(now);
+        self.registry.remove(id, now);
+        self.discard_registry_events();
+        if let Some(o) = self.observers.as_mut() {
+            o.subjects.remove(id);
+            o.dirty = true;
+        }
+        self.drop_block(id, now);
+        let at = at.max(k.last_at);
+        self.events.push_back(ClusterEvent::Removed {
+            member: Member::new(id.clone(), k.hb.generation),
+            at,
+        });
+        if !self.config.quarantine.is_zero() {
+            while self.quarantine.len() >= self.config.max_members {
+                // Full: the entry that would expire first goes first.
+                let Some((t, old)) = self.quarantine_queue.pop_first() else {
+                    break;
+                };
+                if self.quarantine.get(&old).is_some_and(|q| q.1 == t) {
+                    self.quarantine.remove(&old);
+                }
+            }
+            let until = at.saturating_add(self.config.quarantine);
+            if let Some((_, old)) = self.quarantine.insert(id.clone(), (k.hb.generation, until)) {
+                self.quarantine_queue.remove(&(old, id.clone()));
+            }
+            self.quarantine_queue.insert((until, id.clone()));
+        }
+    }
+
+    /// Applies one gossiped heartbeat state.
+    fn learn(&mut self, id: &I, hb: Heartbeat, now: Timestamp) {
+        if *id == self.me.id {
+            return;
+        }
+        let known = self.members.get(id).map(|k| k.hb);
+        match classify(known, hb) {
+            News::Stale => {}
+            News::New => {
+                if let Some(&(generation, until)) = self.quarantine.get(id) {
+                    if hb.generation <= generation && now < until {
+                        return;
+                    }
+                    self.quarantine.remove(id);
+                    self.quarantine_queue.remove(&(until, id.clone()));
+                }
+                if self.members.len() >= self.config.max_members {
+                    self.ignored += 1;
+                    return;
+                }
+                if self.observers.is_none() {
+                    self.drain(now);
+                    if self.registry.register(id.clone(), now).is_err() {
+                        self.discard_registry_events();
+                        self.ignored += 1;
+                        return;
+                    }
+                    self.discard_registry_events();
+                }
+                self.members.insert(
+                    id.clone(),
+                    Known {
+                        hb,
+                        state: NodeState::Alive,
+                        last_at: now,
+                        deferred: false,
+                        remove_at: None,
+                        suspect_since: None,
+                    },
+                );
+                if let Some(o) = self.observers.as_mut() {
+                    o.dirty = true;
+                }
+                self.events.push_back(ClusterEvent::Joined {
+                    member: Member::new(id.clone(), hb.generation),
+                    at: now,
+                });
+                self.reevaluate(id, now);
+            }
+            News::Newer => {
+                if let Some(k) = self.members.get_mut(id) {
+                    k.hb = hb;
+                }
+                if self.observers.is_none() {
+                    // A strictly higher version is an arrival, dated now
+                    // (applied with the datagram's others, `flush_arrivals`).
+                    self.arrivals.push((id.clone(), now));
+                } else if self
+                    .members
+                    .get(id)
+                    .is_some_and(|k| k.state == NodeState::Dead)
+                {
+                    // It spoke again: back, unless the observers hold it unreachable.
+                    let unreachable = self.observers.as_ref().is_some_and(|o| {
+                        o.config
+                            .policy
+                            .unreachable(o.flags.get(id).copied().unwrap_or(0))
+                    });
+                    if !unreachable {
+                        self.publish(id, NodeState::Alive, now);
+                    }
+                }
+            }
+            News::Restart => {
+                let Some(k) = self.members.get_mut(id) else {
+                    return;
+                };
+                let previous_generation = k.hb.generation;
+                let from = k.state;
+                let tombstone = k.remove_at;
+                let at = now.max(k.last_at);
+                *k = Known {
+                    hb,
+                    state: NodeState::Alive,
+                    last_at: at,
+                    deferred: false,
+                    remove_at: None,
+                    suspect_since: None,
+                };
+                match from {
+                    NodeState::Suspect => self.n_suspect -= 1,
+                    NodeState::Dead => self.n_dead -= 1,
+                    NodeState::Alive => {}
+                }
+                self.pending.remove(id);
+                if let Some(r) = tombstone {
+                    self.tombstones.remove(&(r, id.clone()));
+                }
+                self.drain(now);
+                let watched = match self.observers.as_mut() {
+                    None => true,
+                    Some(o) => {
+                        o.dirty = true;
+                        o.subjects.get_mut(id).map(|s| *s = 0).is_some()
+                    }
+                };
+                if watched {
+                    // Fresh statistics: a new detector.
+                    self.registry.remove(id, now);
+                    let _ = self.registry.register(id.clone(), now);
+                    self.discard_registry_events();
+                }
+                self.drop_block(id, now);
+                self.events.push_back(ClusterEvent::Restarted {
+                    member: Member::new(id.clone(), hb.generation),
+                    previous_generation,
+                    at,
+                });
+                self.reevaluate(id, now);
+            }
+        }
+    }
+
+    /// Hands the arrivals gathered from a datagram to the registry at once
+    /// (`heartbeat_batch`: one lock for all), then maps its events.
+    fn flush_arrivals(&mut self, now: Timestamp) {
+        if self.arrivals.is_empty() {
+            return;
+        }
+        self.drain(now);
+        // Refusals (a duplicate at the same instant) change nothing.
+        self.registry.heartbeat_batch(&self.arrivals, |_, _| {});
+        self.arrivals.clear();
+        self.drain(now);
+    }
+
+    // ----- observer mode -----
+
+    /// This member's own record flags (or clears) `subject`.
+    fn set_flag(&mut self, subject: &I, flagged: bool, now: Timestamp) {
+        let me = self.me.clone();
+        let Some(o) = self.observers.as_mut() else {
+            return;
+        };
+        let block = o.blocks.entry(me.id.clone()).or_insert_with(|| Block {
+            hb: Heartbeat::new(me.generation, 0),
+            flagged: Vec::new(),
+            changed_at: now,
+        });
+        let has = block.flagged.contains(subject);
+        if has == flagged {
+            return;
+        }
+        if flagged {
+            block.flagged.push(subject.clone());
+            block.flagged.sort_unstable();
+            *o.flags.entry(subject.clone()).or_insert(0) += 1;
+        } else {
+            block.flagged.retain(|s| s != subject);
+            if let Some(n) = o.flags.get_mut(subject) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    o.flags.remove(subject);
+                }
+            }
+        }
+        block.hb.version += 1;
+        block.changed_at = now;
+        self.reevaluate(subject, now);
+    }
+
+    /// Replaces `observer`'s record with a newer one from gossip.
+    fn learn_block(&mut self, b: BlockMsg<I>, now: Timestamp) {
+        if b.observer == self.me.id {
+            return;
+        }
+        let Some(k) = self.members.get(&b.observer) else {
+            return;
+        };
+        if k.hb.generation != b.hb.generation || k.state == NodeState::Dead {
+            return;
+        }
+        let Some(o) = self.observers.as_mut() else {
+            return;
+        };
+        if o.blocks.get(&b.observer).is_some_and(|old| old.hb >= b.hb) {
+            return;
+        }
+        let mut flagged = b.flagged;
+        flagged.sort_unstable();
+        flagged.dedup();
+        let old = o.blocks.insert(
+            b.observer,
+            Block {
+                hb: b.hb,
+                flagged: flagged.clone(),
+                changed_at: now,
+            },
+        );
+        let old = old.map(|o| o.flagged).unwrap_or_default();
+        self.apply_flags(&old, &flagged, now);
+    }
+
+    fn drop_block(&mut self, observer: &I, now: Timestamp) {
+        let Some(o) = self.observers.as_mut() else {
+            return;
+        };
+        if let Some(old) = o.blocks.remove(observer) {
+            self.apply_flags(&old.flagged, &[], now);
+        }
+    }
+
+    fn apply_flags(&mut self, old: &[I], new: &[I], now: Timestamp) {
+        let Some(o) = self.observers.as_mut() else {
+            return;
+        };
+        for s in old.iter().filter(|s| !new.contains(s)) {
+            if let Some(n) = o.flags.get_mut(s) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    o.flags.remove(s);
+                }
+            }
+        }
+        for s in new.iter().filter(|s| !old.contains(s)) {
+            *o.flags.entry(s.clone()).or_insert(0) += 1;
+        }
+        for s in old.iter().chain(new.iter()) {
+            self.reevaluate(s, now);
+        }
+    }
+
+    /// Observer mode: publishes the verdict policy's view of `id`.
+    fn reevaluate(&mut self, id: &I, now: Timestamp) {
+        let Some(o) = self.observers.as_ref() else {
+            return;
+        };
+        let flags = o.flags.get(id).copied().unwrap_or(0);
+        let unreachable = o.config.policy.unreachable(flags);
+        let Some(state) = self.members.get(id).map(|k| k.state) else {
+            return;
+        };
+        match (state, unreachable) {
+            (NodeState::Alive, true) => self.publish(id, NodeState::Suspect, now),
+            (NodeState::Suspect, false) => self.publish(id, NodeState::Alive, now),
+            _ => {}
+        }
+    }
+
+    /// Observer mode: recomputes this member's subjects after a membership
+    /// change (the `k` members after it on the hashed ring).
+    fn refresh_subjects(&mut self, now: Timestamp) {
+        let Some(o) = self.observers.as_mut() else {
+            return;
+        };
+        if !o.dirty {
+            return;
+        }
+        o.dirty = false;
+        let k = o.config.monitored_by;
+        // Dead members stay on the ring until removed: their observers keep
+        // watching them (as Akka keeps watching unreachable members), so a
+        // member convicted over a cut link does not flap back and forth.
+        let ids = self
+            .members
+            .keys()
+            .cloned()
+            .chain(std::iter::once(self.me.id.clone()));
+        let new: BTreeSet<I> = ring::successors(&self.me.id, ids, k).into_iter().collect();
+        let gone: Vec<I> = o
+            .subjects
+            .keys()
+            .filter(|s| !new.contains(*s))
+            .cloned()
+            .collect();
+        let added: Vec<I> = new
+            .iter()
+            .filter(|s| !o.subjects.contains_key(*s))
+            .cloned()
+            .collect();
+        for s in &gone {
+            o.subjects.remove(s);
+        }
+        for s in &added {
+            o.subjects.insert(s.clone(), 0);
+        }
+        self.drain(now);
+        for s in &gone {
+            self.registry.remove(s, now);
+        }
+        for s in &added {
+            let _ = self.registry.register(s.clone(), now);
+        }
+        self.discard_registry_events();
+        for s in &gone {
+            self.set_flag(s, false, now);
+        }
+    }
+
+    // ----- gossip -----
+
+    fn round(&mut self) {
+        self.version += 1;
+        let mut live = Vec::new();
+        let mut unreachable = Vec::new();
+        for (id, k) in &self.members {
+            if k.state == NodeState::Alive {
+                live.push(id.clone());
+            } else {
+                unreachable.push(id.clone());
+            }
+        }
+        let mut targets = Vec::with_capacity(self.config.fanout + 1);
+        let n = self.config.fanout.min(live.len());
+        for i in 0..n {
+            let j = i + self.rng.below(live.len() - i);
+            live.swap(i, j);
+            targets.push(live[i].clone());
+        }
+        // Cassandra `Gossiper.java` (`maybeGossipToUnreachableMember`): one
+        // unreachable member with probability unreachable / (live + 1).
+        if !unreachable.is_empty() {
+            let p = unreachable.len() as f64 / (live.len() as f64 + 1.0);
+            if self.rng.chance(p) {
+                let j = self.rng.below(unreachable.len());
+                targets.push(unreachable[j].clone());
+            }
+        }
+        // No one live: a seed (Cassandra `maybeGossipToSeed`).
+        if live.is_empty() && !self.seeds.is_empty() {
+            let j = self.rng.below(self.seeds.len());
+            let seed = self.seeds[j].clone();
+            if !targets.contains(&seed) {
+                targets.push(seed);
+            }
+        }
+        for to in targets {
+            let bytes = self.encode_gossip(false, &[], None);
+            self.out.push_back(Datagram { to, bytes });
+        }
+        if let Some(o) = self.observers.as_ref() {
+            let mut out = Vec::new();
+            for s in o.subjects.keys() {
+                out.clear();
+                msg::put_ping(&mut out, false, &self.me, self.version);
+                self.out.push_back(Datagram {
+                    to: s.clone(),
+                    bytes: out.clone(),
+                });
+            }
+        }
+    }
+
+    /// Encodes a Syn (or an Ack listing `first` before the rest), within the MTU.
+    fn encode_gossip(&mut self, reply: bool, first: &[I], skip: Option<&BTreeSet<I>>) -> Vec<u8> {
+        let mtu = self.config.mtu;
+        let prefix = msg::gossip_prefix_len(&self.me, self.version);
+        let mut budget = mtu.saturating_sub(prefix + 2 * COUNT_LEN);
+        // Reachability records: at most half the room.
+        let mut blocks: Vec<(&I, Heartbeat, &[I])> = Vec::new();
+        let mut next_block_cursor = None;
+        if let Some(o) = self.observers.as_ref() {
+            let mut room = budget / 2;
+            let recent = self.config.gossip_interval.saturating_mul(RECENT_ROUNDS);
+            let wanted = |id: &I, b: &Block<I>| {
+                !b.flagged.is_empty()
+                    || self.now.saturating_duration_since(b.changed_at) < recent
+                    || *id == self.me.id
+            };
+            if let Some(b) = o.blocks.get(&self.me.id) {
+                let len = msg::block_len(&self.me.id, b.hb, &b.flagged);
+                if len <= room {
+                    room -= len;
+                    blocks.push((&self.me.id, b.hb, &b.flagged));
+                }
+            }
+            let start = o.block_cursor.clone();
+            let iter = match &start {
+                Some(c) => Box::new(
+                    o.blocks
+                        .range(c.clone()..)
+                        .chain(o.blocks.range(..c.clone())),
+                ) as Box<dyn Iterator<Item = (&I, &Block<I>)>>,
+                None => Box::new(o.blocks.iter()),
+            };
+            for (id, b) in iter {
+                if *id == self.me.id || !wanted(id, b) {
+                    continue;
+                }
+                let len = msg::block_len(id, b.hb, &b.flagged);
+                if len > room {
+                    next_block_cursor = Some(id.clone());
+                    break;
+                }
+                room -= len;
+                blocks.push((id, b.hb, &b.flagged));
+            }
+            budget -= budget / 2 - room;
+        }
+        // Entries: `first` (what the other side lacks), then from the cursor.
+        let mut entries: Vec<(&I, Heartbeat)> = Vec::new();
+        for id in first {
+            if let Some((id, k)) = self.members.get_key_value(id) {
+                let len = msg::entry_len(id, k.hb);
+                if len > budget {
+                    break;
+                }
+                budget -= len;
+                entries.push((id, k.hb));
+            }
+        }
+        let cursor = if reply {
+            &self.ack_cursor
+        } else {
+            &self.syn_cursor
+        };
+        let iter = match cursor {
+            Some(c) => Box::new(
+                self.members
+                    .range(c.clone()..)
+                    .chain(self.members.range(..c.clone())),
+            ) as Box<dyn Iterator<Item = (&I, &Known)>>,
+            None => Box::new(self.members.iter()),
+        };
+        let mut next_cursor = None;
+        for (id, k) in iter {
+            if k.state == NodeState::Dead || skip.is_some_and(|s| s.contains(id)) {
+                continue;
+            }
+            let len = msg::entry_len(id, k.hb);
+            if len > budget {
+                next_cursor = Some(id.clone());
+                break;
+            }
+            budget -= len;
+            entries.push((id, k.hb));
+        }
+        let mut out = Vec::with_capacity(mtu.min(prefix + 2 * COUNT_LEN + 64 * entries.len()));
+        msg::put_gossip(&mut out, reply, &self.me, self.version, &blocks, &entries);
+        drop(entries);
+        drop(blocks);
+        if reply {
+            self.ack_cursor = next_cursor;
+        } else {
+            self.syn_cursor = next_cursor;
+        }
+        if let Some(o) = self.observers.as_mut() {
+            o.block_cursor = next_block_cursor;
+        }
+        out
+    }
+
+    fn apply(&mut self, from: &I, message: Message<I>, now: Timestamp) {
+        match message {
+            Message::Gossip {
+                reply,
+                sender,
+                version,
+                blocks,
+                entries,
+            } => {
+                self.learn(&sender.id, Heartbeat::new(sender.generation, version), now);
+                for (id, hb) in &entries {
+                    self.learn(id, *hb, now);
+                }
+                self.flush_arrivals(now);
+                for b in blocks {
+                    self.learn_block(b, now);
+                }
+                if !reply {
+                    // Push-pull: reply with what the sender lacks first.
+                    let mut lacks = Vec::new();
+                    let mut listed = BTreeSet::new();
+                    for (id, hb) in &entries {
+                        listed.insert(id.clone());
+                        if let Some(k) = self.members.get(id)
+                            && k.state != NodeState::Dead
+                            && k.hb > *hb
+                        {
+                            lacks.push(id.clone());
+                        }
+                    }
+                    listed.insert(sender.id.clone());
+                    let bytes = self.encode_gossip(true, &lacks, Some(&listed));
+                    self.out.push_back(Datagram {
+                        to: from.clone(),
+                        bytes,
+                    });
+                }
+            }
+            Message::Ping {
+                reply: false, seq, ..
+            } => {
+                let mut bytes = Vec::new();
+                msg::put_ping(&mut bytes, true, &self.me, seq);
+                self.out.push_back(Datagram {
+                    to: from.clone(),
+                    bytes,
+                });
+            }
+            Message::Ping {
+                reply: true,
+                sender,
+                seq,
+            } => {
+                let current = self
+                    .members
+                    .get(&sender.id)
+                    .is_some_and(|k| k.hb.generation == sender.generation);
+                let Some(o) = self.observers.as_mut() else {
+                    return;
+                };
+                if let Some(last) = o.subjects.get_mut(&sender.id)
+                    && current
+                    && seq > *last
+                {
+                    *last = seq;
+                    let _ = self.registry.heartbeat(&sender.id, now);
+                    self.drain(now);
+                }
+            }
+        }
+    }
+}
+
+impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I, D> {
+    fn me(&self) -> &Member<I> {
+        &self.me
+    }
+
+    fn join(&mut self, seeds: &[I], now: Timestamp) {
+        let now = self.begin(now);
+        for s in seeds.iter().filter(|s| **s != self.me.id).take(MAX_SEEDS) {
+            if !self.seeds.contains(s) && self.seeds.len() < MAX_SEEDS {
+                self.seeds.push(s.clone());
+            }
+        }
+        for s in self.seeds.clone() {
+            let bytes = self.encode_gossip(false, &[], None);
+            self.out.push_back(Datagram { to: s, bytes });
+        }
+        self.end(now);
+    }
+
+    fn handle_datagram(
+        &mut self,
+        from: &I,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<(), DecodeError> {
+        let message = msg::decode::<I>(bytes, self.config.mtu, from)?;
+        let now = self.begin(now);
+        self.apply(from, message, now);
+        self.end(now);
+        Ok(())
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        let now = self.begin(now);
+        self.registry.tick(now);
+        self.drain(now);
+        if let Some(next) = self.next_round
+            && next <= now
+        {
+            self.round();
+            let mut next = next.saturating_add(self.config.gossip_interval);
+            if next <= now {
+                next = now.saturating_add(self.config.gossip_interval);
+            }
+            self.next_round = Some(next);
+        }
+        self.end(now);
+    }
+
+    fn next_deadline(&self) -> Option<Timestamp> {
+        let mut d = self.next_round;
+        let mut consider = |t: Option<Timestamp>| {
+            if let Some(t) = t {
+                d = Some(d.map_or(t, |d| d.min(t)));
+            }
+        };
+        consider(self.registry.next_deadline());
+        consider(self.tombstones.first().map(|(t, _)| *t));
+        consider(self.quarantine_queue.first().map(|(t, _)| *t));
+        if let Some(o) = self.observers.as_ref() {
+            consider(o.convict.first().map(|(t, _)| *t));
+        }
+        if !self.pending.is_empty() {
+            consider(self.guard.held_until(self.now));
+        }
+        d
+    }
+
+    fn poll_datagram(&mut self) -> Option<Datagram<I>> {
+        self.out.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<ClusterEvent<I>> {
+        self.events.pop_front()
+    }
+
+    fn state_of(&self, id: &I) -> Option<NodeState> {
+        self.members.get(id).map(|k| k.state)
+    }
+
+    fn members(&self) -> Vec<(Member<I>, NodeState)> {
+        self.members
+            .iter()
+            .map(|(id, k)| (Member::new(id.clone(), k.hb.generation), k.state))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::gossip::{ObserverConfig, VerdictPolicy};
+    use crate::cluster::wire::MIN_MTU;
+
+    /// A member with `I` ids that learned `n` others from Acks.
+    fn knowing<I: MemberId>(
+        me: I,
+        others: impl Iterator<Item = I>,
+        config: GossipConfig,
+    ) -> GossipMember<I> {
+        let mut m = GossipMember::new(Member::new(me, 5), config).unwrap();
+        for (t, id) in (1..).zip(others) {
+            let peer = Member::new(id.clone(), 1 << 40);
+            let mut bytes = Vec::new();
+            msg::put_gossip(&mut bytes, true, &peer, 1 << 30, &[], &[]);
+            m.handle_datagram(&id, &bytes, Timestamp::from_millis(t))
+                .unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn every_datagram_fits_the_mtu_and_carries_the_senders_entry() {
+        let config = GossipConfig::new().with_mtu(MIN_MTU);
+        let mut m = knowing(7u128 << 100, (0..300u128).map(|i| i << 90), config);
+        assert_eq!(m.tracked(), 300);
+        let mut seen = BTreeSet::new();
+        for _ in 0..100 {
+            let syn = m.bench_encode_syn();
+            assert!(syn.len() <= MIN_MTU, "{}", syn.len());
+            let Ok(Message::Gossip {
+                sender, entries, ..
+            }) = msg::decode::<u128>(&syn, MIN_MTU, &(7u128 << 100))
+            else {
+                panic!("not a Syn");
+            };
+            assert_eq!(sender, Member::new(7u128 << 100, 5));
+            assert!(!entries.is_empty());
+            seen.extend(entries.into_iter().map(|(id, _)| id));
+        }
+        // The rotating cursor covers everyone.
+        assert_eq!(seen.len(), 300);
+    }
+
+    #[test]
+    fn observer_records_take_at_most_half_the_datagram() {
+        let observers = ObserverConfig::new().with_policy(VerdictPolicy::Quorum(2));
+        let config = GossipConfig::new()
+            .with_mtu(MIN_MTU)
+            .with_observers(Some(observers));
+        let mut m = knowing(1u64, 2..40u64, config);
+        m.tick(Timestamp::from_secs(1));
+        assert_eq!(m.subjects().len(), 9);
+        // Flag every subject by hand, as if their answers never came.
+        for s in m.subjects() {
+            m.set_flag(&s, true, Timestamp::from_secs(1));
+        }
+        let syn = m.bench_encode_syn();
+        assert!(syn.len() <= MIN_MTU);
+        let Ok(Message::Gossip {
+            blocks, entries, ..
+        }) = msg::decode::<u64>(&syn, MIN_MTU, &1)
+        else {
+            panic!("not a Syn");
+        };
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].flagged.len(), 9);
+        assert!(!entries.is_empty());
+        // One flag is not a quorum of two: nobody is suspected.
+        assert!(m.members().iter().all(|(_, s)| *s == NodeState::Alive));
+    }
+}
