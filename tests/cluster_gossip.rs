@@ -437,6 +437,46 @@ fn observers_convict_a_crash() {
     assert!(dead.iter().all(|&(_, s, _)| s == 5), "{dead:?}");
 }
 
+/// A crashed member that restarts (a higher generation) is judged afresh by
+/// the observers: their flags of its old generation say nothing of the new one,
+/// whether it comes back before its old self was removed or after.
+#[test]
+fn a_restarted_member_is_not_convicted_by_flags_of_its_old_generation() {
+    for (restart_at, policy) in [
+        (60, VerdictPolicy::AnyObserver),
+        (120, VerdictPolicy::AnyObserver),
+        (120, VerdictPolicy::Quorum(2)),
+    ] {
+        let config =
+            GossipConfig::new().with_observers(Some(ObserverConfig::new().with_policy(policy)));
+        let mut net = cluster(13, 12, config);
+        net.run_until(at(20));
+        net.crash(5);
+        net.run_until(at(restart_at));
+        net.restart(phi(5, 2, config));
+        net.run_until(at(restart_at + 40));
+        for o in (1..=12).filter(|&o| o != 5) {
+            assert_eq!(
+                net.member(o).state_of(&5),
+                Some(NodeState::Alive),
+                "{o} at {restart_at}"
+            );
+        }
+        let wrong: Vec<_> = net
+            .events()
+            .iter()
+            .filter(|(_, e)| {
+                matches!(e, ClusterEvent::Changed { member, to, .. }
+                    if *to != NodeState::Alive && (member.id != 5 || member.generation == 2))
+            })
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "restart at {restart_at}, {policy:?}: {wrong:?}"
+        );
+    }
+}
+
 /// A valid Syn from member 2 to member 1 of a running cluster.
 fn valid_syn() -> Vec<u8> {
     let mut m = phi(2, 3, GossipConfig::new());
@@ -459,9 +499,9 @@ fn valid_datagrams() -> Vec<Vec<u8>> {
     use failure_detector::cluster::wire::{put_header, put_varint};
     let mut ack = Vec::new();
     put_header(&mut ack, 0x02);
-    for v in [2, 3, 9, 1, 2, 3, 4, 2, 5, 6, 2, 5, 0, 1, 6, 0, 2] {
+    for v in [2, 3, 9, 1, 2, 3, 4, 2, 5, 0, 6, 0, 2, 5, 0, 1, 6, 0, 2] {
         // sender 2#3 at version 9; one record: observer 2#3, version 4,
-        // flagging 5 and 6; two entries: 5#0 v1, 6#0 v2.
+        // flagging 5#0 and 6#0; two entries: 5#0 v1, 6#0 v2.
         put_varint(&mut ack, v);
     }
     let ping = |kind| {

@@ -50,7 +50,9 @@ struct Known {
 #[derive(Clone, Debug)]
 struct Block<I> {
     hb: Heartbeat,
-    flagged: Vec<I>,
+    /// The subjects it flags, each with the generation it judged: a flag of
+    /// one generation says nothing of the next (a restarted member starts clean).
+    flagged: Vec<Member<I>>,
     changed_at: Timestamp,
 }
 
@@ -60,8 +62,8 @@ struct Observers<I> {
     config: ObserverConfig,
     /// Records by observer (this member's own included).
     blocks: BTreeMap<I, Block<I>>,
-    /// How many records flag each subject.
-    flags: BTreeMap<I, usize>,
+    /// How many records flag each subject (of one generation).
+    flags: BTreeMap<Member<I>, usize>,
     /// This member's subjects, with the last answered request's sequence number.
     subjects: BTreeMap<I, u64>,
     /// Membership changed: recompute the subjects.
@@ -154,7 +156,10 @@ where
     /// # Errors
     /// [`ConfigError`] naming the first field of `config` out of range, or
     /// `mtu` if this member's own entry (its id's encoding plus up to 20 bytes)
-    /// leaves no room in a datagram.
+    /// leaves no room in a datagram, or, in observer mode, if half a datagram
+    /// cannot hold its reachability record with every subject flagged (each an
+    /// id as long as its own and a generation of up to 10 bytes; 9 subjects with
+    /// `u64` ids take at most 9 x 20 bytes).
     pub fn with_detector(
         me: Member<I>,
         config: GossipConfig,
@@ -163,11 +168,26 @@ where
         config.validate()?;
         // The largest prefix: header, own id, generation and version (10 bytes
         // each at most), two counts.
-        if msg::gossip_prefix_len(&me, u64::MAX) + 2 * COUNT_LEN > config.mtu {
+        let prefix = msg::gossip_prefix_len(&me, u64::MAX) + 2 * COUNT_LEN;
+        if prefix > config.mtu {
             return Err(ConfigError::OutOfRange {
                 field: "mtu",
                 allowed: "room for this member's own entry (its id is too long)",
             });
+        }
+        // In observer mode, this member's own record (every subject flagged, ids
+        // as long as its own, generations of 10 bytes) must fit the half of a
+        // datagram records may take.
+        if let Some(o) = config.observers {
+            let flagged = Member::new(me.id.clone(), u64::MAX).encoded_len();
+            let record = me.encoded_len() + 10 + COUNT_LEN + o.monitored_by * flagged;
+            if record > (config.mtu - prefix) / 2 {
+                return Err(ConfigError::OutOfRange {
+                    field: "mtu",
+                    allowed: "room in half a datagram for this member's reachability record \
+                              (monitored_by subjects, each an id and a generation)",
+                });
+            }
         }
         detector.reset();
         // In observer mode the registry watches the subjects only, for
@@ -526,6 +546,8 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             o.subjects.remove(id);
             o.dirty = true;
         }
+        // This member's own record stops flagging it.
+        self.set_flag(id, false, now);
         self.drop_block(id, now);
         let at = at.max(k.last_at);
         self.events.push_back(ClusterEvent::Removed {
@@ -613,11 +635,11 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     .is_some_and(|k| k.state == NodeState::Dead)
                 {
                     // It spoke again: back, unless the observers hold it unreachable.
-                    let unreachable = self.observers.as_ref().is_some_and(|o| {
-                        o.config
-                            .policy
-                            .unreachable(o.flags.get(id).copied().unwrap_or(0))
-                    });
+                    let flags = self.flag_count(id);
+                    let unreachable = self
+                        .observers
+                        .as_ref()
+                        .is_some_and(|o| o.config.policy.unreachable(flags));
                     if !unreachable {
                         self.publish(id, NodeState::Alive, now);
                     }
@@ -657,10 +679,12 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     }
                 };
                 if watched {
-                    // Fresh statistics: a new detector.
+                    // Fresh statistics: a new detector, and no flag of the old
+                    // generation in this member's own record.
                     self.registry.remove(id, now);
                     let _ = self.registry.register(id.clone(), now);
                     self.discard_registry_events();
+                    self.set_flag(id, false, now);
                 }
                 self.drop_block(id, now);
                 self.events.push_back(ClusterEvent::Restarted {
@@ -688,9 +712,22 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
 
     // ----- observer mode -----
 
-    /// This member's own record flags (or clears) `subject`.
+    /// How many records flag `id` in the generation this member knows it by.
+    fn flag_count(&self, id: &I) -> usize {
+        let (Some(o), Some(k)) = (self.observers.as_ref(), self.members.get(id)) else {
+            return 0;
+        };
+        o.flags
+            .get(&Member::new(id.clone(), k.hb.generation))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// This member's own record flags `subject` (in its current generation), or
+    /// clears every flag of it.
     fn set_flag(&mut self, subject: &I, flagged: bool, now: Timestamp) {
         let me = self.me.clone();
+        let generation = self.members.get(subject).map(|k| k.hb.generation);
         let Some(o) = self.observers.as_mut() else {
             return;
         };
@@ -699,22 +736,40 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             flagged: Vec::new(),
             changed_at: now,
         });
-        let has = block.flagged.contains(subject);
-        if has == flagged {
-            return;
-        }
-        if flagged {
-            block.flagged.push(subject.clone());
-            block.flagged.sort_unstable();
-            *o.flags.entry(subject.clone()).or_insert(0) += 1;
-        } else {
-            block.flagged.retain(|s| s != subject);
-            if let Some(n) = o.flags.get_mut(subject) {
+        let target = match (flagged, generation) {
+            (true, Some(g)) => Some(Member::new(subject.clone(), g)),
+            (true, None) => return,
+            (false, _) => None,
+        };
+        let mut changed = false;
+        // Clear the subject's flags of other generations (all of them, to clear).
+        let mut dropped = Vec::new();
+        block.flagged.retain(|m| {
+            let keep = m.id != *subject || Some(m) == target.as_ref();
+            if !keep {
+                dropped.push(m.clone());
+            }
+            keep
+        });
+        for m in dropped {
+            changed = true;
+            if let Some(n) = o.flags.get_mut(&m) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
-                    o.flags.remove(subject);
+                    o.flags.remove(&m);
                 }
             }
+        }
+        if let Some(m) = target
+            && !block.flagged.contains(&m)
+        {
+            changed = true;
+            *o.flags.entry(m.clone()).or_insert(0) += 1;
+            block.flagged.push(m);
+            block.flagged.sort_unstable();
+        }
+        if !changed {
+            return;
         }
         block.hb.version += 1;
         block.changed_at = now;
@@ -762,7 +817,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         }
     }
 
-    fn apply_flags(&mut self, old: &[I], new: &[I], now: Timestamp) {
+    fn apply_flags(&mut self, old: &[Member<I>], new: &[Member<I>], now: Timestamp) {
         let Some(o) = self.observers.as_mut() else {
             return;
         };
@@ -778,7 +833,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             *o.flags.entry(s.clone()).or_insert(0) += 1;
         }
         for s in old.iter().chain(new.iter()) {
-            self.reevaluate(s, now);
+            self.reevaluate(&s.id, now);
         }
     }
 
@@ -787,8 +842,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         let Some(o) = self.observers.as_ref() else {
             return;
         };
-        let flags = o.flags.get(id).copied().unwrap_or(0);
-        let unreachable = o.config.policy.unreachable(flags);
+        let unreachable = o.config.policy.unreachable(self.flag_count(id));
         let Some(state) = self.members.get(id).map(|k| k.state) else {
             return;
         };
@@ -909,7 +963,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         let prefix = msg::gossip_prefix_len(&self.me, self.version);
         let mut budget = mtu.saturating_sub(prefix + 2 * COUNT_LEN);
         // Reachability records: at most half the room.
-        let mut blocks: Vec<(&I, Heartbeat, &[I])> = Vec::new();
+        let mut blocks: Vec<(&I, Heartbeat, &[Member<I>])> = Vec::new();
         let mut next_block_cursor = None;
         if let Some(o) = self.observers.as_ref() {
             let mut room = budget / 2;
@@ -1212,9 +1266,15 @@ mod tests {
     #[test]
     fn observer_records_take_at_most_half_the_datagram() {
         let observers = ObserverConfig::new().with_policy(VerdictPolicy::Quorum(2));
+        // 9 flagged subjects of 2^40-th generation take 9 x 7 bytes: the smallest
+        // MTU that leaves them room in half a datagram is 256 (checked below).
         let config = GossipConfig::new()
-            .with_mtu(MIN_MTU)
+            .with_mtu(256)
             .with_observers(Some(observers));
+        assert!(
+            GossipMember::new(Member::new(1u64, 5), config.with_mtu(MIN_MTU)).is_err(),
+            "a record of 9 subjects cannot fit half of {MIN_MTU} bytes"
+        );
         let mut m = knowing(1u64, 2..40u64, config);
         m.tick(Timestamp::from_secs(1));
         assert_eq!(m.subjects().len(), 9);
@@ -1223,10 +1283,10 @@ mod tests {
             m.set_flag(&s, true, Timestamp::from_secs(1));
         }
         let syn = m.bench_encode_syn();
-        assert!(syn.len() <= MIN_MTU);
+        assert!(syn.len() <= 256);
         let Ok(Message::Gossip {
             blocks, entries, ..
-        }) = msg::decode::<u64>(&syn, MIN_MTU, &1)
+        }) = msg::decode::<u64>(&syn, 256, &1)
         else {
             panic!("not a Syn");
         };

@@ -17,7 +17,7 @@
 //!   version below 128, 6 to 8 bytes in the common case (ids below 16,384,
 //!   versions below 2^21, about 24 days of 1 s rounds), at most 20 + id bytes.
 //! * a **block** (observer mode) is one observer's reachability record:
-//!   `observer id, generation, record version, count, flagged ids...`
+//!   `observer id, generation, record version, count, flagged (id, generation)...`; a flag names the generation it judged, so it says nothing of a restarted member
 //!   (the members it finds unreachable; at most
 //!   [`MAX_OBSERVERS`](super::MAX_OBSERVERS)).
 //! * counts are varints, bounded by the bytes left before anything is
@@ -45,7 +45,8 @@ pub(crate) struct BlockMsg<I> {
     pub observer: I,
     /// The observer's generation and the record's version.
     pub hb: Heartbeat,
-    pub flagged: Vec<I>,
+    /// The subjects it finds unreachable, each with the generation it judged.
+    pub flagged: Vec<Member<I>>,
 }
 
 /// A decoded message.
@@ -71,10 +72,10 @@ pub(crate) fn entry_len<I: MemberId>(id: &I, hb: Heartbeat) -> usize {
 }
 
 /// The bytes a block takes.
-pub(crate) fn block_len<I: MemberId>(observer: &I, hb: Heartbeat, flagged: &[I]) -> usize {
+pub(crate) fn block_len<I: MemberId>(observer: &I, hb: Heartbeat, flagged: &[Member<I>]) -> usize {
     entry_len(observer, hb)
         + varint_len(flagged.len() as u64)
-        + flagged.iter().map(MemberId::encoded_len).sum::<usize>()
+        + flagged.iter().map(Member::encoded_len).sum::<usize>()
 }
 
 /// The bytes before the blocks: header, sender, its version.
@@ -88,7 +89,7 @@ pub(crate) fn put_gossip<'a, I: MemberId + 'a>(
     reply: bool,
     sender: &Member<I>,
     version: u64,
-    blocks: &[(&'a I, Heartbeat, &'a [I])],
+    blocks: &[(&'a I, Heartbeat, &'a [Member<I>])],
     entries: &[(&'a I, Heartbeat)],
 ) {
     put_header(out, if reply { KIND_ACK } else { KIND_SYN });
@@ -98,8 +99,8 @@ pub(crate) fn put_gossip<'a, I: MemberId + 'a>(
     for (observer, hb, flagged) in blocks {
         put_entry(out, *observer, *hb);
         put_varint(out, flagged.len() as u64);
-        for id in flagged.iter() {
-            id.encode(out);
+        for m in flagged.iter() {
+            m.encode(out);
         }
     }
     put_varint(out, entries.len() as u64);
@@ -156,7 +157,7 @@ pub(crate) fn decode<I: MemberId>(
             for _ in 0..n {
                 let (observer, hb) = read_entry(&mut r)?;
                 let at = r.offset();
-                let m = r.count("flagged members", 1)?;
+                let m = r.count("flagged members", 2)?;
                 if m > MAX_OBSERVERS {
                     return Err(Reader::error_at(
                         at,
@@ -167,7 +168,7 @@ pub(crate) fn decode<I: MemberId>(
                 }
                 let mut flagged = Vec::with_capacity(m);
                 for _ in 0..m {
-                    flagged.push(I::decode(&mut r)?);
+                    flagged.push(Member::decode(&mut r)?);
                 }
                 blocks.push(BlockMsg {
                     observer,
@@ -205,7 +206,7 @@ mod tests {
     #[test]
     fn messages_round_trip_and_lengths_add_up() {
         let me = Member::new(7u64, 3);
-        let flagged = [9u64, 300];
+        let flagged = [Member::new(9u64, 1), Member::new(300, 0)];
         let blocks = [(&7u64, Heartbeat::new(3, 2), &flagged[..])];
         let (a, b) = (1u64, 200_000u64);
         let entries = [
