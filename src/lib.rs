@@ -80,6 +80,30 @@
 //! [`Registry::tick`] touches only the nodes whose deadline passed.
 //! `examples/failover.rs` redistributes a failed node's work with it.
 //!
+//! # Decentralized detection
+//!
+//! One monitor watching everyone is a single point of failure, and a slow
+//! observer (a GC pause, a starved CPU) looks exactly like a dead peer from one
+//! heartbeat stream. The [`cluster`] layer has the members watch each other:
+//! each member is a sans-IO state machine ([`cluster::ClusterMember`]: datagrams
+//! and `tick(now)` in; datagrams, events and `next_deadline()` out; no clock,
+//! socket, thread or hidden randomness), so the same code runs over UDP, in a
+//! simulator or in a test. Which mode to pick:
+//!
+//! | mode | pick it when | datagrams per member per second |
+//! |---|---|---|
+//! | [`GossipMember`](cluster::GossipMember) (Cassandra, chitchat) | every member needs its own accrual view of every other; tens to a few hundred members | about `2 x fanout` (6 at the default fanout of 3), each up to one MTU (1,400 bytes: about 200 to 450 entries) |
+//! | gossip with [`ObserverConfig`](cluster::gossip::ObserverConfig) (Akka, Pekko) | one bad link or one slow observer must not condemn a member: `Quorum(q)` of its `k` observers (9 by default) must agree | the gossip above plus `2 x k` small heartbeat datagrams (about 10 bytes each) |
+//! | [`SwimMember`](cluster::SwimMember) (memberlist, foca) | hundreds to thousands of members, constant load per member | about 2 (one ping and its ack) plus, on a failed probe, `3 x indirect_checks` more; membership news rides on them |
+//!
+//! In every mode a member that ran late itself (more than 5 s, Cassandra's
+//! `max_local_pause`) convicts no one for two intervals, and one that suspects
+//! more than half its peers at once considers itself cut off and defers its
+//! convictions ([`cluster::LocalGuardConfig`]), so a paused member or the
+//! minority side of a partition does not accuse the others.
+//! `examples/gossip.rs` runs two dozen members on a lossy in-memory network with
+//! a crash, a 7 s freeze and a restart.
+//!
 //! # Time
 //!
 //! [`Timestamp`] is a `u64` of nanoseconds since an origin you choose, on a monotonic
