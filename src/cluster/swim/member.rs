@@ -627,17 +627,18 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
                 .saturating_add(Duration::from_nanos(periods.saturating_mul(interval))),
         );
         if let Some(e) = self.members.get_mut(&p.target)
-            && e.generation == p.generation {
-                // A repeated instant is refused by the detector; nothing lost.
-                let _ = e.detector.heartbeat(now);
-                if *from == p.target {
-                    let rtt = duration_nanos(now.saturating_duration_since(p.start));
-                    match e.rtt.as_mut() {
-                        Some(stats) => stats.add(rtt),
-                        None => e.rtt = Some(RttStats::first(rtt)),
-                    }
+            && e.generation == p.generation
+        {
+            // A repeated instant is refused by the detector; nothing lost.
+            let _ = e.detector.heartbeat(now);
+            if *from == p.target {
+                let rtt = duration_nanos(now.saturating_duration_since(p.start));
+                match e.rtt.as_mut() {
+                    Some(stats) => stats.add(rtt),
+                    None => e.rtt = Some(RttStats::first(rtt)),
                 }
             }
+        }
     }
 
     /// The probe's deadline passed without an ack.
@@ -661,10 +662,11 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         for (relay, answered) in &p.relays {
             if !answered
                 && let Some(e) = self.members.get_mut(relay)
-                    && !e.unreachable {
-                        e.unreachable = true;
-                        self.dirty = true;
-                    }
+                && !e.unreachable
+            {
+                e.unreachable = true;
+                self.dirty = true;
+            }
         }
         let Some(e) = self.members.get(&p.target) else {
             return;
@@ -677,10 +679,12 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         let me = self.me.id.clone();
         self.apply_suspect(member, incarnation, me, now);
         if let Some(e) = self.members.get_mut(&p.target)
-            && e.state == NodeState::Suspect && !e.own_suspect {
-                e.own_suspect = true;
-                self.dirty = true;
-            }
+            && e.state == NodeState::Suspect
+            && !e.own_suspect
+        {
+            e.own_suspect = true;
+            self.dirty = true;
+        }
     }
 
     fn relay_timer(&mut self, seq: u64, now: Timestamp) {
@@ -690,9 +694,10 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         if r.nacked || r.expires <= now {
             let r = self.relays.remove(&seq);
             if let Some(r) = r
-                && !r.nacked {
-                    self.send(r.origin, Body::Nack { seq: r.origin_seq });
-                }
+                && !r.nacked
+            {
+                self.send(r.origin, Body::Nack { seq: r.origin_seq });
+            }
             return;
         }
         r.nacked = true;
@@ -738,9 +743,10 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
 
     fn clear_tombstone(&mut self, id: &I) {
         if let Some(e) = self.members.get_mut(id)
-            && let Some(at) = e.remove_at.take() {
-                self.tombstone_timers.remove(&(at, id.clone()));
-            }
+            && let Some(at) = e.remove_at.take()
+        {
+            self.tombstone_timers.remove(&(at, id.clone()));
+        }
     }
 
     /// The suspicion of `id` expired.
@@ -791,9 +797,10 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         }
         self.broadcasts.forget(&id);
         if self.quarantine.len() >= self.config.max_members
-            && let Some((_, oldest)) = self.quarantine_timers.pop_first() {
-                self.quarantine.remove(&oldest);
-            }
+            && let Some((_, oldest)) = self.quarantine_timers.pop_first()
+        {
+            self.quarantine.remove(&oldest);
+        }
         let until = now.saturating_add(self.config.quarantine);
         if let Some(old) = self.quarantine.insert(
             id.clone(),
@@ -1207,10 +1214,12 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         // The sender field is first-hand news that it is alive.
         self.apply_alive(msg.sender.clone(), msg.incarnation, now);
         if let Some(e) = self.members.get_mut(from)
-            && e.generation == msg.sender.generation && e.unreachable {
-                e.unreachable = false;
-                self.dirty = true;
-            }
+            && e.generation == msg.sender.generation
+            && e.unreachable
+        {
+            e.unreachable = false;
+            self.dirty = true;
+        }
         for update in msg.updates {
             self.apply_update(update, now);
         }
@@ -1251,26 +1260,29 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
             }
             Body::Ack { seq } => {
                 if let Some(p) = &self.probe
-                    && p.seq == seq {
-                        if p.target == *from || p.relays.iter().any(|(r, _)| r == from) {
-                            self.probe_acked(from, now);
-                        }
-                        return;
+                    && p.seq == seq
+                {
+                    if p.target == *from || p.relays.iter().any(|(r, _)| r == from) {
+                        self.probe_acked(from, now);
                     }
+                    return;
+                }
                 if self.relays.get(&seq).is_some_and(|r| r.target == *from)
-                    && let Some(r) = self.relays.remove(&seq) {
-                        self.relay_timers.remove(&(r.timer, seq));
-                        self.send(r.origin, Body::Ack { seq: r.origin_seq });
-                    }
+                    && let Some(r) = self.relays.remove(&seq)
+                {
+                    self.relay_timers.remove(&(r.timer, seq));
+                    self.send(r.origin, Body::Ack { seq: r.origin_seq });
+                }
             }
             Body::Nack { seq } => {
                 if let Some(p) = self.probe.as_mut()
                     && p.seq == seq
-                        && let Some(slot) = p.relays.iter_mut().find(|(r, _)| r == from)
-                            && !slot.1 {
-                                slot.1 = true;
-                                p.nacks += 1;
-                            }
+                    && let Some(slot) = p.relays.iter_mut().find(|(r, _)| r == from)
+                    && !slot.1
+                {
+                    slot.1 = true;
+                    p.nacks += 1;
+                }
             }
             Body::Join => self.send_sync(from),
             Body::Sync => {}

@@ -2,7 +2,7 @@
 //!
 //! Layout after the shared header (`wire`): the sender (its [`Member`] and
 //! incarnation), the body of the kind, then the piggybacked updates (a varint
-//! count, then each update).
+//! count, then each update). The module docs of `swim` give the table.
 
 use crate::cluster::id::{Member, MemberId};
 use crate::cluster::wire::{
@@ -26,27 +26,50 @@ pub(crate) const KIND_SYNC: u8 = 0x15;
 /// incarnation.
 pub(crate) const MIN_UPDATE_LEN: usize = 4;
 
-/// A member's state as an update carries it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Status {
+/// A member's status as an [`Update`] carries it (one byte on the wire: 0, 1,
+/// 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Alive at this incarnation.
     Alive,
+    /// Suspected at this incarnation.
     Suspect,
+    /// Declared dead at this incarnation.
     Dead,
 }
 
-/// News about one member: its (generation, incarnation) and status, and for
-/// suspect and dead news, who said so.
+/// News about one member, piggybacked on a datagram: its (generation,
+/// incarnation) and status, and for suspect and dead news, who said so.
+///
+/// Encoded as the status byte, the member (id, varint generation), the
+/// varint incarnation and, for suspect and dead, the accuser's id.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Update<I> {
-    pub(crate) status: Status,
-    pub(crate) member: Member<I>,
-    pub(crate) incarnation: u64,
-    /// The accuser (suspect, dead); `None` for alive.
-    pub(crate) from: Option<I>,
+pub struct Update<I> {
+    /// What the news says.
+    pub status: Status,
+    /// Whom it is about.
+    pub member: Member<I>,
+    /// The incarnation it is about.
+    pub incarnation: u64,
+    /// The accuser, for suspect and dead news (`None` is encoded as the
+    /// member's own id); ignored for alive news.
+    pub from: Option<I>,
 }
 
 impl<I: MemberId> Update<I> {
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+    /// The bytes [`encode`](Self::encode) appends.
+    pub fn encoded_len(&self) -> usize {
+        1 + self.member.encoded_len()
+            + varint_len(self.incarnation)
+            + match (self.status, &self.from) {
+                (Status::Alive, _) => 0,
+                (_, Some(from)) => from.encoded_len(),
+                (_, None) => self.member.id.encoded_len(),
+            }
+    }
+
+    /// Appends the update's encoding.
+    pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(match self.status {
             Status::Alive => 0,
             Status::Suspect => 1,
@@ -95,30 +118,46 @@ impl<I: MemberId> Update<I> {
     }
 }
 
-/// What a datagram asks or answers.
+/// What a datagram asks or answers (its kind byte and body).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Body<I> {
+pub enum Body<I> {
+    /// `0x10`: are you alive? Answered by an ack of the same `seq`.
     Ping {
+        /// Matches the ack to the ping.
         seq: u64,
+        /// The member pinged (its id must be the receiver's).
         target: Member<I>,
     },
+    /// `0x11`: please ping `target` for me and relay its ack, or nack.
     PingReq {
+        /// The asking probe's sequence number, echoed in the relayed ack or
+        /// the nack.
         seq: u64,
+        /// The member to ping.
         target: Member<I>,
+        /// Nack if no ack came within this many milliseconds (capped at the
+        /// relay's probe timeout).
         nack_after_ms: u64,
     },
+    /// `0x12`: alive (directly, or relayed).
     Ack {
+        /// The ping's or ping-req's sequence number.
         seq: u64,
     },
+    /// `0x13`: a relay's ping went unanswered in time.
     Nack {
+        /// The ping-req's sequence number.
         seq: u64,
     },
+    /// `0x14`: a new member asks for the receiver's view.
     Join,
+    /// `0x15`: the sender's view, in the updates.
     Sync,
 }
 
 impl<I: MemberId> Body<I> {
-    pub(crate) fn kind(&self) -> u8 {
+    /// The kind byte.
+    pub fn kind(&self) -> u8 {
         match self {
             Body::Ping { .. } => KIND_PING,
             Body::PingReq { .. } => KIND_PING_REQ,
@@ -129,7 +168,8 @@ impl<I: MemberId> Body<I> {
         }
     }
 
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the body (not the header or the kind).
+    pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Body::Ping { seq, target } => {
                 put_varint(out, *seq);
@@ -150,13 +190,65 @@ impl<I: MemberId> Body<I> {
     }
 }
 
-/// A decoded datagram.
+/// One datagram of the probe protocol, decoded: what a
+/// [`SwimMember`](super::SwimMember) sends and accepts. Exposed for tools
+/// (dissectors, test drivers) and benchmarks; a member never needs it.
+///
+/// ```
+/// use failure_detector::cluster::Member;
+/// use failure_detector::cluster::swim::{Body, Message, Status, Update};
+///
+/// let ping = Message {
+///     sender: Member::new(1u64, 7),
+///     incarnation: 0,
+///     body: Body::Ping { seq: 42, target: Member::new(2, 3) },
+///     updates: vec![Update {
+///         status: Status::Suspect,
+///         member: Member::new(5, 7),
+///         incarnation: 1,
+///         from: Some(1),
+///     }],
+/// };
+/// let mut bytes = Vec::new();
+/// ping.encode(&mut bytes);
+/// assert_eq!(bytes.len(), 3 + 3 + 3 + 1 + 5); // header, sender, body, count, update
+/// assert_eq!(Message::decode(&bytes, &1u64, 1_400), Ok(ping));
+/// assert!(Message::<u64>::decode(&bytes, &9, 1_400).is_err()); // not from 9
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Message<I> {
-    pub(crate) sender: Member<I>,
-    pub(crate) incarnation: u64,
-    pub(crate) body: Body<I>,
-    pub(crate) updates: Vec<Update<I>>,
+pub struct Message<I> {
+    /// Who sent it (checked against the transport's sender on decoding).
+    pub sender: Member<I>,
+    /// The sender's incarnation.
+    pub incarnation: u64,
+    /// What it asks or answers.
+    pub body: Body<I>,
+    /// The piggybacked updates.
+    pub updates: Vec<Update<I>>,
+}
+
+impl<I: MemberId> Message<I> {
+    /// Appends the whole datagram. It is not checked against any MTU: a
+    /// member only sends what fits its own.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        encode_head(out, &self.sender, self.incarnation, &self.body);
+        put_varint(out, self.updates.len() as u64);
+        for u in &self.updates {
+            u.encode(out);
+        }
+    }
+
+    /// Decodes a datagram received from `from`, of at most `mtu` bytes.
+    /// Allocates at most one update per four bytes of input.
+    ///
+    /// # Errors
+    /// [`DecodeError`] with the offset: longer than `mtu`, a bad header,
+    /// an unknown kind, a sender other than `from`
+    /// ([`WrongSender`](DecodeErrorKind::WrongSender)), a malformed or
+    /// out-of-range field, a count beyond the bytes left, trailing bytes.
+    pub fn decode(bytes: &[u8], from: &I, mtu: usize) -> Result<Self, DecodeError> {
+        decode(bytes, from, mtu)
+    }
 }
 
 /// Writes the header, the sender and the body: the part of a datagram before

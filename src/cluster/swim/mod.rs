@@ -219,4 +219,5 @@ mod suspicion;
 
 pub use config::{MAX_MEMBERS_LIMIT, SwimConfig};
 pub use member::{MAX_RELAYS, RttStats, SwimMember, SwimStats};
+pub use message::{Body, Message, Status, Update};
 pub use suspicion::{Awareness, Suspicion};
