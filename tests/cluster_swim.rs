@@ -315,9 +315,12 @@ fn tombstones_expire_and_memory_stays_bounded_under_churn() {
     }
 }
 
+/// Datagrams exchanged: (from, to, bytes).
+type Log = Vec<(u64, u64, Vec<u8>)>;
+
 /// A small cluster driven by hand, returning every datagram it exchanged:
 /// `(from, to, bytes)`, including ping-reqs and nacks (member 3 crashes).
-fn corpus() -> (Vec<M>, Vec<(u64, u64, Vec<u8>)>) {
+fn corpus() -> (Vec<M>, Log) {
     let config = SwimConfig::lan();
     let mut members: Vec<M> = (1..=4).map(|id| member(id, 1, config)).collect();
     for m in members.iter_mut() {
@@ -448,7 +451,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 }
 
 thread_local! {
-    static CORPUS: (Vec<M>, Vec<(u64, u64, Vec<u8>)>) = corpus();
+    static CORPUS: (Vec<M>, Log) = corpus();
 }
 
 proptest! {
