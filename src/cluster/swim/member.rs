@@ -358,7 +358,8 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
     /// (its detector's [`memory_bytes`](FailureDetector::memory_bytes)
     /// included), the probe order, timers, quarantine, relays and queued
     /// updates. Without the detector, an entry with a `u64` id takes about
-    /// 250 bytes (map node, timers and order slot included).
+    /// 250 bytes (map node, timers and order slot included); with the default
+    /// phi detector about 1.3 KB.
     pub fn memory_bytes(&self) -> usize {
         let id = std::mem::size_of::<I>();
         let entry = std::mem::size_of::<(I, Entry<I, D>)>() + id + 2 * (16 + id);
@@ -1370,5 +1371,58 @@ impl<I: MemberId, D: FailureDetector + Clone> ClusterMember<I> for SwimMember<I,
             .iter()
             .map(|(id, e)| (Member::new(id.clone(), e.generation), e.state))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtt_follows_rfc_6298() {
+        let mut r = RttStats::first(8_000);
+        assert_eq!(
+            (r.smoothed, r.variation),
+            (Duration::from_nanos(8_000), Duration::from_nanos(4_000))
+        );
+        r.add(16_000);
+        // RTTVAR = 3/4 x 4000 + 1/4 x |8000 - 16000|; SRTT = 7/8 x 8000 + 1/8 x 16000.
+        assert_eq!(r.variation, Duration::from_nanos(5_000));
+        assert_eq!(r.smoothed, Duration::from_nanos(9_000));
+        assert_eq!(
+            (r.samples, r.min, r.last),
+            (2, Duration::from_nanos(8_000), Duration::from_nanos(16_000))
+        );
+    }
+
+    #[test]
+    fn entry_sizes() {
+        let entry = std::mem::size_of::<(u64, Entry<u64, PhiAccrual>)>();
+        let phi = std::mem::size_of::<PhiAccrual>();
+        eprintln!("entry {entry} bytes, of which phi {phi}");
+        let m: SwimMember<u64> = SwimMember::new(Member::new(1, 1), SwimConfig::lan()).unwrap();
+        let empty = m.memory_bytes();
+        let mut m = m;
+        let mut bytes = Vec::new();
+        super::super::Message {
+            sender: Member::new(2u64, 1),
+            incarnation: 0,
+            body: Body::Sync,
+            updates: (3..103u64)
+                .map(|id| Update {
+                    status: Status::Alive,
+                    member: Member::new(id, 1),
+                    incarnation: 0,
+                    from: None,
+                })
+                .collect(),
+        }
+        .encode(&mut bytes);
+        m.handle_datagram(&2, &bytes, Timestamp::ZERO).unwrap();
+        let per = (m.memory_bytes() - empty) as f64 / 101.0;
+        eprintln!("per member {per}");
+        // About 1.3 KB per entry with phi at window 100, plus the 101 queued
+        // join updates (about 100 bytes each).
+        assert!(per > 1_200.0 && per < 1_600.0, "{per}");
     }
 }
