@@ -163,7 +163,7 @@ fn the_same_inputs_and_seed_give_the_same_outputs() {
 #[test]
 fn a_lossy_delayed_network_convicts_no_one() {
     let mut net = cluster(4, 8, SwimConfig::lan());
-    net.set_loss(0.05);
+    net.set_loss(0.10);
     net.set_delay(Duration::from_millis(1), Duration::from_millis(40));
     net.run_until(Timestamp::from_secs(120));
     assert!(
@@ -173,11 +173,12 @@ fn a_lossy_delayed_network_convicts_no_one() {
         changes(&net, NodeState::Dead)
     );
     assert_eq!(net.decode_errors(), 0);
-    let ids: Vec<u64> = (1..=8).collect();
-    assert!(all_alive(&net, &ids));
-    // About two datagrams per member per period, plus relays and joins.
+    // Everyone knows everyone (a lost ack may leave a passing suspicion).
+    assert!((1..=8).all(|o| net.member(o).members().len() == 7));
+    // Two datagrams per member per period, plus relay traffic (12 datagrams)
+    // for the probes whose ping or ack was lost (about 19%).
     let per_member_per_s = net.datagrams_sent() as f64 / 8.0 / 120.0;
-    assert!(per_member_per_s < 4.0, "{per_member_per_s}");
+    assert!(per_member_per_s < 5.0, "{per_member_per_s}");
 }
 
 #[test]
@@ -620,4 +621,44 @@ fn the_detector_judges_probed_members_from_their_acks() {
     let now = net.now();
     assert!(net.member(1).suspicion(&4, now).unwrap() >= 8.0);
     assert!(net.member(1).suspicion(&2, now).unwrap() < 8.0);
+}
+
+#[test]
+fn a_suspicion_that_expires_during_a_pause_is_held_not_convicted() {
+    // Suspicions last 1 s: member 1's runs out while it is paused.
+    let config = SwimConfig::lan()
+        .with_suspicion_mult(1)
+        .with_suspicion_max_timeout_mult(1);
+    let mut net = cluster(15, 4, config);
+    net.run_until(Timestamp::from_secs(10));
+    net.crash(4);
+    while net.first_change(1, 4, NodeState::Suspect).is_none() {
+        net.run_for(Duration::from_millis(50));
+        assert!(net.now() < Timestamp::from_secs(40));
+    }
+    net.pause(1, secs(7));
+    net.run_for(secs(30));
+    let events: Vec<&ClusterEvent<u64>> = net
+        .events()
+        .iter()
+        .filter(|(w, _)| *w == 1)
+        .map(|(_, e)| e)
+        .collect();
+    let pause = events
+        .iter()
+        .position(|e| matches!(e, ClusterEvent::LocalPause { .. }))
+        .expect("the pause is noticed");
+    let held = events
+        .iter()
+        .position(|e| {
+            matches!(e, ClusterEvent::Deferred { member, doubt: Doubt::LocalPause, .. }
+                if member.id == 4)
+        })
+        .expect("the conviction is held");
+    assert!(pause < held);
+    // The others' verdict arrives; member 1 convicts none of the living.
+    assert_eq!(net.member(1).state_of(&4), Some(NodeState::Dead));
+    for s in [2, 3] {
+        assert_eq!(net.first_change(1, s, NodeState::Dead), None);
+    }
 }

@@ -382,6 +382,11 @@ mod tests {
             Body::Join,
             Body::Sync,
         ];
+        for u in &updates {
+            let mut one = Vec::new();
+            u.encode(&mut one);
+            assert_eq!(one.len(), u.encoded_len());
+        }
         for body in bodies {
             for n in [0, 3] {
                 let bytes = datagram(body.clone(), &updates[..n]);
