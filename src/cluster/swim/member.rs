@@ -1151,9 +1151,9 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         self.out.push_back(Datagram { to, bytes });
     }
 
-    /// Answers a join: this member's view (Alive and Suspect members) in as
-    /// many datagrams as it takes; these updates are not counted as
-    /// piggyback transmissions.
+    /// Answers a join: this member's view (Alive and Suspect members, as
+    /// alive updates) in as many datagrams as it takes; these updates are not
+    /// counted as piggyback transmissions.
     fn send_sync(&mut self, to: &I) {
         let mtu = self.config.mtu;
         let mut head = Vec::new();
@@ -1169,20 +1169,19 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         let mut one = Vec::new();
         let mut datagrams = Vec::new();
         for (id, e) in &self.members {
-            let status = match e.state {
-                NodeState::Alive => Status::Alive,
-                NodeState::Suspect => Status::Suspect,
-                NodeState::Dead => continue,
-            };
-            if id == to {
+            // Suspect members are sent as members (alive at their
+            // incarnation): the joiner judges them with its own probes, and
+            // suspect news, which it would ignore about unknown members,
+            // follows by piggyback.
+            if e.state == NodeState::Dead || id == to {
                 continue;
             }
             one.clear();
             Update {
-                status,
+                status: Status::Alive,
                 member: Member::new(id.clone(), e.generation),
                 incarnation: e.incarnation,
-                from: (status == Status::Suspect).then(|| self.me.id.clone()),
+                from: None,
             }
             .encode(&mut one);
             if one.len() > budget {

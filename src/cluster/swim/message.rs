@@ -29,6 +29,7 @@ pub(crate) const MIN_UPDATE_LEN: usize = 4;
 /// A member's status as an [`Update`] carries it (one byte on the wire: 0, 1,
 /// 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Status {
     /// Alive at this incarnation.
     Alive,
@@ -120,6 +121,7 @@ impl<I: MemberId> Update<I> {
 
 /// What a datagram asks or answers (its kind byte and body).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Body<I> {
     /// `0x10`: are you alive? Answered by an ack of the same `seq`.
     Ping {

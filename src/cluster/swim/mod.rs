@@ -106,9 +106,10 @@
 //!   per refutation; the probe deadline (not the direct ack wait) is scaled by
 //!   `score + 1`.
 //! * **Joining.** [`join`](crate::cluster::ClusterMember::join) sends `join` to
-//!   the seeds, which answer with their view (`sync`, Alive and Suspect
-//!   members, in as many datagrams as the MTU requires); while the member knows
-//!   nobody to probe it asks the seeds again every period.
+//!   the seeds, which answer with their view (`sync`: their Alive and Suspect
+//!   members as alive updates, in as many datagrams as the MTU requires);
+//!   while the member knows nobody to probe it asks the seeds again every
+//!   period.
 //! * **Tombstones and quarantine.** A Dead member is kept (not probed) for
 //!   [`tombstone_grace`](SwimConfig::tombstone_grace), then removed; for
 //!   [`quarantine`](SwimConfig::quarantine) after that, news of its same or
