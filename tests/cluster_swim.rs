@@ -625,11 +625,17 @@ fn the_detector_judges_probed_members_from_their_acks() {
 
 #[test]
 fn a_suspicion_that_expires_during_a_pause_is_held_not_convicted() {
-    // Suspicions last 1 s: member 1's runs out while it is paused.
-    let config = SwimConfig::lan()
+    // Member 1's suspicions last 1 s, so its suspicion of the crashed member
+    // runs out while it is paused; the others' last 4 s or more.
+    let short = SwimConfig::lan()
         .with_suspicion_mult(1)
         .with_suspicion_max_timeout_mult(1);
-    let mut net = cluster(15, 4, config);
+    let mut net = Net::new(15);
+    net.add(member(1, 1, short));
+    for id in 2..=4 {
+        net.add(member(id, 1, SwimConfig::lan()));
+    }
+    net.join_all();
     net.run_until(Timestamp::from_secs(10));
     net.crash(4);
     while net.first_change(1, 4, NodeState::Suspect).is_none() {
