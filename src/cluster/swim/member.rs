@@ -171,8 +171,10 @@ pub struct SwimMember<I: MemberId, D: FailureDetector = PhiAccrual> {
     rng: SeededRng,
     guard: LocalGuard,
     awareness: Awareness,
-    /// Cloned for every new member.
+    /// Cloned for every new member...
     prototype: D,
+    /// ...unless this builds one for the cluster's size (the default phi).
+    make: Option<fn(&SwimConfig, usize) -> Option<D>>,
     members: BTreeMap<I, Entry<I, D>>,
     /// The probe order: every known member once, shuffled each pass.
     order: Vec<I>,
@@ -216,20 +218,42 @@ fn mix_seed<I: MemberId>(seed: u64, me: &Member<I>) -> u64 {
 
 impl<I: MemberId> SwimMember<I, PhiAccrual> {
     /// A member `me` judged by `config`, with a [`PhiAccrual`] per probed
-    /// member (Akka's defaults with a window of 100 samples, about 1 KB each).
-    ///
-    /// That detector sees one arrival per probe of the member that was acked,
-    /// about every `N - 1` protocol periods: Akka's first estimate (1 s) and
-    /// acceptable pause (3 s) fit clusters of a few members. For larger ones,
-    /// pass a detector whose first estimate is near `(N - 1) x probe_interval`
-    /// to [`with_detector`](SwimMember::with_detector).
+    /// member, fitted to the probe cadence: window 100 (about 1 KB),
+    /// first estimate `(N - 1) x probe_interval` (N the members known,
+    /// this one and the new one included, when it is first heard of:
+    /// each member is probed about once a pass), acceptable pause 3
+    /// probe intervals, Akka's other defaults (threshold 8, 100 ms minimum
+    /// deviation).
     ///
     /// # Errors
     /// [`ConfigError`] naming the first invalid field ([`SwimConfig::validate`]).
     pub fn new(me: Member<I>, config: SwimConfig) -> Result<Self, ConfigError> {
-        let detector = PhiAccrual::new(PhiAccrualConfig::new().with_max_sample_size(100))?;
-        SwimMember::with_detector(me, config, detector)
+        config.validate()?;
+        let detector = phi_for_cluster(&config, 2).map_or_else(
+            || PhiAccrual::new(PhiAccrualConfig::new().with_max_sample_size(100)),
+            Ok,
+        )?;
+        let mut member = SwimMember::with_detector(me, config, detector)?;
+        member.make = Some(phi_for_cluster);
+        Ok(member)
     }
+}
+
+/// The default detector for a member first heard of in a cluster of `n`.
+fn phi_for_cluster(config: &SwimConfig, n: usize) -> Option<PhiAccrual> {
+    let interval = duration_nanos(config.probe_interval);
+    // At most 2^46 ns, well within what the detector records.
+    let estimate = interval
+        .saturating_mul(n.saturating_sub(1).max(1) as u64)
+        .min(1 << 46);
+    let pause = interval.saturating_mul(3).min(1 << 46);
+    PhiAccrual::new(
+        PhiAccrualConfig::new()
+            .with_max_sample_size(100)
+            .with_first_heartbeat_estimate(Duration::from_nanos(estimate))
+            .with_acceptable_heartbeat_pause(Duration::from_nanos(pause)),
+    )
+    .ok()
 }
 
 impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
@@ -254,6 +278,7 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
             incarnation: 0,
             rng,
             prototype: detector,
+            make: None,
             members: BTreeMap::new(),
             order: Vec::new(),
             order_pos: 0,
@@ -893,7 +918,10 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
             if self.members.len() >= self.config.max_members {
                 return;
             }
-            let mut detector = self.prototype.clone();
+            let made = self
+                .make
+                .and_then(|make| make(&self.config, self.members.len() + 2));
+            let mut detector = made.unwrap_or_else(|| self.prototype.clone());
             detector.reset();
             self.members.insert(
                 id.clone(),
@@ -1392,6 +1420,25 @@ mod tests {
             (r.samples, r.min, r.last),
             (2, Duration::from_nanos(8_000), Duration::from_nanos(16_000))
         );
+    }
+
+    #[test]
+    fn the_default_detector_fits_the_probe_cadence() {
+        // N = 100: a member is probed once a pass of 99 periods, at a
+        // shuffled place in each pass: 1 to 197 s apart.
+        let mut phi = phi_for_cluster(&SwimConfig::lan(), 100).unwrap();
+        let mut rng = SeededRng::new(3);
+        let (mut t, mut available) = (Timestamp::ZERO, 0);
+        for _ in 0..200 {
+            if phi.is_available(t) {
+                available += 1;
+            }
+            phi.heartbeat(t).unwrap();
+            t = t + Duration::from_secs(1 + rng.below(197) as u64);
+        }
+        assert!(available >= 199, "{available}");
+        // A silence of many passes is suspicious.
+        assert!(!phi.is_available(t + Duration::from_secs(2_000)));
     }
 
     #[test]

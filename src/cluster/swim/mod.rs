@@ -141,8 +141,10 @@
 //!
 //! # The failure detector (pull mode)
 //!
-//! Each member this one probes gets its own `D` (a clone of the prototype,
-//! [`PhiAccrual`](crate::PhiAccrual) by default). The arrivals it sees are the
+//! Each member this one probes gets its own `D`: a clone of the prototype
+//! given to [`SwimMember::with_detector`], or with [`SwimMember::new`] a
+//! [`PhiAccrual`](crate::PhiAccrual) fitted to the cadence of the probes
+//! (its first estimate is a pass, `N - 1` periods). The arrivals it sees are the
 //! receipts of the acks (direct or relayed) to this member's own probes of it,
 //! at the instant they arrive; a probe that times out adds no arrival, so the
 //! detector's suspicion grows through it. [`SwimMember::suspicion`] reads it,
