@@ -1434,7 +1434,7 @@ mod tests {
                 available += 1;
             }
             phi.heartbeat(t).unwrap();
-            t = t + Duration::from_secs(1 + rng.below(197) as u64);
+            t += Duration::from_secs(1 + rng.below(197) as u64);
         }
         assert!(available >= 199, "{available}");
         // A silence of many passes is suspicious.
