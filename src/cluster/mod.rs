@@ -28,6 +28,7 @@ pub use gossip::{GossipConfig, GossipMember};
 pub use guard::LocalGuardConfig;
 pub use id::{Member, MemberId};
 pub use rng::SeededRng;
+pub use swim::{SwimConfig, SwimMember};
 pub use wire::{DecodeError, DecodeErrorKind};
 
 /// The most seeds [`ClusterMember::join`] takes at once; the rest are ignored.
