@@ -1,5 +1,5 @@
 //! Decentralized detection in one process: a few dozen members gossip heartbeat
-//! versions over a lossy in-memory network, on a virtual clock (no sleeping, no
+//! versions (or probe each other, SWIM-style) over a lossy in-memory network, on a virtual clock (no sleeping, no
 //! sockets; the same seed gives the same run). One member crashes, one is frozen
 //! for 7 s (a stop-the-world pause), the crashed one restarts; each member's
 //! conclusions are printed with the instant it drew them.
@@ -7,6 +7,7 @@
 //! ```text
 //! cargo run --release --example gossip                 # 24 members, plain gossip
 //! cargo run --release --example gossip -- 40 observers # 40 members, Akka-style observers
+//! cargo run --release --example gossip -- 40 probes    # 40 members, SWIM with Lifeguard
 //! ```
 
 // The same in-memory network the behaviour tests use.
@@ -17,8 +18,9 @@ mod net;
 use std::error::Error;
 use std::time::Duration;
 
+use failure_detector::ConfigError;
 use failure_detector::cluster::gossip::{GossipConfig, GossipMember, ObserverConfig};
-use failure_detector::cluster::{ClusterEvent, Member};
+use failure_detector::cluster::{ClusterEvent, ClusterMember, Member, SwimConfig, SwimMember};
 use failure_detector::{NodeState, Timestamp};
 use net::Net;
 
@@ -41,35 +43,59 @@ fn main() -> Result<(), Box<dyn Error>> {
     if !(8..=200).contains(&n) {
         return Err(format!("members: expected 8 to 200, got {n}").into());
     }
-    let observers = match args.next().as_deref() {
-        None | Some("gossip") => false,
-        Some("observers") => true,
-        Some(other) => return Err(format!("mode: `gossip` or `observers`, got {other:?}").into()),
-    };
-    let config = |id: u64| {
-        let c = GossipConfig::new().with_seed(SEED ^ id);
-        if observers {
-            c.with_observers(Some(ObserverConfig::new()))
-        } else {
-            c
+    let mode = args.next().unwrap_or_else(|| "gossip".into());
+    let gossip = |observers: bool| {
+        move |id: u64, generation: u64| {
+            let c = GossipConfig::new().with_seed(SEED ^ id);
+            let c = if observers {
+                c.with_observers(Some(ObserverConfig::new()))
+            } else {
+                c
+            };
+            GossipMember::new(Member::new(id, generation), c)
         }
     };
+    match mode.as_str() {
+        "gossip" => run(
+            n,
+            "gossip (every member judges every member)",
+            gossip(false),
+        ),
+        "observers" => run(
+            n,
+            "observer (9 observers per member, any observer)",
+            gossip(true),
+        ),
+        "probes" => run(
+            n,
+            "probe (SWIM with Lifeguard, memberlist's LAN constants)",
+            |id, generation| {
+                SwimMember::new(
+                    Member::new(id, generation),
+                    SwimConfig::lan().with_seed(SEED ^ id),
+                )
+            },
+        ),
+        other => Err(format!("mode: `gossip`, `observers` or `probes`, got {other:?}").into()),
+    }
+}
 
+/// Runs the story with members made by `make(id, generation)`.
+fn run<M: ClusterMember<u64>>(
+    n: u64,
+    mode: &str,
+    make: impl Fn(u64, u64) -> Result<M, ConfigError>,
+) -> Result<(), Box<dyn Error>> {
     let mut net = Net::new(SEED);
     for id in 1..=n {
-        net.add(GossipMember::new(Member::new(id, 1), config(id))?);
+        net.add(make(id, 1)?);
     }
     net.set_loss(0.05);
     net.set_delay(Duration::from_millis(1), Duration::from_millis(20));
     net.join_all();
     println!(
-        "{n} members, {} mode, 5% loss, 1-20 ms delay; member {CRASHED} crashes at 30 s, \
+        "{n} members, {mode} mode, 5% loss, 1-20 ms delay; member {CRASHED} crashes at 30 s, \
          member {FROZEN} is frozen from 60 s to 67 s, member {CRASHED} restarts at 120 s.\n",
-        if observers {
-            "observer (9 per member, any observer)"
-        } else {
-            "gossip (every member judges every member)"
-        },
     );
 
     let crash_at = Timestamp::from_secs(30);
@@ -81,7 +107,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let restart_at = Timestamp::from_secs(120);
     net.run_until(restart_at);
     let (sent, bytes) = (net.datagrams_sent(), net.bytes_sent());
-    net.restart(GossipMember::new(Member::new(CRASHED, 2), config(CRASHED))?);
+    net.restart(make(CRASHED, 2)?);
     net.run_until(Timestamp::from_secs(140));
 
     println!("What each survivor concluded about member {CRASHED} (crashed at 30.0 s):");
@@ -139,6 +165,10 @@ fn main() -> Result<(), Box<dyn Error>> {
                 "  {:6.1} s  member {}: conviction deferred ({doubt:?})",
                 secs(*at),
                 member.id
+            ),
+            ClusterEvent::Refuted { incarnation, at } => println!(
+                "  {:6.1} s  others suspected me: refuted with incarnation {incarnation}",
+                secs(*at)
             ),
             ClusterEvent::Removed { member, at } => {
                 println!(
