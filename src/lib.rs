@@ -93,7 +93,7 @@
 //! | mode | pick it when | datagrams per member per second |
 //! |---|---|---|
 //! | [`GossipMember`](cluster::GossipMember) (Cassandra, chitchat) | every member needs its own accrual view of every other; tens to a few hundred members | about `2 x fanout` (6 at the default fanout of 3), each up to one MTU (1,400 bytes: about 200 to 450 entries) |
-//! | gossip with [`ObserverConfig`](cluster::gossip::ObserverConfig) (Akka, Pekko) | one bad link or one slow observer must not condemn a member: `Quorum(q)` of its `k` observers (9 by default) must agree | the gossip above plus `2 x k` small heartbeat datagrams (about 10 bytes each) |
+//! | gossip with [`ObserverConfig`](cluster::ObserverConfig) (Akka, Pekko) | one bad link or one slow observer must not condemn a member: `Quorum(q)` of its `k` observers (9 by default) must agree | the gossip above plus `2 x k` small heartbeat datagrams (about 10 bytes each) |
 //! | [`SwimMember`](cluster::SwimMember) (memberlist, foca) | hundreds to thousands of members, constant load per member | about 2 (one ping and its ack) plus, on a failed probe, `3 x indirect_checks` more; membership news rides on them |
 //!
 //! In every mode a member that ran late itself (more than 5 s, Cassandra's

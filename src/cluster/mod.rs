@@ -24,7 +24,7 @@ pub mod swim;
 pub mod wire;
 
 pub use event::{ClusterEvent, ClusterMember, Datagram, Doubt};
-pub use gossip::{GossipConfig, GossipMember};
+pub use gossip::{GossipConfig, GossipMember, ObserverConfig, VerdictPolicy};
 pub use guard::LocalGuardConfig;
 pub use id::{Member, MemberId};
 pub use rng::SeededRng;
