@@ -15,6 +15,10 @@ use failure_detector::cluster::{
 use proptest::prelude::*;
 
 const ME: u64 = 1;
+
+/// A datagram (sender, bytes), or a tick when `None`, and the milliseconds the
+/// clock moves before it.
+type Input = (Option<(u64, Vec<u8>)>, u64);
 const MAX_MEMBERS: usize = 8;
 
 fn extreme() -> impl Strategy<Value = u64> {
@@ -135,7 +139,7 @@ fn gossip_datagram() -> impl Strategy<Value = (u64, Vec<u8>)> {
 fn drive<M: ClusterMember<u64>>(
     m: &mut M,
     mtu: usize,
-    inputs: Vec<(Option<(u64, Vec<u8>)>, u64)>,
+    inputs: Vec<Input>,
 ) -> Result<(), TestCaseError> {
     let mut now = Timestamp::from_secs(1);
     m.join(&[2, 3], now);
@@ -158,9 +162,7 @@ fn drive<M: ClusterMember<u64>>(
     Ok(())
 }
 
-fn inputs<S: Strategy<Value = (u64, Vec<u8>)>>(
-    datagram: S,
-) -> impl Strategy<Value = Vec<(Option<(u64, Vec<u8>)>, u64)>> {
+fn inputs<S: Strategy<Value = (u64, Vec<u8>)>>(datagram: S) -> impl Strategy<Value = Vec<Input>> {
     prop::collection::vec((prop::option::weighted(0.8, datagram), 0u64..4_000), 1..60)
 }
 
