@@ -197,3 +197,64 @@ proptest! {
         drive(&mut m, config.mtu, inputs)?;
     }
 }
+
+/// A join is a few bytes and its answer is the member's whole view: forged joins
+/// must not turn a member into an amplifier. A flood of joins within one probe
+/// period gets at most `MAX_SYNC_DATAGRAMS_PER_PERIOD` datagrams in answer; the
+/// budget refills the next period, so a real joiner still gets its answer.
+#[test]
+fn a_flood_of_joins_is_answered_within_a_budget() {
+    use failure_detector::cluster::swim::MAX_SYNC_DATAGRAMS_PER_PERIOD;
+    let config = SwimConfig::lan().with_seed(3).with_mtu(200);
+    let mut m = SwimMember::new(Member::new(ME, 7), config).unwrap();
+    let mut now = Timestamp::from_secs(1);
+    // It learns 300 members (each one's alive news is a datagram from it).
+    for id in 2..302u64 {
+        let ping = Message {
+            sender: Member::new(id, 1),
+            incarnation: 0,
+            body: Body::Ack { seq: 0 },
+            updates: vec![],
+        };
+        let mut bytes = Vec::new();
+        ping.encode(&mut bytes);
+        m.handle_datagram(&id, &bytes, now).unwrap();
+    }
+    while m.poll_datagram().is_some() {}
+    assert_eq!(m.members().len(), 300);
+    let join = |id: u64| {
+        let mut bytes = Vec::new();
+        Message {
+            sender: Member::new(id, 1),
+            incarnation: 0,
+            body: Body::Join,
+            updates: vec![],
+        }
+        .encode(&mut bytes);
+        bytes
+    };
+    // One join needs several datagrams at this MTU: the view is about 1.5 KB.
+    now = now.saturating_add(std::time::Duration::from_secs(2));
+    m.handle_datagram(&2, &join(2), now).unwrap();
+    let syncs = |m: &mut SwimMember<u64>, to: Option<u64>| {
+        std::iter::from_fn(|| m.poll_datagram())
+            .filter(|d| d.bytes[2] == 0x15 && to.is_none_or(|t| d.to == t))
+            .count()
+    };
+    let one = syncs(&mut m, None);
+    assert!(one > 1 && one <= MAX_SYNC_DATAGRAMS_PER_PERIOD, "{one}");
+    // A flood in the same period.
+    for id in 2..302u64 {
+        m.handle_datagram(&id, &join(id), now).unwrap();
+    }
+    let flood = syncs(&mut m, None);
+    assert!(
+        one + flood <= MAX_SYNC_DATAGRAMS_PER_PERIOD,
+        "{one} + {flood}"
+    );
+    assert!(m.stats().syncs_throttled >= 250, "{:?}", m.stats());
+    // Next period: a join is answered in full again.
+    now = now.saturating_add(std::time::Duration::from_secs(1));
+    m.handle_datagram(&9, &join(9), now).unwrap();
+    assert_eq!(syncs(&mut m, Some(9)), one);
+}

@@ -24,6 +24,12 @@ use crate::time::{Timestamp, duration_nanos};
 /// are ignored (the asking member then sees neither ack nor nack from it).
 pub const MAX_RELAYS: usize = 256;
 
+/// The most datagrams a member sends per probe interval in answer to joins.
+/// A join is a few bytes and its answer is the whole view (about 5 bytes a
+/// member), so without a budget a forged join would make a member an amplifier;
+/// a joiner that gets only part of the view learns the rest by piggyback.
+pub const MAX_SYNC_DATAGRAMS_PER_PERIOD: usize = 64;
+
 /// Round-trip times of the direct pings this member sent to one member and
 /// that were acked in time, estimated as TCP does (RFC 6298: smoothed with
 /// gain 1/8, variation with gain 1/4, in whole nanoseconds).
@@ -93,6 +99,9 @@ pub struct SwimStats {
     /// Datagrams not sent because their fixed part alone exceeded the MTU
     /// (ids too long for it).
     pub oversized: u64,
+    /// Join answers not sent because the period's budget
+    /// ([`MAX_SYNC_DATAGRAMS_PER_PERIOD`]) was spent.
+    pub syncs_throttled: u64,
 }
 
 /// What this member knows of another.
@@ -200,6 +209,10 @@ pub struct SwimMember<I: MemberId, D: FailureDetector = PhiAccrual> {
     dirty: bool,
     scratch: Vec<u8>,
     oversized: u64,
+    /// Join-answer datagrams left in this period, and when the budget refills.
+    sync_left: usize,
+    sync_refill_at: Timestamp,
+    syncs_throttled: u64,
     out: VecDeque<Datagram<I>>,
     events: VecDeque<ClusterEvent<I>>,
 }
@@ -299,6 +312,9 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
             dirty: false,
             scratch: Vec::new(),
             oversized: 0,
+            sync_left: MAX_SYNC_DATAGRAMS_PER_PERIOD,
+            sync_refill_at: Timestamp::ZERO,
+            syncs_throttled: 0,
             out: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -368,6 +384,7 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
             health_score: self.awareness.score(),
             incarnation: self.incarnation,
             oversized: self.oversized,
+            syncs_throttled: self.syncs_throttled,
         };
         for e in self.members.values() {
             match e.state {
@@ -426,6 +443,10 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
                 .rng
                 .below(usize::try_from(interval).unwrap_or(usize::MAX));
             self.next_probe_at = Some(now.saturating_add(Duration::from_nanos(offset as u64)));
+        }
+        if now >= self.sync_refill_at {
+            self.sync_left = MAX_SYNC_DATAGRAMS_PER_PERIOD;
+            self.sync_refill_at = now.saturating_add(self.config.probe_interval);
         }
         self.run_timers(now);
         now
@@ -1183,6 +1204,10 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
     /// alive updates) in as many datagrams as it takes; these updates are not
     /// counted as piggyback transmissions.
     fn send_sync(&mut self, to: &I) {
+        if self.sync_left == 0 {
+            self.syncs_throttled += 1;
+            return;
+        }
         let mtu = self.config.mtu;
         let mut head = Vec::new();
         encode_head(&mut head, &self.me, self.incarnation, &Body::<I>::Sync);
@@ -1228,7 +1253,10 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         let mut bytes = head;
         encode_updates(&mut bytes, count, &chunk);
         datagrams.push(bytes);
-        for bytes in datagrams {
+        let allowed = datagrams.len().min(self.sync_left);
+        self.sync_left -= allowed;
+        self.syncs_throttled += (datagrams.len() - allowed) as u64;
+        for bytes in datagrams.into_iter().take(allowed) {
             self.out.push_back(Datagram {
                 to: to.clone(),
                 bytes,

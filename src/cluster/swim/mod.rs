@@ -223,6 +223,6 @@ mod message;
 mod suspicion;
 
 pub use config::{MAX_MEMBERS_LIMIT, SwimConfig};
-pub use member::{MAX_RELAYS, RttStats, SwimMember, SwimStats};
+pub use member::{MAX_RELAYS, MAX_SYNC_DATAGRAMS_PER_PERIOD, RttStats, SwimMember, SwimStats};
 pub use message::{Body, Message, Status, Update};
 pub use suspicion::{Awareness, Suspicion};
