@@ -546,7 +546,9 @@ fn every_datagram_fits_the_mtu_even_with_a_full_queue() {
             }
         }
     }
-    assert!(seen > 1_000);
+    // Join answers share a budget (`MAX_SYNC_DATAGRAMS_PER_PERIOD`), so the
+    // seed answers 150 simultaneous joins over several periods.
+    assert!(seen > 500, "{seen}");
     assert!(members[0].stats().members > 100);
 }
 
