@@ -205,7 +205,11 @@
 //!   Lifeguard proposes 80%, as Apple's swift-cluster-membership does.
 //! * No TCP fallback ping, no push-pull anti-entropy and no separate gossip
 //!   rounds: news travels on probes, acks and relay traffic only (SWIM's
-//!   original dissemination), and joining uses a one-off `sync`.
+//!   original dissemination), and joining uses a one-off `sync`. Join answers
+//!   share a budget of [`MAX_SYNC_DATAGRAMS_PER_PERIOD`] (64) datagrams per
+//!   probe interval, so forged joins (a few bytes each, answered with the whole
+//!   view) cannot make a member an amplifier; a joiner answered in part learns
+//!   the rest by piggyback.
 //! * Every datagram carries its sender's (generation, incarnation), and a
 //!   datagram to a member held Suspect or Dead tells it so (memberlist does
 //!   the latter for pings to Suspect members only).
