@@ -21,7 +21,7 @@
 //! assert_eq!(b.state_of(&1), Some(NodeState::Alive));
 //!
 //! // Both heartbeat each other every second until 10 s; then a is silent.
-//! for ms in (1_000..=40_000u64).step_by(1_000) {
+//! for ms in (1_000..=45_000u64).step_by(1_000) {
 //!     let now = Timestamp::from_millis(ms);
 //!     a.tick(now);
 //!     b.tick(now);
@@ -35,7 +35,8 @@
 //! // Akka's phi (3 s acceptable pause) suspects a about 4.5 s after its last
 //! // heartbeat; 10 s later it is Dead.
 //! assert_eq!(b.state_of(&1), Some(NodeState::Dead));
-//! assert_eq!(a.state_of(&2), Some(NodeState::Alive));
+//! // b heartbeats no Dead member: a, which still hears nothing, suspects b.
+//! assert_eq!(a.state_of(&2), Some(NodeState::Dead));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
