@@ -417,7 +417,8 @@ proptest! {
         let mut all = valid_a2a();
         all.extend(valid_central());
         let central = which >= 3;
-        let from = if which == 4 { 1 } else if which == 3 { 2 } else if which == 0 { 2 } else { 1 };
+        // The join and the heartbeat to the monitor come from 2, the rest from 1.
+        let from = if which == 0 || which == 3 { 2 } else { 1 };
         let mut bytes = all.swap_remove(which);
         for (i, b, op) in edits {
             let i = i % (bytes.len() + 1);

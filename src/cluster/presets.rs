@@ -224,9 +224,15 @@ impl<D: FailureDetector + Clone + Send + Sync + 'static> GossipPreset<D> {
 /// above 5 s convicts no one (`cassandra.max_local_pause_in_ms`); conviction
 /// as soon as phi reaches the threshold (`FailureDetector.interpret` convicts
 /// directly: no confirmation); the dead quarantined 60 s
-/// (`QUARANTINE_DELAY`). With versions arriving about once a second, phi 8
-/// is reached `8 ln 10 = 18.4` mean intervals after the last one: a crashed
-/// member is convicted about 18.4 s after the crash.
+/// (`QUARANTINE_DELAY`). Phi 8 is reached `8 ln 10 = 18.4` mean intervals
+/// after the last new version: with a new version every second (two
+/// members), a crashed member is convicted 17.4 to 18.4 s after the crash
+/// (the window [`Preset::Cassandra`] lists, 18.4 +- 1 s). With more members,
+/// one partner per round brings an observer a member's versions less
+/// regularly (some are skipped, and the last one arrives up to a few rounds
+/// after the crash): at N = 5 the mean interval is 1.1 to 1.4 s and
+/// conviction comes 22 to 28 s after the crash, as it would in Cassandra
+/// with these constants.
 pub fn cassandra() -> Result<GossipPreset<ExponentialPhi>, ConfigError> {
     let config = GossipConfig::new()
         .with_gossip_interval(Duration::from_secs(1))
@@ -260,9 +266,13 @@ pub const AKKA_STABLE_AFTER: Duration = Duration::from_secs(20);
 /// the confirmation before Dead. Keep-majority itself is played by the
 /// isolation rule: a member that finds more than half of its peers
 /// unreachable is on the minority side and downs no one (Akka's minority
-/// downs itself instead). A crashed member is unreachable about 4 to 5.5 s
-/// after the crash (one heartbeat interval, the 3 s pause and phi's margin)
-/// and downed 20 s later.
+/// downs itself instead). Phi 8 is reached 4.52 s after the last answer (1
+/// s mean, 3 s pause, 5.22 standard deviations of 100 ms), so a crashed
+/// member is unreachable 3.5 to 4.5 s after the crash at its observers (the
+/// last answer came within the heartbeat interval before it) and downed 20
+/// s later. Akka's reaper (`unreachable-nodes-reaper-interval = 1 s`) looks
+/// once a second and so adds up to 1 s: Akka's own window is 3.5 to 5.5 s,
+/// the one [`Preset::Akka`] lists; here conviction is not quantized.
 pub fn akka() -> Result<GossipPreset<PhiAccrual>, ConfigError> {
     let config = GossipConfig::new()
         .with_gossip_interval(Duration::from_secs(1))
@@ -562,12 +572,15 @@ impl Preset {
                 ms(17_400),
                 ms(19_400),
             )],
+            // The last answer came within a heartbeat interval before the
+            // crash; phi 8 is reached 4.52 s after it (1 s mean, 3 s pause,
+            // 5.22 deviations of 100 ms).
             Preset::Akka => vec![
-                DetectionWindow::new(Measure::CrashToSuspect, ms(4_500), ms(6_500)),
+                DetectionWindow::new(Measure::CrashToSuspect, ms(3_500), ms(5_500)),
                 DetectionWindow::new(
                     Measure::CrashToDead,
-                    ms(4_500) + AKKA_STABLE_AFTER,
-                    ms(6_500) + AKKA_STABLE_AFTER,
+                    ms(3_500) + AKKA_STABLE_AFTER,
+                    ms(5_500) + AKKA_STABLE_AFTER,
                 ),
             ],
             _ => {
