@@ -391,6 +391,38 @@ fn bad_datagrams_leave_members_unchanged() {
     assert_eq!(before, after);
 }
 
+#[test]
+fn replayed_heartbeats_and_stale_acks_change_nothing() {
+    let mut net = a2a_cluster(11, 3, AllToAllConfig::new());
+    net.run_until(at(10));
+    let hb = valid_a2a().swap_remove(2); // member 1's first heartbeat
+    let samples = |net: &Net<A2A>| {
+        net.member(2)
+            .detector_info(&1, net.now())
+            .unwrap()
+            .stats
+            .samples
+    };
+    net.run_until(Timestamp::from_millis(10_500));
+    let before = samples(&net);
+    for _ in 0..5 {
+        assert!(net.inject(1, 2, &hb)); // well-formed, accepted, not an arrival
+    }
+    assert_eq!(samples(&net), before);
+    assert_eq!(net.member(2).state_of(&1), Some(NodeState::Alive));
+
+    // A monitored member ignores an ack of a heartbeat it never sent, and an
+    // old one.
+    let mut net = central_cluster(11, 4, CentralConfig::new());
+    net.run_until(at(10));
+    let [_, ack] = <[Vec<u8>; 2]>::try_from(valid_central()).unwrap(); // seq 1
+    let events = net.events().len();
+    let view = net.member(2).members();
+    assert!(net.inject(1, 2, &ack));
+    assert_eq!(net.member(2).members(), view);
+    assert_eq!(net.events().len(), events);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 

@@ -259,20 +259,22 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for AllToAllMember
         )?;
         let now = self.begin(now);
         match message {
-            Message::Heartbeat { sender, .. } => {
+            Message::Heartbeat { sender, seq } => {
                 if sender.id != self.me.id {
-                    self.judge.heard(&sender, now);
+                    self.judge.heard(&sender, seq, now);
                 }
             }
             Message::Join { sender } => {
                 if sender.id != self.me.id {
-                    self.judge.heard(&sender, now);
+                    // A join is first-hand news, not a heartbeat: an arrival
+                    // only for a member not known yet.
+                    self.judge.learn(&sender, now);
                     self.answer_join(&sender.id);
                 }
             }
             Message::Members { sender, members } => {
                 if sender.id != self.me.id {
-                    self.judge.heard(&sender, now);
+                    self.judge.learn(&sender, now);
                 }
                 for m in members.iter().filter(|m| m.id != self.me.id) {
                     self.judge.learn(m, now);

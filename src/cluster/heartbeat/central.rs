@@ -30,6 +30,8 @@ struct Monitor<I: MemberId, D: FailureDetector> {
 struct Monitored<I> {
     monitor: I,
     seq: u64,
+    /// The sequence number of the newest heartbeat acked.
+    acked: u64,
     next_beat: Option<Timestamp>,
     last_ack: Option<Timestamp>,
     /// Whether it has heard an ack within the view timeout.
@@ -158,6 +160,7 @@ impl<I: MemberId, D: FailureDetector + Send> CentralMember<I, D> {
             role: Role::Monitored(Box::new(Monitored {
                 monitor,
                 seq: 0,
+                acked: 0,
                 next_beat: None,
                 last_ack: None,
                 connected: false,
@@ -503,17 +506,23 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for CentralMember<
         let now = self.begin(now);
         match (&mut self.role, message) {
             (Role::Monitor(m), Message::Heartbeat { sender, seq }) => {
-                let known = sender.id != self.me.id && m.judge.heard(&sender, now);
+                let known = sender.id != self.me.id && m.judge.heard(&sender, seq, now);
                 if known && self.config.acknowledge {
                     self.ack(&sender.id, seq);
                 }
             }
+            // Only an ack of a heartbeat sent and newer than the last acked
+            // one counts: a stale (reordered, replayed) ack would move the
+            // view back, and a forged sequence number cannot block later acks.
             (
                 Role::Monitored(m),
                 Message::Ack {
-                    sender, verdicts, ..
+                    sender,
+                    seq,
+                    verdicts,
                 },
-            ) if sender.id == m.monitor => {
+            ) if sender.id == m.monitor && seq > m.acked && seq <= m.seq => {
+                m.acked = seq;
                 m.last_ack = Some(now);
                 m.connected = true;
                 if m.isolated {

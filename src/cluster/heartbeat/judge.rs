@@ -24,6 +24,8 @@ type Fixed = BuildHasherDefault<DefaultHasher>;
 pub(crate) struct Known {
     pub(crate) generation: u64,
     pub(crate) state: NodeState,
+    /// The highest heartbeat sequence number heard in this generation.
+    seq: u64,
     /// The instant of its last published event (never decreasing).
     last_at: Timestamp,
     /// A conviction was deferred ([`ClusterEvent::Deferred`] sent).
@@ -182,9 +184,12 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
         d
     }
 
-    /// A heartbeat of `sender` (first-hand news) received at `now`. Returns
-    /// whether it is (now) known.
-    pub(crate) fn heard(&mut self, sender: &Member<I>, now: Timestamp) -> bool {
+    /// A heartbeat of `sender` (first-hand news) with sequence number `seq`,
+    /// received at `now`. Only a sequence number higher than any heard in the
+    /// same generation is an arrival for its detector: duplicated, replayed
+    /// or reordered heartbeats add no sample. Returns whether the sender is
+    /// (now) known.
+    pub(crate) fn heard(&mut self, sender: &Member<I>, seq: u64, now: Timestamp) -> bool {
         let id = &sender.id;
         match self.members.get(id).map(|k| k.generation) {
             None => {
@@ -211,6 +216,7 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
                     Known {
                         generation: sender.generation,
                         state: NodeState::Alive,
+                        seq,
                         last_at: now,
                         deferred: false,
                         remove_at: None,
@@ -224,10 +230,17 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
             }
             Some(g) if sender.generation < g => false,
             Some(g) if sender.generation > g => {
-                self.restart(sender, now);
+                self.restart(sender, seq, now);
                 true
             }
             Some(_) => {
+                let Some(k) = self.members.get_mut(id) else {
+                    return false;
+                };
+                if seq <= k.seq {
+                    return true;
+                }
+                k.seq = seq;
                 self.drain(now);
                 // A refusal (a second heartbeat at the same instant) changes
                 // nothing.
@@ -243,11 +256,11 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
     /// its registration, as the registry's lifecycle says).
     pub(crate) fn learn(&mut self, member: &Member<I>, now: Timestamp) {
         if !self.members.contains_key(&member.id) {
-            self.heard(member, now);
+            self.heard(member, 0, now);
         }
     }
 
-    fn restart(&mut self, sender: &Member<I>, now: Timestamp) {
+    fn restart(&mut self, sender: &Member<I>, seq: u64, now: Timestamp) {
         let id = &sender.id;
         let Some(k) = self.members.get_mut(id) else {
             return;
@@ -259,6 +272,7 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
         *k = Known {
             generation: sender.generation,
             state: NodeState::Alive,
+            seq,
             last_at: at,
             deferred: false,
             remove_at: None,
