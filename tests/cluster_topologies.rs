@@ -229,6 +229,7 @@ fn lossy_a2a(seed: u64) -> (u64, usize) {
     net.run_until(at(20));
     net.crash(4);
     net.run_until(at(60));
+    time_runs_forward(net.events());
     (net.trace_hash(), net.events().len())
 }
 
@@ -239,6 +240,7 @@ fn lossy_central(seed: u64) -> (u64, usize) {
     net.run_until(at(20));
     net.crash(4);
     net.run_until(at(60));
+    time_runs_forward(net.events());
     (net.trace_hash(), net.events().len())
 }
 
@@ -307,6 +309,59 @@ fn all_to_all_the_minority_of_a_partition_convicts_no_one_of_the_majority() {
         for (m, state) in net.member(o).members() {
             assert_eq!(state, NodeState::Alive, "{o} sees {m:?}");
         }
+    }
+}
+
+#[test]
+fn central_a_monitor_that_loses_most_members_at_once_evicts_no_one() {
+    // Kubernetes stops evicting in a zone whose nodes are mostly NotReady:
+    // the isolation rule. Three of five members crash at once.
+    let config = CentralConfig::new().with_check_period(secs(2));
+    let mut net = central_cluster(12, 6, config);
+    net.run_until(at(20));
+    for id in 4..=6 {
+        net.crash(id);
+    }
+    net.run_until(at(60));
+    for id in 4..=6 {
+        assert_eq!(net.member(1).state_of(&id), Some(NodeState::Suspect));
+    }
+    assert!(changes(net.events(), NodeState::Dead).is_empty());
+    assert!(net.events().iter().any(|(w, e)| *w == 1
+        && matches!(
+            e,
+            ClusterEvent::Deferred {
+                doubt: Doubt::Isolated,
+                ..
+            }
+        )));
+}
+
+#[test]
+fn central_a_paused_monitor_convicts_no_one_on_waking() {
+    let config = CentralConfig::new().with_confirmation(secs(1));
+    let mut net = central_cluster(13, 5, config);
+    net.run_until(at(20));
+    net.pause(1, secs(7));
+    net.run_until(at(60));
+    assert!(changes(net.events(), NodeState::Dead).is_empty());
+    assert!(
+        net.events()
+            .iter()
+            .any(|(w, e)| *w == 1 && matches!(e, ClusterEvent::LocalPause { .. }))
+    );
+    for id in 2..=5 {
+        assert_eq!(net.member(1).state_of(&id), Some(NodeState::Alive));
+    }
+}
+
+/// Per (member, subject), event instants never decrease.
+fn time_runs_forward(events: &[(u64, ClusterEvent<u64>)]) {
+    let mut last = std::collections::BTreeMap::new();
+    for (o, e) in events {
+        let key = (*o, e.member().map(|m| m.id));
+        let prev = last.insert(key, e.at()).unwrap_or(Timestamp::ZERO);
+        assert!(e.at() >= prev, "{o}: {e:?} after {prev}");
     }
 }
 
