@@ -383,5 +383,9 @@ fn the_list_names_every_preset_with_its_source_and_windows() {
             p.swim_config().is_some(),
             p.topology() == PresetTopology::Swim
         );
+        assert_eq!(
+            p.central().is_some(),
+            p.topology() == PresetTopology::Central
+        );
     }
 }

@@ -535,6 +535,20 @@ impl Preset {
         }
     }
 
+    /// The configuration and detector of a centrally monitored preset
+    /// (`None` for the others; ZooKeeper with [`ZOOKEEPER_TICK`] and
+    /// [`ZOOKEEPER_REQUESTED_TIMEOUT`]).
+    pub fn central(self) -> Option<CentralPreset> {
+        match self {
+            Preset::ZooKeeper => {
+                zookeeper_session(ZOOKEEPER_TICK, ZOOKEEPER_REQUESTED_TIMEOUT).ok()
+            }
+            Preset::Kubernetes => kubernetes_node_lease().ok(),
+            Preset::KubernetesLegacy => kubernetes_node_lease_legacy().ok(),
+            _ => None,
+        }
+    }
+
     /// The windows its sources document, in a cluster of `n` members.
     pub fn windows(self, n: usize) -> Vec<DetectionWindow> {
         let ms = Duration::from_millis;
