@@ -219,7 +219,9 @@ pub struct CentralConfig {
     /// (in id order, as many as fit), then Alive ones from a per-member
     /// rotating cursor, so each member learns the whole membership within
     /// `ceil(N / max_ack_entries)` intervals. Default 32; 1 to 4,096; the MTU
-    /// bounds it too.
+    /// bounds it too. A member refuses an ack with more entries than its own
+    /// setting (or its `max_members`): give the monitor and its members the
+    /// same configuration.
     pub max_ack_entries: usize,
     /// A member that hears no ack for this long drops every verdict it held
     /// (with [`Removed`](crate::cluster::ClusterEvent::Removed) events) and
