@@ -18,7 +18,9 @@
 mod event;
 pub mod gossip;
 mod guard;
+pub mod heartbeat;
 mod id;
+pub mod presets;
 mod rng;
 pub mod swim;
 pub mod wire;
@@ -26,6 +28,7 @@ pub mod wire;
 pub use event::{ClusterEvent, ClusterMember, Datagram, Doubt};
 pub use gossip::{GossipConfig, GossipMember, ObserverConfig, VerdictPolicy};
 pub use guard::LocalGuardConfig;
+pub use heartbeat::{AllToAllConfig, AllToAllMember, CentralConfig, CentralMember};
 pub use id::{Member, MemberId};
 pub use rng::SeededRng;
 pub use swim::{SwimConfig, SwimMember};
