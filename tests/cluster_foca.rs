@@ -104,16 +104,23 @@ fn a_crash_is_declared_down_by_every_other_member_within_the_window() {
             "{o}: {d:?}"
         );
         took.push(d);
-        // Suspect first, where this member saw the suspicion (foca does not
-        // notify suspicions; the adapter reads them from its member list).
         assert!(net.member(o).view_matches_foca());
     }
-    assert!(
-        net.first_change(1, 5, NodeState::Suspect).is_some() || {
-            // Every member may have learned Down before hearing of the suspicion.
-            (1..=4).all(|o| net.first_change(o, 5, NodeState::Suspect).is_none())
+    // The prober suspected it (4 s, the suspicion timeout, before its
+    // conviction); foca does not notify suspicions: the adapter read them.
+    let suspected: Vec<Timestamp> = (1..=4)
+        .filter_map(|o| net.first_change(o, 5, NodeState::Suspect))
+        .collect();
+    assert!(!suspected.is_empty());
+    for o in 1..=4 {
+        if let (Some(s), Some(d)) = (
+            net.first_change(o, 5, NodeState::Suspect),
+            net.first_change(o, 5, NodeState::Dead),
+        ) {
+            assert!(s < d, "{o}");
         }
-    );
+    }
+    assert!(took.iter().any(|d| *d >= Duration::from_secs(5)));
     // Nobody else was convicted, and the others still see each other.
     assert!(dead_events(&net).iter().all(|d| d.1 == 5));
     assert!(all_alive(&net, &[1, 2, 3, 4]));
@@ -156,30 +163,126 @@ fn a_restarted_member_with_a_higher_generation_is_accepted() {
     assert_eq!(net.member(3).members().len(), 4);
 }
 
+/// A partition of {1, 2, 3} and {4}: each side declares the other Down (foca
+/// has no isolation rule: the minority convicts the majority too). Nobody
+/// hears the other side until the periodic announce to Down members (65 s in
+/// the LAN preset); then each member learns it was declared Down, renews its
+/// identity (generation 2) and rejoins: every member sees the others restart.
 #[test]
-fn a_member_declared_down_while_alive_renews_its_identity() {
-    // Member 4 is cut off (both ways) long enough to be declared down; when the
-    // cut heals it learns it (foca's TurnUndead or gossip), renews to
-    // generation 2 and rejoins: the others see a restart.
+fn after_a_partition_both_sides_renew_their_identities() {
     let mut net = cluster(4, 4);
     net.run_until(Timestamp::from_secs(5));
     net.partition(&[&[1, 2, 3], &[4]]);
     net.run_until(Timestamp::from_secs(25));
     assert_eq!(net.member(1).state_of(&4), Some(NodeState::Dead));
+    for s in 1..=3 {
+        assert_eq!(net.member(4).state_of(&s), Some(NodeState::Dead), "{s}");
+    }
+    assert!(net.member(4).stats().idle >= 1);
     net.heal_all();
     net.run_until(Timestamp::from_secs(120));
-    let me = net.member(4).me().clone();
-    assert!(me.generation > 1, "{me:?}");
-    assert!(net.member(4).stats().rejoins >= 1);
     assert!(all_alive(&net, &[1, 2, 3, 4]), "seed {}", net.seed());
-    assert_eq!(
-        net.member(1)
-            .members()
+    for id in 1..=4 {
+        let m = net.member(id);
+        assert_eq!(m.me().generation, 2, "{id}");
+        assert_eq!(m.stats().rejoins, 1, "{id}");
+        assert!(
+            m.members()
+                .iter()
+                .all(|(w, s)| w.generation == 2 && *s == NodeState::Alive)
+        );
+        assert!(m.view_matches_foca());
+    }
+    let first_restart = net
+        .events()
+        .iter()
+        .filter(|(_, e)| matches!(e, ClusterEvent::Restarted { .. }))
+        .map(|(_, e)| e.at())
+        .min()
+        .expect("restarts");
+    assert!(first_restart >= Timestamp::from_secs(65), "{first_restart}");
+}
+
+/// A member paused for 2 s, six times: it is suspected each time. When the
+/// suspicion reaches it (each update is sent `max_transmissions` = 2 times at
+/// N = 4, so it may not) it refutes (`Refuted`) and the others clear it; when
+/// it does not, it is declared Down 4 s later and renews its identity.
+///
+/// foca 2.0.0 quirk, observed here: even a refuted suspicion ends in a renewal.
+/// The suspecting member's `ChangeSuspectToDown` timer declares nothing (the
+/// incarnation changed) but still sends `TurnUndead` (`notify_down_members`,
+/// on in the LAN preset), so the member takes itself for Down and rejoins with
+/// the next generation: the others see a restart of a member they never
+/// convicted.
+#[test]
+fn a_paused_member_refutes_its_suspicion_and_is_still_told_it_is_down() {
+    let mut net = cluster(14, 4);
+    net.run_until(Timestamp::from_secs(5));
+    for round in 0..6 {
+        net.pause(3, Duration::from_secs(2));
+        net.run_until(Timestamp::from_secs(10 + 10 * round));
+    }
+    let refuted: Vec<Timestamp> = net
+        .events()
+        .iter()
+        .filter(|(o, e)| *o == 3 && matches!(e, ClusterEvent::Refuted { .. }))
+        .map(|(_, e)| e.at())
+        .collect();
+    let cleared = net.events().iter().any(|(_, e)| {
+        matches!(e, ClusterEvent::Changed { member, from: NodeState::Suspect, to: NodeState::Alive, .. } if member.id == 3)
+    });
+    assert!(!refuted.is_empty() && cleared, "seed {}", net.seed());
+    // A restart of 3, seen by 1, of a generation 1 never convicted.
+    let convicted = |generation: u64| {
+        net.events().iter().any(|(o, e)| {
+            *o == 1
+                && matches!(e, ClusterEvent::Changed { member, to: NodeState::Dead, .. }
+                    if member.id == 3 && member.generation == generation)
+        })
+    };
+    let unconvicted_restart = net.events().iter().any(|(o, e)| match e {
+        ClusterEvent::Restarted {
+            member,
+            previous_generation,
+            ..
+        } if *o == 1 && member.id == 3 => !convicted(*previous_generation),
+        _ => false,
+    });
+    assert!(unconvicted_restart);
+    // Only member 3 was ever declared Down; everyone is Alive in the end.
+    assert!(dead_events(&net).iter().all(|d| d.1 == 3));
+    assert!(net.member(3).me().generation > 1);
+    assert!(all_alive(&net, &[1, 2, 3, 4]));
+}
+
+/// With `remove_down_after` at 30 s (foca's default is 24 h), a Down member
+/// is forgotten 30 s after its conviction: `Removed`.
+#[test]
+fn a_down_member_is_removed_after_remove_down_after() {
+    let mut net = Net::new(15);
+    for id in 1..=4 {
+        let mut c = foca::Config::new_lan(std::num::NonZeroU32::new(4).unwrap());
+        c.remove_down_after = Some(Duration::from_secs(30));
+        net.add(FocaMember::with_config(Member::new(id, 1), c, id).unwrap());
+    }
+    net.join_all();
+    net.run_until(Timestamp::from_secs(5));
+    net.crash(4);
+    net.run_until(Timestamp::from_secs(70));
+    for o in 1..=3 {
+        let dead = net.first_change(o, 4, NodeState::Dead).expect("convicted");
+        let removed = net
+            .events()
             .iter()
-            .find(|m| m.0.id == 4)
-            .map(|m| m.0.generation),
-        Some(me.generation)
-    );
+            .find_map(|(w, e)| match e {
+                ClusterEvent::Removed { member, at } if *w == o && member.id == 4 => Some(*at),
+                _ => None,
+            })
+            .expect("removed");
+        assert_eq!(removed - dead, Duration::from_secs(30), "{o}");
+        assert_eq!(net.member(o).state_of(&4), None);
+        assert!(net.member(o).view_matches_foca());
+    }
 }
 
 fn scenario(seed: u64) -> (u64, Vec<(u64, ClusterEvent<u64>)>, u64) {
@@ -476,15 +579,25 @@ proptest! {
     #[test]
     fn hostile_well_formed_datagrams_never_panic(
         datagrams in prop::collection::vec(
-            (header_strategy(), prop::collection::vec(update_strategy(), 0..6), 0usize..4),
+            (
+                header_strategy(),
+                prop::collection::vec(update_strategy(), 0..6),
+                0usize..4,
+                (any::<prop::sample::Index>(), any::<u8>()),
+            ),
             1..8,
         ),
     ) {
         let mut net = cluster(13, 3);
         net.run_until(Timestamp::from_secs(3));
-        for (header, updates, cut) in datagrams {
+        for (header, updates, cut, (at, flip)) in datagrams {
             let mut bytes = encode_datagram(&header, &updates);
+            // Truncated, and one byte flipped (none when `flip` is 0).
             bytes.truncate(bytes.len() - cut.min(bytes.len()));
+            if !bytes.is_empty() {
+                let i = at.index(bytes.len());
+                bytes[i] ^= flip;
+            }
             let from = header.src.id;
             let _ = net.inject(from, 1, &bytes);
             net.run_for(Duration::from_millis(300));
