@@ -126,6 +126,36 @@ fn a_crash_is_declared_down_by_every_other_member_within_the_window() {
     assert!(all_alive(&net, &[1, 2, 3, 4]));
 }
 
+/// foca's WAN preset at N = 5: probe period 5 s, ack timeout 3 s, Down 30 s
+/// (`max(1, log10 5) * 6 * 5 s`) after the suspicion: every other member
+/// declares the crash down within [35 s - 1 ms, 2 (N - 1) * 5 + 5 + 30 + 5 =
+/// 80 s].
+#[test]
+fn the_wan_preset_declares_a_crash_down_within_its_window() {
+    let mut net = Net::new(16);
+    for id in 1..=5 {
+        net.add(FocaMember::wan(id, 1, 5, id));
+    }
+    net.join_all();
+    net.run_until(Timestamp::from_secs(30));
+    assert!(all_alive(&net, &[1, 2, 3, 4, 5]));
+    let crash = net.now();
+    net.crash(5);
+    net.run_until(Timestamp::from_secs(150));
+    for o in 1..=4 {
+        let d = net
+            .first_change(o, 5, NodeState::Dead)
+            .expect("declared down")
+            - crash;
+        eprintln!("foca WAN: {o} declared 5 down after {d:?}");
+        assert!(
+            d >= Duration::from_millis(34_999) && d <= Duration::from_secs(80),
+            "{o}: {d:?}"
+        );
+    }
+    assert!(dead_events(&net).iter().all(|d| d.1 == 5));
+}
+
 #[test]
 fn a_restarted_member_with_a_higher_generation_is_accepted() {
     let mut net = cluster(3, 5);
