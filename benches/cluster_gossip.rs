@@ -10,6 +10,10 @@
 //!   (one Ack on a 16 KB MTU) handled by a member that knows the same 1,000
 //!   members, every entry a strictly higher version (1,000 arrivals for 1,000
 //!   detectors) or every entry already known (a replay). Target: < 20 us.
+//! * `gossip_merge/digest_1000`: the pure digest merge
+//!   ([`merge`](failure_detector::cluster::gossip::merge)) of a 1,000-entry
+//!   digest into another over the same ids, each side newer for half of them
+//!   (news in both directions: 500 entries updated, 500 stale).
 //! * `gossip_round/1000`: a member's work per gossip round at N = 1,000: its
 //!   tick (version bump, 3 Syns encoded, registry tick) and its share of the
 //!   round's datagrams (3 Syns received and answered, 3 Acks received), which
@@ -22,9 +26,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use criterion::BatchSize;
 use criterion::{Criterion, Throughput};
 use failure_detector::Timestamp;
-use failure_detector::cluster::gossip::{GossipConfig, GossipMember};
+use failure_detector::cluster::gossip::{Digest, GossipConfig, GossipMember, Heartbeat};
 use failure_detector::cluster::wire::{put_header, put_varint};
 use failure_detector::cluster::{ClusterMember, Member};
 
@@ -121,6 +126,25 @@ fn codec(c: &mut Criterion) {
 fn merge(c: &mut Criterion) {
     let mut g = c.benchmark_group("gossip_merge");
     g.throughput(Throughput::Elements(N));
+    // Even ids newer on the left, odd ids newer on the right.
+    let left: Digest<u64> = (1..=N)
+        .map(|id| (id, Heartbeat::new(0, if id % 2 == 0 { 9 } else { 8 })))
+        .collect();
+    let right: Digest<u64> = (1..=N)
+        .map(|id| (id, Heartbeat::new(0, if id % 2 == 0 { 8 } else { 9 })))
+        .collect();
+    g.bench_function("digest_1000", |b| {
+        b.iter_batched_ref(
+            || left.clone(),
+            |into| {
+                black_box(failure_detector::cluster::gossip::merge(
+                    into,
+                    black_box(&right),
+                ))
+            },
+            BatchSize::SmallInput,
+        )
+    });
     let mut m = member(16_384, 3);
     let mut round = 3u64;
     let mut t = Timestamp::from_secs(3);
