@@ -122,6 +122,7 @@ pub(crate) fn put_ping<I: MemberId>(out: &mut Vec<u8>, reply: bool, sender: &Mem
     put_varint(out, seq);
 }
 
+#[inline(always)]
 fn read_entry<I: MemberId>(r: &mut Reader<'_>) -> Result<(I, Heartbeat), DecodeError> {
     let id = I::decode(r)?;
     let generation = r.varint()?;
@@ -135,6 +136,19 @@ pub(crate) fn decode<I: MemberId>(
     bytes: &[u8],
     mtu: usize,
     from: &I,
+) -> Result<Message<I>, DecodeError> {
+    decode_into(bytes, mtu, from, &mut Vec::new())
+}
+
+/// As [`decode`], reading a digest's entries into `buffer` (cleared first),
+/// whose allocation a Syn or Ack then takes over: give it back for the next
+/// datagram to decode without allocating. On an error `buffer` keeps its
+/// allocation, with whatever was read.
+pub(crate) fn decode_into<I: MemberId>(
+    bytes: &[u8],
+    mtu: usize,
+    from: &I,
+    buffer: &mut Vec<(I, Heartbeat)>,
 ) -> Result<Message<I>, DecodeError> {
     if bytes.len() > mtu {
         return Err(Reader::error_at(mtu, DecodeErrorKind::TooLong { mtu }));
@@ -177,25 +191,30 @@ pub(crate) fn decode<I: MemberId>(
                 });
             }
             let n = r.count("entries", 3)?;
-            let mut entries = Vec::with_capacity(n);
+            buffer.clear();
+            buffer.reserve(n);
             for _ in 0..n {
-                entries.push(read_entry(&mut r)?);
+                buffer.push(read_entry(&mut r)?);
             }
+            r.finish()?;
             Message::Gossip {
                 reply: kind == KIND_ACK,
                 sender,
                 version,
                 blocks,
-                entries,
+                entries: std::mem::take(buffer),
             }
         }
-        _ => Message::Ping {
-            reply: kind == KIND_PONG,
-            sender,
-            seq: r.varint()?,
-        },
+        _ => {
+            let seq = r.varint()?;
+            r.finish()?;
+            Message::Ping {
+                reply: kind == KIND_PONG,
+                sender,
+                seq,
+            }
+        }
     };
-    r.finish()?;
     Ok(msg)
 }
 
