@@ -14,7 +14,7 @@ use crate::cluster::event::{ClusterEvent, ClusterMember, Datagram, Doubt};
 use crate::cluster::guard::LocalGuard;
 use crate::cluster::id::{Member, MemberId};
 use crate::cluster::rng::SeededRng;
-use crate::cluster::wire::DecodeError;
+use crate::cluster::wire::{DecodeError, put_varint};
 use crate::detectors::FailureDetector;
 use crate::detectors::exponential::{ExponentialPhi, ExponentialPhiConfig};
 use crate::error::ConfigError;
@@ -117,6 +117,8 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     /// Reused buffers: a datagram's entries, the ids a Syn's sender lacks.
     entries: Vec<(I, Heartbeat)>,
     lacks: Vec<I>,
+    /// Reused buffer: the entries of the datagram being encoded.
+    body: Vec<u8>,
     out: VecDeque<Datagram<I>>,
     events: VecDeque<ClusterEvent<I>>,
 }
@@ -247,6 +249,7 @@ where
             arrivals: Vec::new(),
             entries: Vec::new(),
             lacks: Vec::new(),
+            body: Vec::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -1038,16 +1041,22 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             }
             budget -= budget / 2 - room;
         }
-        // Entries: `first` (what the other side lacks), then from the cursor.
-        let mut entries: Vec<(&I, Heartbeat)> = Vec::new();
+        // Entries: `first` (what the other side lacks), then from the cursor,
+        // written at once into `body` (each takes what it wrote off the budget).
+        let mut body = std::mem::take(&mut self.body);
+        body.clear();
+        let mut n = 0u64;
         for id in first {
             if let Some((id, k)) = self.members.get_key_value(id) {
-                let len = msg::entry_len(id, k.hb);
+                let start = body.len();
+                msg::put_entry(&mut body, id, k.hb);
+                let len = body.len() - start;
                 if len > budget {
+                    body.truncate(start);
                     break;
                 }
                 budget -= len;
-                entries.push((id, k.hb));
+                n += 1;
             }
         }
         let cursor = if reply {
@@ -1063,18 +1072,23 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             if k.state == NodeState::Dead || (skip_marked && self.members.is_marked(slot)) {
                 continue;
             }
-            let len = msg::entry_len(id, k.hb);
+            let start = body.len();
+            msg::put_entry(&mut body, id, k.hb);
+            let len = body.len() - start;
             if len > budget {
+                body.truncate(start);
                 next_cursor = Some(id.clone());
                 break;
             }
             budget -= len;
-            entries.push((id, k.hb));
+            n += 1;
         }
-        let mut out = Vec::with_capacity(mtu.min(prefix + 2 * COUNT_LEN + 64 * entries.len()));
-        msg::put_gossip(&mut out, reply, &self.me, self.version, &blocks, &entries);
-        drop(entries);
+        let mut out = Vec::with_capacity(mtu.min(prefix + 2 * COUNT_LEN + body.len() + 512));
+        msg::put_gossip_head(&mut out, reply, &self.me, self.version, &blocks);
+        put_varint(&mut out, n);
+        out.extend_from_slice(&body);
         drop(blocks);
+        self.body = body;
         if reply {
             self.ack_cursor = next_cursor;
         } else {

@@ -83,7 +83,9 @@ pub(crate) fn gossip_prefix_len<I: MemberId>(sender: &Member<I>, version: u64) -
     HEADER_LEN + sender.encoded_len() + varint_len(version)
 }
 
-/// Writes a Syn or Ack.
+/// Writes a Syn or Ack (the member writes its entries as it picks them:
+/// [`put_gossip_head`], the count, then each [`put_entry`]).
+#[cfg(test)]
 pub(crate) fn put_gossip<'a, I: MemberId + 'a>(
     out: &mut Vec<u8>,
     reply: bool,
@@ -91,6 +93,22 @@ pub(crate) fn put_gossip<'a, I: MemberId + 'a>(
     version: u64,
     blocks: &[(&'a I, Heartbeat, &'a [Member<I>])],
     entries: &[(&'a I, Heartbeat)],
+) {
+    put_gossip_head(out, reply, sender, version, blocks);
+    put_varint(out, entries.len() as u64);
+    for (id, hb) in entries {
+        put_entry(out, *id, *hb);
+    }
+}
+
+/// Writes a Syn or Ack up to its entries: the entry count and the entries
+/// ([`put_entry`]) follow.
+pub(crate) fn put_gossip_head<'a, I: MemberId + 'a>(
+    out: &mut Vec<u8>,
+    reply: bool,
+    sender: &Member<I>,
+    version: u64,
+    blocks: &[(&'a I, Heartbeat, &'a [Member<I>])],
 ) {
     put_header(out, if reply { KIND_ACK } else { KIND_SYN });
     sender.encode(out);
@@ -103,13 +121,11 @@ pub(crate) fn put_gossip<'a, I: MemberId + 'a>(
             m.encode(out);
         }
     }
-    put_varint(out, entries.len() as u64);
-    for (id, hb) in entries {
-        put_entry(out, *id, *hb);
-    }
 }
 
-fn put_entry<I: MemberId>(out: &mut Vec<u8>, id: &I, hb: Heartbeat) {
+/// Writes one member entry (`entry_len` bytes).
+#[inline]
+pub(crate) fn put_entry<I: MemberId>(out: &mut Vec<u8>, id: &I, hb: Heartbeat) {
     id.encode(out);
     put_varint(out, hb.generation);
     put_varint(out, hb.version);
