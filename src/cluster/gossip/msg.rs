@@ -124,7 +124,7 @@ pub(crate) fn put_gossip_head<'a, I: MemberId + 'a>(
 }
 
 /// Writes one member entry (`entry_len` bytes).
-#[inline]
+#[inline(always)]
 pub(crate) fn put_entry<I: MemberId>(out: &mut Vec<u8>, id: &I, hb: Heartbeat) {
     id.encode(out);
     put_varint(out, hb.generation);
