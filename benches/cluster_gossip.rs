@@ -9,7 +9,13 @@
 //! * `gossip_merge/1000_new` and `gossip_merge/1000_stale`: a 1,000-entry digest
 //!   (one Ack on a 16 KB MTU) handled by a member that knows the same 1,000
 //!   members, every entry a strictly higher version (1,000 arrivals for 1,000
-//!   detectors) or every entry already known (a replay). Target: < 20 us.
+//!   detectors) or every entry already known (a replay; time barely moves, so
+//!   no member's state changes: checked, as for `handle_syn_and_reply`).
+//!   Target: < 20 us.
+//! * `gossip_merge/digest_1000`: the pure digest merge
+//!   ([`merge`](failure_detector::cluster::gossip::merge)) of a 1,000-entry
+//!   digest into another over the same ids, each side newer for half of them
+//!   (news in both directions: 500 entries updated, 500 stale).
 //! * `gossip_round/1000`: a member's work per gossip round at N = 1,000: its
 //!   tick (version bump, 3 Syns encoded, registry tick) and its share of the
 //!   round's datagrams (3 Syns received and answered, 3 Acks received), which
@@ -22,11 +28,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use criterion::BatchSize;
 use criterion::{Criterion, Throughput};
-use failure_detector::Timestamp;
-use failure_detector::cluster::gossip::{GossipConfig, GossipMember};
+use failure_detector::cluster::gossip::{Digest, GossipConfig, GossipMember, Heartbeat};
 use failure_detector::cluster::wire::{put_header, put_varint};
 use failure_detector::cluster::{ClusterMember, Member};
+use failure_detector::{NodeState, Timestamp};
 
 const N: u64 = 1_000;
 const SYN: u8 = 0x01;
@@ -95,20 +102,23 @@ fn codec(c: &mut Criterion) {
     // A peer's full-MTU Syn with nothing new, and the Ack it gets back.
     let peer_syn = gossip(SYN, 1, 1, 1..=240, 1);
     assert!(peer_syn.len() <= 1400);
-    let mut t = 10_000u64; // ms
-    m.handle_datagram(&1, &peer_syn, Timestamp::from_millis(t))
-        .unwrap();
+    // Time moves 1 us per handled Syn: a few tenths of a second in all, so
+    // that no member falls silent for its detector (the members' states must
+    // not change while nothing new is heard; checked below).
+    let mut t = Timestamp::from_secs(10);
+    m.handle_datagram(&1, &peer_syn, t).unwrap();
     let ack = m.poll_datagram().unwrap().bytes;
     drain(&mut m);
+    let before = states(&m);
     g.throughput(Throughput::Elements(240));
     g.bench_function("handle_syn_and_reply", |b| {
         b.iter(|| {
-            t += 1;
-            m.handle_datagram(&1, black_box(&peer_syn), Timestamp::from_millis(t))
-                .unwrap();
+            t = t.saturating_add(Duration::from_micros(1));
+            m.handle_datagram(&1, black_box(&peer_syn), t).unwrap();
             black_box(m.poll_datagram());
         })
     });
+    assert_eq!(states(&m), before);
     g.throughput(Throughput::Elements(
         m.bench_decode(&0, &ack).unwrap() as u64
     ));
@@ -121,6 +131,25 @@ fn codec(c: &mut Criterion) {
 fn merge(c: &mut Criterion) {
     let mut g = c.benchmark_group("gossip_merge");
     g.throughput(Throughput::Elements(N));
+    // Even ids newer on the left, odd ids newer on the right.
+    let left: Digest<u64> = (1..=N)
+        .map(|id| (id, Heartbeat::new(0, if id % 2 == 0 { 9 } else { 8 })))
+        .collect();
+    let right: Digest<u64> = (1..=N)
+        .map(|id| (id, Heartbeat::new(0, if id % 2 == 0 { 8 } else { 9 })))
+        .collect();
+    g.bench_function("digest_1000", |b| {
+        b.iter_batched_ref(
+            || left.clone(),
+            |into| {
+                black_box(failure_detector::cluster::gossip::merge(
+                    into,
+                    black_box(&right),
+                ))
+            },
+            BatchSize::SmallInput,
+        )
+    });
     let mut m = member(16_384, 3);
     let mut round = 3u64;
     let mut t = Timestamp::from_secs(3);
@@ -139,12 +168,19 @@ fn merge(c: &mut Criterion) {
             total
         })
     });
+    let before = states(&m);
+    assert!(before.iter().all(|(_, s)| *s == NodeState::Alive));
+    // A replay of the last digest. Time moves 100 ns per replay, a few
+    // hundredths of a second in all: far less than the members' detectors
+    // (fitted to 10 ms arrivals above) take to suspect them, so every entry
+    // stays a stale entry of an Alive member (checked below), rather than
+    // the members dying, being removed, and rejoining mid-benchmark.
     let stale = gossip(ACK, 1, round, 1..=N, round);
     g.bench_function("1000_stale", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                t = t.saturating_add(Duration::from_millis(10));
+                t = t.saturating_add(Duration::from_nanos(100));
                 let start = Instant::now();
                 m.handle_datagram(&1, black_box(&stale), t).unwrap();
                 total += start.elapsed();
@@ -153,7 +189,16 @@ fn merge(c: &mut Criterion) {
             total
         })
     });
+    assert_eq!(states(&m), before);
     g.finish();
+}
+
+/// What `m` knows of each member: a "nothing new" benchmark must leave it as
+/// it found it (no state changed while it measured).
+fn states(m: &GossipMember<u64>) -> Vec<(Member<u64>, NodeState)> {
+    let members = m.members();
+    assert_eq!(members.len() as u64, N);
+    members
 }
 
 fn round(c: &mut Criterion) {

@@ -35,9 +35,11 @@ macro_rules! varint_id {
         /// A varint: 1 byte below 128, at most
         #[doc = concat!("`", stringify!($t), "::BITS.div_ceil(7)` bytes.")]
         impl MemberId for $t {
+            #[inline]
             fn encode(&self, out: &mut Vec<u8>) {
                 put_varint(out, u64::from(*self));
             }
+            #[inline(always)]
             fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 let at = input.offset();
                 let v = input.varint()?;
@@ -45,6 +47,7 @@ macro_rules! varint_id {
                     Reader::error_at(at, DecodeErrorKind::OutOfRange { what: "member id" })
                 })
             }
+            #[inline]
             fn encoded_len(&self) -> usize {
                 varint_len(u64::from(*self))
             }

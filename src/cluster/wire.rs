@@ -113,11 +113,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The offset of the next byte to read.
+    #[inline]
     pub fn offset(&self) -> usize {
         self.pos
     }
 
     /// Bytes not yet read.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -157,6 +159,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A fixed-size array.
+    #[inline]
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let mut a = [0; N];
         a.copy_from_slice(self.bytes(N)?);
@@ -164,16 +167,22 @@ impl<'a> Reader<'a> {
     }
 
     /// An unsigned LEB128 varint of at most 64 bits, refusing overlong forms.
-    #[inline]
+    #[inline(always)]
     pub fn varint(&mut self) -> Result<u64, DecodeError> {
-        // Fast path: one byte (every value below 128).
-        if let Some(&b) = self.buf.get(self.pos)
-            && b < 0x80
-        {
-            self.pos += 1;
-            return Ok(u64::from(b));
+        // Fast paths: one byte (every value below 128), two bytes (below
+        // 16,384; a second byte of zero would be overlong: the slow path
+        // refuses it).
+        match self.buf.get(self.pos..) {
+            Some(&[b, ..]) if b < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b))
+            }
+            Some(&[b0, b1, ..]) if b1 < 0x80 && b1 != 0 => {
+                self.pos += 2;
+                Ok(u64::from(b0 & 0x7F) | u64::from(b1) << 7)
+            }
+            _ => self.varint_slow(),
         }
-        self.varint_slow()
     }
 
     #[cold]
@@ -208,6 +217,7 @@ impl<'a> Reader<'a> {
     /// A count of items that each take at least `min_item_bytes` bytes, checked
     /// against what remains, so a forged count never makes the decoder allocate
     /// or loop beyond the datagram.
+    #[inline]
     pub fn count(
         &mut self,
         what: &'static str,
@@ -226,6 +236,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Succeeds if every byte was read.
+    #[inline]
     pub fn finish(&self) -> Result<(), DecodeError> {
         if self.remaining() == 0 {
             Ok(())
@@ -253,6 +264,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Appends an unsigned LEB128 varint.
+#[inline]
 pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -262,6 +274,7 @@ pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// The bytes [`put_varint`] writes for `v` (1 to 10).
+#[inline]
 pub const fn varint_len(v: u64) -> usize {
     let bits = 64 - (v | 1).leading_zeros() as usize;
     bits.div_ceil(7)

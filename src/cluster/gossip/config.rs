@@ -174,8 +174,10 @@ pub struct GossipConfig {
     /// Ethernet frame with IP and UDP headers; memberlist's `UDPBufferSize` is
     /// 1,400 too); [`MIN_MTU`] (128) to [`MAX_MTU`] (65,507).
     pub mtu: usize,
-    /// The seed of the member's random choices (gossip targets). Default 0; any
-    /// value. Give each member its own (its id, say) so they do not pick alike.
+    /// The seed of the member's random choices (gossip targets), and of the
+    /// hashing of ids in its in-memory indexes (which never affects outputs).
+    /// Default 0; any value. Give each member its own (its id, say) so they do
+    /// not pick alike; a secret one makes colliding ids harder to forge.
     pub seed: u64,
     /// The observer mode (`Some`), or plain gossip judging (`None`, the
     /// default): see [`ObserverConfig`].

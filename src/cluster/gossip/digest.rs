@@ -60,7 +60,55 @@ pub type Digest<I> = BTreeMap<I, Heartbeat>;
 /// changed. The merge is a join on a semilattice: commutative, associative and
 /// idempotent, so gossip in any order, repeated or replayed, converges to the
 /// same digest.
+///
+/// Cost: when `from` is not much smaller than `into`, one ordered pass over
+/// both (the maps are sorted by id), plus the insertion of the ids `into`
+/// lacks; a few entries into a large digest are looked up one by one.
 pub fn merge<I: Ord + Clone>(into: &mut Digest<I>, from: &Digest<I>) -> usize {
+    if from.len().saturating_mul(8) < into.len() {
+        return merge_by_lookup(into, from);
+    }
+    let mut changed = 0;
+    let mut missing: Vec<(&I, Heartbeat)> = Vec::new();
+    let mut theirs = from.iter().peekable();
+    for (id, known) in into.iter_mut() {
+        while let Some((fid, &hb)) = theirs.next_if(|(fid, _)| *fid < id) {
+            missing.push((fid, hb));
+        }
+        if let Some((_, &hb)) = theirs.next_if(|(fid, _)| *fid == id)
+            && hb > *known
+        {
+            *known = hb;
+            changed += 1;
+        }
+        if theirs.peek().is_none() {
+            break;
+        }
+    }
+    missing.extend(theirs.map(|(id, &hb)| (id, hb)));
+    changed += missing.len();
+    if missing.len() > into.len() / 4 {
+        // Many new ids: rebuild from one ordered merge of the two sequences
+        // (linear), rather than insert each.
+        let mut old = std::mem::take(into).into_iter().peekable();
+        let mut merged = Vec::with_capacity(old.len() + missing.len());
+        for (id, hb) in missing {
+            while let Some(e) = old.next_if(|(o, _)| o < id) {
+                merged.push(e);
+            }
+            merged.push((id.clone(), hb));
+        }
+        merged.extend(old);
+        *into = merged.into_iter().collect();
+    } else {
+        for (id, hb) in missing {
+            into.insert(id.clone(), hb);
+        }
+    }
+    changed
+}
+
+fn merge_by_lookup<I: Ord + Clone>(into: &mut Digest<I>, from: &Digest<I>) -> usize {
     let mut changed = 0;
     for (id, &hb) in from {
         match into.get_mut(id) {
@@ -99,6 +147,29 @@ mod tests {
     }
 
     proptest! {
+        /// Both strategies (one ordered pass, lookups) agree with each other
+        /// and with the definition, at every size ratio.
+        #[test]
+        fn merge_matches_its_definition(
+            a in proptest::collection::btree_map(0u16..400, (0u64..3, 0u64..5), 0..300),
+            b in proptest::collection::btree_map(0u16..400, (0u64..3, 0u64..5), 0..300),
+        ) {
+            let a: Digest<u16> = a.into_iter().map(|(i, (g, v))| (i, Heartbeat::new(g, v))).collect();
+            let b: Digest<u16> = b.into_iter().map(|(i, (g, v))| (i, Heartbeat::new(g, v))).collect();
+            let mut expected = a.clone();
+            for (id, hb) in &b {
+                let e = expected.entry(*id).or_insert(*hb);
+                *e = (*e).max(*hb);
+            }
+            let changes = b.iter().filter(|(id, hb)| a.get(*id).is_none_or(|k| *hb > k)).count();
+            let mut joined = a.clone();
+            prop_assert_eq!(merge(&mut joined, &b), changes);
+            prop_assert_eq!(&joined, &expected);
+            let mut looked_up = a.clone();
+            prop_assert_eq!(merge_by_lookup(&mut looked_up, &b), changes);
+            prop_assert_eq!(&looked_up, &expected);
+        }
+
         #[test]
         fn merge_is_commutative_associative_idempotent(
             a in digest(), b in digest(), c in digest()

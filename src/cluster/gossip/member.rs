@@ -1,20 +1,20 @@
 //! [`GossipMember`]: the state machine.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::hash::BuildHasherDefault;
 use std::time::Duration;
 
 use super::config::{GossipConfig, ObserverConfig};
 use super::digest::{Heartbeat, News, classify};
+use super::hash::FxBuild;
 use super::msg::{self, BlockMsg, COUNT_LEN, Message};
 use super::ring;
+use super::table::Table;
 use crate::cluster::MAX_SEEDS;
 use crate::cluster::event::{ClusterEvent, ClusterMember, Datagram, Doubt};
 use crate::cluster::guard::LocalGuard;
 use crate::cluster::id::{Member, MemberId};
 use crate::cluster::rng::SeededRng;
-use crate::cluster::wire::DecodeError;
+use crate::cluster::wire::{DecodeError, put_varint};
 use crate::detectors::FailureDetector;
 use crate::detectors::exponential::{ExponentialPhi, ExponentialPhiConfig};
 use crate::error::ConfigError;
@@ -23,9 +23,10 @@ use crate::registry::{
 };
 use crate::time::Timestamp;
 
-/// The registry's hasher: SipHash with fixed keys, so that shard and heap order,
-/// and so the order of events, depend on the inputs only.
-type Fixed = BuildHasherDefault<DefaultHasher>;
+/// The registry's hasher: deterministic (seeded by the config's seed), so
+/// that everything the registry does depends on the inputs only; one
+/// multiplication per word of the id (the registry mixes the hash itself).
+type Fixed = FxBuild;
 
 /// How long an observer's empty record is still gossiped after it changed, in
 /// gossip intervals (so that a cleared flag reaches everyone).
@@ -95,7 +96,8 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     guard: LocalGuard,
     registry: Registry<I, D, Fixed>,
     registry_events: EventReceiver<I>,
-    members: BTreeMap<I, Known>,
+    /// Looked up by hash, iterated in id order.
+    members: Table<I, Known>,
     /// Removed ids: the generation removed and the end of the quarantine.
     quarantine: BTreeMap<I, (u64, Timestamp)>,
     quarantine_queue: BTreeSet<(Timestamp, I)>,
@@ -112,6 +114,11 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     observers: Option<Observers<I>>,
     /// Arrivals of the datagram being handled, applied in one batch.
     arrivals: Vec<(I, Timestamp)>,
+    /// Reused buffers: a datagram's entries, the ids a Syn's sender lacks.
+    entries: Vec<(I, Heartbeat)>,
+    lacks: Vec<I>,
+    /// Reused buffer: the entries of the datagram being encoded.
+    body: Vec<u8>,
     out: VecDeque<Datagram<I>>,
     events: VecDeque<ClusterEvent<I>>,
 }
@@ -204,8 +211,11 @@ where
             .with_removal_grace(Duration::MAX)
             .with_shards(1)
             .with_max_nodes(Some(config.max_members));
-        let (registry, registry_events) =
-            Registry::with_factory_and_hasher(rc, move |_: &I| detector.clone(), Fixed::default())?;
+        let (registry, registry_events) = Registry::with_factory_and_hasher(
+            rc,
+            move |_: &I| detector.clone(),
+            FxBuild::new(config.seed),
+        )?;
         Ok(GossipMember {
             rng: SeededRng::new(config.seed),
             guard: LocalGuard::new(config.guard, config.gossip_interval),
@@ -223,7 +233,7 @@ where
             version: 0,
             registry,
             registry_events,
-            members: BTreeMap::new(),
+            members: Table::new(config.seed),
             quarantine: BTreeMap::new(),
             quarantine_queue: BTreeSet::new(),
             tombstones: BTreeSet::new(),
@@ -237,6 +247,9 @@ where
             n_dead: 0,
             ignored: 0,
             arrivals: Vec::new(),
+            entries: Vec::new(),
+            lacks: Vec::new(),
+            body: Vec::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -297,7 +310,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
     /// would send next (advancing its digest cursor), for the benchmarks.
     #[doc(hidden)]
     pub fn bench_encode_syn(&mut self) -> Vec<u8> {
-        self.encode_gossip(false, &[], None)
+        self.encode_gossip(false, &[], false)
     }
 
     /// Not part of the API (no semver promise): decodes `bytes` as received
@@ -577,7 +590,8 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         if *id == self.me.id {
             return;
         }
-        let known = self.members.get(id).map(|k| k.hb);
+        let slot = self.members.find(id);
+        let known = slot.and_then(|s| self.members.at(s)).map(|k| k.hb);
         match classify(known, hb) {
             News::Stale => {}
             News::New => {
@@ -622,7 +636,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 self.reevaluate(id, now);
             }
             News::Newer => {
-                if let Some(k) = self.members.get_mut(id) {
+                if let Some(k) = slot.and_then(|s| self.members.at_mut(s)) {
                     k.hb = hb;
                 }
                 if self.observers.is_none() {
@@ -694,6 +708,29 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 });
                 self.reevaluate(id, now);
             }
+        }
+    }
+
+    /// Applies a digest's entries: [`learn`](Self::learn) for each, with the
+    /// common cases done inline (one lookup, nothing else): a stale entry, and
+    /// in plain mode a newer version of the same generation (an arrival).
+    fn learn_all(&mut self, entries: &[(I, Heartbeat)], now: Timestamp) {
+        let plain = self.observers.is_none();
+        for (id, hb) in entries {
+            // This member is never in `members`: its own id goes to `learn`.
+            if let Some(k) = self.members.find(id).and_then(|s| self.members.at_mut(s)) {
+                if plain && hb.generation == k.hb.generation {
+                    if hb.version > k.hb.version {
+                        k.hb = *hb;
+                        self.arrivals.push((id.clone(), now));
+                    }
+                    continue;
+                }
+                if *hb <= k.hb {
+                    continue;
+                }
+            }
+            self.learn(id, *hb, now);
         }
     }
 
@@ -909,7 +946,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         self.version += 1;
         let mut live = Vec::new();
         let mut unreachable = Vec::new();
-        for (id, k) in &self.members {
+        for (id, k) in self.members.iter() {
             if k.state == NodeState::Alive {
                 live.push(id.clone());
             } else {
@@ -941,7 +978,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             }
         }
         for to in targets {
-            let bytes = self.encode_gossip(false, &[], None);
+            let bytes = self.encode_gossip(false, &[], false);
             self.out.push_back(Datagram { to, bytes });
         }
         if let Some(o) = self.observers.as_ref() {
@@ -957,8 +994,9 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         }
     }
 
-    /// Encodes a Syn (or an Ack listing `first` before the rest), within the MTU.
-    fn encode_gossip(&mut self, reply: bool, first: &[I], skip: Option<&BTreeSet<I>>) -> Vec<u8> {
+    /// Encodes a Syn (or an Ack listing `first` before the rest, and none of the
+    /// members marked in the table if `skip_marked`), within the MTU.
+    fn encode_gossip(&mut self, reply: bool, first: &[I], skip_marked: bool) -> Vec<u8> {
         let mtu = self.config.mtu;
         let prefix = msg::gossip_prefix_len(&self.me, self.version);
         let mut budget = mtu.saturating_sub(prefix + 2 * COUNT_LEN);
@@ -1003,16 +1041,22 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             }
             budget -= budget / 2 - room;
         }
-        // Entries: `first` (what the other side lacks), then from the cursor.
-        let mut entries: Vec<(&I, Heartbeat)> = Vec::new();
+        // Entries: `first` (what the other side lacks), then from the cursor,
+        // written at once into `body` (each takes what it wrote off the budget).
+        let mut body = std::mem::take(&mut self.body);
+        body.clear();
+        let mut n = 0u64;
         for id in first {
             if let Some((id, k)) = self.members.get_key_value(id) {
-                let len = msg::entry_len(id, k.hb);
+                let start = body.len();
+                msg::put_entry(&mut body, id, k.hb);
+                let len = body.len() - start;
                 if len > budget {
+                    body.truncate(start);
                     break;
                 }
                 budget -= len;
-                entries.push((id, k.hb));
+                n += 1;
             }
         }
         let cursor = if reply {
@@ -1020,31 +1064,31 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         } else {
             &self.syn_cursor
         };
-        let iter = match cursor {
-            Some(c) => Box::new(
-                self.members
-                    .range(c.clone()..)
-                    .chain(self.members.range(..c.clone())),
-            ) as Box<dyn Iterator<Item = (&I, &Known)>>,
-            None => Box::new(self.members.iter()),
-        };
         let mut next_cursor = None;
-        for (id, k) in iter {
-            if k.state == NodeState::Dead || skip.is_some_and(|s| s.contains(id)) {
+        for (id, &slot) in self.members.rotation(cursor.as_ref()) {
+            let Some(k) = self.members.at(slot) else {
+                continue;
+            };
+            if k.state == NodeState::Dead || (skip_marked && self.members.is_marked(slot)) {
                 continue;
             }
-            let len = msg::entry_len(id, k.hb);
+            let start = body.len();
+            msg::put_entry(&mut body, id, k.hb);
+            let len = body.len() - start;
             if len > budget {
+                body.truncate(start);
                 next_cursor = Some(id.clone());
                 break;
             }
             budget -= len;
-            entries.push((id, k.hb));
+            n += 1;
         }
-        let mut out = Vec::with_capacity(mtu.min(prefix + 2 * COUNT_LEN + 64 * entries.len()));
-        msg::put_gossip(&mut out, reply, &self.me, self.version, &blocks, &entries);
-        drop(entries);
+        let mut out = Vec::with_capacity(mtu.min(prefix + 2 * COUNT_LEN + body.len() + 512));
+        msg::put_gossip_head(&mut out, reply, &self.me, self.version, &blocks);
+        put_varint(&mut out, n);
+        out.extend_from_slice(&body);
         drop(blocks);
+        self.body = body;
         if reply {
             self.ack_cursor = next_cursor;
         } else {
@@ -1066,33 +1110,41 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 entries,
             } => {
                 self.learn(&sender.id, Heartbeat::new(sender.generation, version), now);
-                for (id, hb) in &entries {
-                    self.learn(id, *hb, now);
-                }
+                self.learn_all(&entries, now);
                 self.flush_arrivals(now);
                 for b in blocks {
                     self.learn_block(b, now);
                 }
                 if !reply {
-                    // Push-pull: reply with what the sender lacks first.
-                    let mut lacks = Vec::new();
-                    let mut listed = BTreeSet::new();
+                    // Push-pull: reply with what the sender lacks first, then
+                    // others it did not list (marked in the table).
+                    let mut lacks = std::mem::take(&mut self.lacks);
+                    lacks.clear();
+                    self.members.clear_marks();
                     for (id, hb) in &entries {
-                        listed.insert(id.clone());
-                        if let Some(k) = self.members.get(id)
+                        let Some(slot) = self.members.find(id) else {
+                            continue;
+                        };
+                        self.members.mark_at(slot);
+                        if let Some(k) = self.members.at(slot)
                             && k.state != NodeState::Dead
                             && k.hb > *hb
                         {
                             lacks.push(id.clone());
                         }
                     }
-                    listed.insert(sender.id.clone());
-                    let bytes = self.encode_gossip(true, &lacks, Some(&listed));
+                    self.members.mark(&sender.id);
+                    let bytes = self.encode_gossip(true, &lacks, true);
+                    self.lacks = lacks;
                     self.out.push_back(Datagram {
                         to: from.clone(),
                         bytes,
                     });
                 }
+                // The buffer serves the next datagram.
+                let mut entries = entries;
+                entries.clear();
+                self.entries = entries;
             }
             Message::Ping {
                 reply: false, seq, ..
@@ -1142,7 +1194,7 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
             }
         }
         for s in self.seeds.clone() {
-            let bytes = self.encode_gossip(false, &[], None);
+            let bytes = self.encode_gossip(false, &[], false);
             self.out.push_back(Datagram { to: s, bytes });
         }
         self.end(now);
@@ -1154,7 +1206,8 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
         bytes: &[u8],
         now: Timestamp,
     ) -> Result<(), DecodeError> {
-        let message = msg::decode::<I>(bytes, self.config.mtu, from)?;
+        // Decoded (and so validated) in full before anything changes.
+        let message = msg::decode_into::<I>(bytes, self.config.mtu, from, &mut self.entries)?;
         let now = self.begin(now);
         self.apply(from, message, now);
         self.end(now);

@@ -83,7 +83,9 @@ pub(crate) fn gossip_prefix_len<I: MemberId>(sender: &Member<I>, version: u64) -
     HEADER_LEN + sender.encoded_len() + varint_len(version)
 }
 
-/// Writes a Syn or Ack.
+/// Writes a Syn or Ack (the member writes its entries as it picks them:
+/// [`put_gossip_head`], the count, then each [`put_entry`]).
+#[cfg(test)]
 pub(crate) fn put_gossip<'a, I: MemberId + 'a>(
     out: &mut Vec<u8>,
     reply: bool,
@@ -91,6 +93,22 @@ pub(crate) fn put_gossip<'a, I: MemberId + 'a>(
     version: u64,
     blocks: &[(&'a I, Heartbeat, &'a [Member<I>])],
     entries: &[(&'a I, Heartbeat)],
+) {
+    put_gossip_head(out, reply, sender, version, blocks);
+    put_varint(out, entries.len() as u64);
+    for (id, hb) in entries {
+        put_entry(out, *id, *hb);
+    }
+}
+
+/// Writes a Syn or Ack up to its entries: the entry count and the entries
+/// ([`put_entry`]) follow.
+pub(crate) fn put_gossip_head<'a, I: MemberId + 'a>(
+    out: &mut Vec<u8>,
+    reply: bool,
+    sender: &Member<I>,
+    version: u64,
+    blocks: &[(&'a I, Heartbeat, &'a [Member<I>])],
 ) {
     put_header(out, if reply { KIND_ACK } else { KIND_SYN });
     sender.encode(out);
@@ -103,13 +121,11 @@ pub(crate) fn put_gossip<'a, I: MemberId + 'a>(
             m.encode(out);
         }
     }
-    put_varint(out, entries.len() as u64);
-    for (id, hb) in entries {
-        put_entry(out, *id, *hb);
-    }
 }
 
-fn put_entry<I: MemberId>(out: &mut Vec<u8>, id: &I, hb: Heartbeat) {
+/// Writes one member entry (`entry_len` bytes).
+#[inline(always)]
+pub(crate) fn put_entry<I: MemberId>(out: &mut Vec<u8>, id: &I, hb: Heartbeat) {
     id.encode(out);
     put_varint(out, hb.generation);
     put_varint(out, hb.version);
@@ -122,6 +138,7 @@ pub(crate) fn put_ping<I: MemberId>(out: &mut Vec<u8>, reply: bool, sender: &Mem
     put_varint(out, seq);
 }
 
+#[inline(always)]
 fn read_entry<I: MemberId>(r: &mut Reader<'_>) -> Result<(I, Heartbeat), DecodeError> {
     let id = I::decode(r)?;
     let generation = r.varint()?;
@@ -135,6 +152,19 @@ pub(crate) fn decode<I: MemberId>(
     bytes: &[u8],
     mtu: usize,
     from: &I,
+) -> Result<Message<I>, DecodeError> {
+    decode_into(bytes, mtu, from, &mut Vec::new())
+}
+
+/// As [`decode`], reading a digest's entries into `buffer` (cleared first),
+/// whose allocation a Syn or Ack then takes over: give it back for the next
+/// datagram to decode without allocating. On an error `buffer` keeps its
+/// allocation, with whatever was read.
+pub(crate) fn decode_into<I: MemberId>(
+    bytes: &[u8],
+    mtu: usize,
+    from: &I,
+    buffer: &mut Vec<(I, Heartbeat)>,
 ) -> Result<Message<I>, DecodeError> {
     if bytes.len() > mtu {
         return Err(Reader::error_at(mtu, DecodeErrorKind::TooLong { mtu }));
@@ -177,25 +207,30 @@ pub(crate) fn decode<I: MemberId>(
                 });
             }
             let n = r.count("entries", 3)?;
-            let mut entries = Vec::with_capacity(n);
+            buffer.clear();
+            buffer.reserve(n);
             for _ in 0..n {
-                entries.push(read_entry(&mut r)?);
+                buffer.push(read_entry(&mut r)?);
             }
+            r.finish()?;
             Message::Gossip {
                 reply: kind == KIND_ACK,
                 sender,
                 version,
                 blocks,
-                entries,
+                entries: std::mem::take(buffer),
             }
         }
-        _ => Message::Ping {
-            reply: kind == KIND_PONG,
-            sender,
-            seq: r.varint()?,
-        },
+        _ => {
+            let seq = r.varint()?;
+            r.finish()?;
+            Message::Ping {
+                reply: kind == KIND_PONG,
+                sender,
+                seq,
+            }
+        }
     };
-    r.finish()?;
     Ok(msg)
 }
 
