@@ -258,3 +258,35 @@ fn a_flood_of_joins_is_answered_within_a_budget() {
     m.handle_datagram(&9, &join(9), now).unwrap();
     assert_eq!(syncs(&mut m, Some(9)), one);
 }
+
+/// A gossip Syn can be a few bytes and its answer fills an MTU: forged Syns get
+/// at most `MAX_REPLIES_PER_INTERVAL` answers per gossip interval; their news is
+/// still merged, and the budget refills the next interval.
+#[test]
+fn a_flood_of_syns_is_answered_within_a_budget() {
+    use failure_detector::cluster::gossip::MAX_REPLIES_PER_INTERVAL;
+    let mut m = GossipMember::new(Member::new(ME, 7), GossipConfig::new().with_seed(5)).unwrap();
+    let syn = |sender: u64, version: u64| {
+        let mut out = Vec::new();
+        put_header(&mut out, 0x01);
+        for v in [sender, 1, version, 0, 0] {
+            put_varint(&mut out, v); // sender#1 at `version`, no records, no entries
+        }
+        out
+    };
+    let now = Timestamp::from_secs(10);
+    let mut answers = 0;
+    for i in 0..500u64 {
+        m.handle_datagram(&(2 + i % 4), &syn(2 + i % 4, i + 1), now)
+            .unwrap();
+        answers += std::iter::from_fn(|| m.poll_datagram())
+            .filter(|d| d.bytes[2] == 0x02)
+            .count();
+    }
+    assert_eq!(answers, MAX_REPLIES_PER_INTERVAL);
+    assert_eq!(m.replies_throttled(), 500 - MAX_REPLIES_PER_INTERVAL as u64);
+    assert_eq!(m.members().len(), 4, "the news was merged all the same");
+    let later = now.saturating_add(std::time::Duration::from_secs(1));
+    m.handle_datagram(&2, &syn(2, 1_000), later).unwrap();
+    assert!(std::iter::from_fn(|| m.poll_datagram()).any(|d| d.to == 2 && d.bytes[2] == 0x02));
+}

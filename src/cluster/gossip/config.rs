@@ -13,6 +13,13 @@ pub const MAX_MEMBERS: usize = 1 << 20;
 /// The largest [`fanout`](GossipConfig::fanout).
 pub const MAX_FANOUT: usize = 32;
 
+/// The most Syns a member answers per gossip interval. A Syn can be a few bytes
+/// and its answer fills an MTU, so without a budget forged Syns would make a
+/// member an amplifier; a member normally receives about `fanout` Syns a round,
+/// so 64 leaves room for bursts. Syns past the budget are still merged, only not
+/// answered (the sender learns the news from later rounds).
+pub const MAX_REPLIES_PER_INTERVAL: usize = 64;
+
 /// The largest [`monitored_by`](ObserverConfig::monitored_by), which is also the
 /// most subjects one observer may flag in one reachability record.
 pub const MAX_OBSERVERS: usize = 64;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
-use super::config::{GossipConfig, ObserverConfig};
+use super::config::{GossipConfig, MAX_REPLIES_PER_INTERVAL, ObserverConfig};
 use super::digest::{Heartbeat, News, classify};
 use super::hash::FxBuild;
 use super::msg::{self, BlockMsg, COUNT_LEN, Message};
@@ -111,6 +111,10 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     n_suspect: usize,
     n_dead: usize,
     ignored: u64,
+    /// Syns this member may still answer in this interval, and when that refills.
+    replies_left: usize,
+    replies_refill_at: Timestamp,
+    replies_throttled: u64,
     observers: Option<Observers<I>>,
     /// Arrivals of the datagram being handled, applied in one batch.
     arrivals: Vec<(I, Timestamp)>,
@@ -246,6 +250,9 @@ where
             n_suspect: 0,
             n_dead: 0,
             ignored: 0,
+            replies_left: MAX_REPLIES_PER_INTERVAL,
+            replies_refill_at: Timestamp::ZERO,
+            replies_throttled: 0,
             arrivals: Vec::new(),
             entries: Vec::new(),
             lacks: Vec::new(),
@@ -283,6 +290,12 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
     /// members were already tracked.
     pub fn ignored(&self) -> u64 {
         self.ignored
+    }
+
+    /// Syns merged but not answered because this member had already answered
+    /// [`MAX_REPLIES_PER_INTERVAL`] in the interval.
+    pub fn replies_throttled(&self) -> u64 {
+        self.replies_throttled
     }
 
     /// What this member's detector of `id` holds (statistics, suspicion,
@@ -332,6 +345,10 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             self.events.push_back(e);
         }
         self.now = now;
+        if now >= self.replies_refill_at {
+            self.replies_left = MAX_REPLIES_PER_INTERVAL;
+            self.replies_refill_at = now.saturating_add(self.config.gossip_interval);
+        }
         if self.next_round.is_none() {
             self.next_round = Some(now.saturating_add(self.config.gossip_interval));
         }
@@ -1115,7 +1132,10 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 for b in blocks {
                     self.learn_block(b, now);
                 }
-                if !reply {
+                if !reply && self.replies_left == 0 {
+                    self.replies_throttled += 1;
+                } else if !reply {
+                    self.replies_left -= 1;
                     // Push-pull: reply with what the sender lacks first, then
                     // others it did not list (marked in the table).
                     let mut lacks = std::mem::take(&mut self.lacks);

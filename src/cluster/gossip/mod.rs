@@ -53,7 +53,10 @@
 //!   unreachable member with probability `unreachable / (live + 1)`, plus a seed
 //!   when it knows no live member (Cassandra's `GossipTask`). The receiver merges
 //!   the digest and answers (Ack) with what the sender lacks: the entries it
-//!   holds newer than the digest listed, then others (push-pull).
+//!   holds newer than the digest listed, then others (push-pull). A member
+//!   answers at most [`MAX_REPLIES_PER_INTERVAL`] (64) Syns per interval, so
+//!   forged Syns cannot make it an amplifier; Syns past that are merged, not
+//!   answered.
 //! * **Merge** ([`digest`]). A higher `(generation, version)` wins. Only a
 //!   strictly higher version in the same generation is an *arrival* for that
 //!   member's detector, dated when the datagram is handled; a higher generation
@@ -138,7 +141,8 @@ mod ring;
 mod table;
 
 pub use config::{
-    GossipConfig, MAX_FANOUT, MAX_MEMBERS, MAX_OBSERVERS, ObserverConfig, VerdictPolicy,
+    GossipConfig, MAX_FANOUT, MAX_MEMBERS, MAX_OBSERVERS, MAX_REPLIES_PER_INTERVAL, ObserverConfig,
+    VerdictPolicy,
 };
 pub use digest::{Digest, Heartbeat, News, classify, merge};
 pub use member::GossipMember;
