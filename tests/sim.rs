@@ -537,3 +537,73 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
             .is_err()
     );
 }
+
+/// Runs 1,000 members for 10 simulated minutes, printing the wall time of
+/// each simulated minute and the report.
+fn thousand_for_ten_minutes<M: ClusterMember<u64> + 'static>(name: &str, make: fn(u64, u64) -> M) {
+    use std::time::Instant;
+    let start = Instant::now();
+    let mut sim = cluster(1, 1_000, make);
+    for minute in 1..=10 {
+        sim.run_until(Timestamp::from_secs(60 * minute)).unwrap();
+        println!(
+            "{name}: {minute} simulated minutes after {:.1} s wall, {} datagrams delivered",
+            start.elapsed().as_secs_f64(),
+            sim.datagrams_delivered()
+        );
+    }
+    let wall = start.elapsed();
+    let r = sim.report();
+    println!(
+        "{name}: N = 1,000 x 600 s in {:.1} s wall; {} datagrams delivered, {:.0} ns each (members' work included); trace {:016x}\n{r}",
+        wall.as_secs_f64(),
+        r.delivered,
+        wall.as_nanos() as f64 / r.delivered as f64,
+        sim.trace_hash()
+    );
+    assert_eq!(r.members, 1_000);
+}
+
+/// The speed figure of the issue for SWIM: N = 1,000 at the default (LAN)
+/// config for 10 simulated minutes. Prints wall times; asserts only behaviour.
+/// Run it in release:
+/// `cargo test --release --test sim -- --ignored --nocapture thousand_swim`.
+#[test]
+#[ignore]
+fn thousand_swim_members_for_ten_minutes() {
+    thousand_for_ten_minutes("swim", swim);
+}
+
+/// The same for gossip at its default config (about 8 GB: each of the 1,000
+/// members holds a detector with a 1,000-sample window for each other one).
+#[test]
+#[ignore]
+fn thousand_gossip_members_for_ten_minutes() {
+    thousand_for_ten_minutes("gossip", gossip);
+}
+
+/// The engine's own cost per delivered datagram: 1,000 members that do
+/// nothing but send to 3 others every 100 ms, log-normal delays, 60 simulated
+/// seconds.
+#[test]
+#[ignore]
+fn engine_cost_per_delivered_datagram() {
+    use std::time::Instant;
+    let start = Instant::now();
+    let mut sim = Simulation::new(1);
+    for id in 1..=1_000u64 {
+        let targets = [1 + id % 1_000, 1 + (id + 1) % 1_000, 1 + (id + 2) % 1_000];
+        sim.add(Pinger::new(id, ms(100), &targets)).unwrap();
+    }
+    sim.set_delay(Delay::log_normal(ms(20), ms(10)).unwrap())
+        .unwrap();
+    sim.run_until(Timestamp::from_secs(60)).unwrap();
+    let wall = start.elapsed();
+    let delivered = sim.datagrams_delivered();
+    assert!(delivered > 1_700_000);
+    println!(
+        "engine alone: {delivered} datagrams delivered in {:.2} s, {:.0} ns per delivered datagram",
+        wall.as_secs_f64(),
+        wall.as_nanos() as f64 / delivered as f64
+    );
+}

@@ -2,7 +2,6 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::hash::BuildHasherDefault;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -17,7 +16,7 @@ use crate::qos::Loss;
 use crate::registry::NodeState;
 use crate::time::{Timestamp, duration_nanos};
 
-type Det = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+use super::hash::{Fast as Det, mix};
 
 /// No group: reaches everyone.
 const NO_GROUP: u32 = u32::MAX;
@@ -170,12 +169,6 @@ pub struct Simulation<M: ClusterMember<u64>> {
     counters: Counters,
     hash: u64,
     random_draws: u64,
-}
-
-/// A fast, deterministic fingerprint step (FxHash's mix on 64-bit words).
-#[inline]
-fn mix(h: u64, word: u64) -> u64 {
-    (h.rotate_left(5) ^ word).wrapping_mul(0x51_7cc1_b727_220a_95)
 }
 
 fn mix_bytes(mut h: u64, bytes: &[u8]) -> u64 {
@@ -925,9 +918,13 @@ impl<M: ClusterMember<u64>> Simulation<M> {
                     continue;
                 }
             }
-            let delay = match self.link_delay.get(&link) {
-                Some(d) if !self.link_delay.is_empty() => d.sample(&mut self.net_rng),
-                _ => self.delay.sample(&mut self.net_rng),
+            let delay = match self.link_delay.is_empty() {
+                true => self.delay.sample(&mut self.net_rng),
+                false => self
+                    .link_delay
+                    .get(&link)
+                    .unwrap_or(&self.delay)
+                    .sample(&mut self.net_rng),
             };
             let Some(at) = now.as_nanos().checked_add(delay) else {
                 // Beyond the end of time: never delivered.

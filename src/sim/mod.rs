@@ -42,6 +42,7 @@
 mod engine;
 mod error;
 mod fault;
+mod hash;
 mod report;
 
 pub use engine::Simulation;

@@ -4,14 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::hash::BuildHasherDefault;
 use std::time::Duration;
 
 use crate::cluster::{ClusterEvent, Member};
 use crate::registry::NodeState;
 use crate::time::Timestamp;
 
-type Det = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+use super::hash::Fast as Det;
 
 /// Datagrams and bytes one member sent and handled over a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -423,10 +422,10 @@ impl Truth {
                                 p.since = Some(*at);
                                 p.first.get_or_insert(*at);
                                 p.last = Some(*at);
-                            } else if let Some(&c) = self.crash_of.get(&(s, g)) {
-                                if let Some(rec) = self.crashes.get_mut(c) {
-                                    rec.suspect.insert(observer, *at);
-                                }
+                            } else if let Some(&c) = self.crash_of.get(&(s, g))
+                                && let Some(rec) = self.crashes.get_mut(c)
+                            {
+                                rec.suspect.insert(observer, *at);
                             }
                         }
                         if *to == NodeState::Dead {
@@ -638,4 +637,105 @@ pub(crate) struct Counters {
     pub(crate) blocked: u64,
     pub(crate) undeliverable: u64,
     pub(crate) decode_errors: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changed(id: u64, from: NodeState, to: NodeState, at_s: u64) -> ClusterEvent<u64> {
+        ClusterEvent::Changed {
+            member: Member::new(id, 0),
+            from,
+            to,
+            at: Timestamp::from_secs(at_s),
+        }
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let s = |v: &[u64]| {
+            DetectionStats::of(v.iter().map(|&x| (x > 0).then(|| Duration::from_secs(x))))
+        };
+        let d = s(&[3, 1, 2, 0, 4]);
+        assert_eq!((d.detected, d.undetected), (4, 1));
+        assert_eq!(d.p50, Some(Duration::from_secs(2)));
+        assert_eq!(d.p99, Some(Duration::from_secs(4)));
+        assert_eq!(d.max, Some(Duration::from_secs(4)));
+        assert_eq!(d.mean, Some(Duration::from_millis(2_500)));
+        let d = s(&[]);
+        assert_eq!((d.p50, d.mean, d.detected), (None, None, 0));
+        let hundred: Vec<u64> = (1..=100).collect();
+        assert_eq!(s(&hundred).p99, Some(Duration::from_secs(99)));
+        assert_eq!(s(&hundred).p50, Some(Duration::from_secs(50)));
+    }
+
+    /// Three members (slots 0, 1, 2 with ids 10, 11, 12): 0 wrongly suspects 1
+    /// from 5 s to 7 s and again from 9 s; 1 crashes at 10 s, which ends the
+    /// second mistake; 0 and 2 convict it at 14 s and 20 s.
+    #[test]
+    fn mistakes_and_detections_follow_the_fault_log() {
+        use NodeState::*;
+        let mut t = Truth::default();
+        for slot in 0..3 {
+            t.add_slot();
+            t.start(slot, Timestamp::ZERO);
+        }
+        t.event(0, Some(1), true, &changed(11, Alive, Suspect, 5));
+        t.event(0, Some(1), true, &changed(11, Suspect, Alive, 7));
+        t.event(0, Some(1), true, &changed(11, Alive, Suspect, 9));
+        t.crash(1, 11, 0, Timestamp::from_secs(10));
+        t.event(0, Some(1), false, &changed(11, Suspect, Dead, 14));
+        t.event(2, Some(1), false, &changed(11, Alive, Suspect, 12));
+        t.event(2, Some(1), false, &changed(11, Suspect, Dead, 20));
+        // A false Dead about a live member.
+        t.event(2, Some(0), true, &changed(10, Alive, Dead, 21));
+        let r = t.report(
+            Timestamp::from_secs(30),
+            Timestamp::ZERO,
+            &[10, 11, 12],
+            Vec::new(),
+            Counters::default(),
+        );
+        assert_eq!(r.false_suspicions, 3);
+        assert_eq!(r.false_dead.len(), 1);
+        assert_eq!(r.false_dead[0].observer, 12);
+        let c = &r.crashes[0];
+        assert_eq!((c.survivors, c.convicted_by), (2, 2));
+        assert_eq!(c.first, Some(Duration::from_secs(4)));
+        assert_eq!(c.all, Some(Duration::from_secs(10)));
+        let p01 = r
+            .pairs
+            .iter()
+            .find(|p| (p.observer, p.subject) == (10, 11))
+            .unwrap();
+        assert_eq!(p01.mistakes, 2);
+        // 2 s, then 1 s until the crash made the suspicion right.
+        assert_eq!(p01.mistake_time, Duration::from_secs(3));
+        // Suspected at 9 s, before the crash at 10 s: detected at once.
+        assert_eq!(p01.detection, vec![Duration::ZERO]);
+        assert_eq!(p01.observed, Duration::from_secs(10));
+        assert_eq!(p01.mistake_recurrence(), Some(Duration::from_secs(4)));
+        assert!((p01.query_accuracy() - 0.7).abs() < 1e-12);
+        let p21 = r
+            .pairs
+            .iter()
+            .find(|p| (p.observer, p.subject) == (12, 11))
+            .unwrap();
+        assert_eq!(
+            (p21.mistakes, p21.detection.clone()),
+            (0, vec![Duration::from_secs(2)])
+        );
+        // The open mistake of 12 about 10 runs to the report.
+        let p20 = r
+            .pairs
+            .iter()
+            .find(|p| (p.observer, p.subject) == (12, 10))
+            .unwrap();
+        assert_eq!(p20.mistake_time, Duration::from_secs(9));
+        assert_eq!(r.overall.mistakes, 3);
+        // Pairs: 0-1 and 1-2 both ways 10 s, 0-2 both ways 30 s.
+        assert_eq!(r.overall.observed, Duration::from_secs(100));
+        assert!((r.member_hours - 70.0 / 3600.0).abs() < 1e-12);
+    }
 }
