@@ -122,7 +122,7 @@ struct Slot<M> {
 /// [`next_deadline`](ClusterMember::next_deadline) after every input to it
 /// (lazy invalidation: a superseded tick stays queued and is skipped). No step
 /// scans the members. Memory: about 200 bytes per member slot plus the member
-/// itself, 48 bytes plus the payload per datagram in flight, and one entry per
+/// itself, about 64 bytes plus the payload per datagram in flight, and one entry per
 /// observer pair that ever left Alive (the report's bookkeeping).
 ///
 /// ```
