@@ -193,6 +193,8 @@ mod order_stats;
 #[cfg(feature = "qos")]
 pub mod qos;
 mod registry;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod time;
 mod window;
 

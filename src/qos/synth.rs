@@ -92,7 +92,7 @@ impl Delay {
     }
 
     /// One sample, ns (never negative).
-    fn sample(&self, rng: &mut Xoshiro256PlusPlus) -> f64 {
+    pub(crate) fn sample(&self, rng: &mut Xoshiro256PlusPlus) -> f64 {
         match &self.0 {
             DelayModel::Constant(d) => *d,
             DelayModel::Normal(d) => d.sample(rng).max(0.0),
@@ -231,7 +231,7 @@ impl Loss {
     }
 
     /// Advances the channel by one heartbeat; `true` if it is lost.
-    fn lost(&self, bad: &mut bool, rng: &mut Xoshiro256PlusPlus) -> bool {
+    pub(crate) fn lost(&self, bad: &mut bool, rng: &mut Xoshiro256PlusPlus) -> bool {
         match self.0 {
             LossModel::None => false,
             LossModel::Random(p) => uniform(rng) < p,
