@@ -104,6 +104,21 @@
 //! `examples/gossip.rs` runs two dozen members on a lossy in-memory network with
 //! a crash, a 7 s freeze and a restart.
 //!
+//! Two more topologies serve as baselines and presets:
+//! [`AllToAllMember`](cluster::AllToAllMember) (every member heartbeats every
+//! other: N(N-1) datagrams an interval) and [`CentralMember`](cluster::CentralMember)
+//! (one monitor, verdicts quantized to a check period: 2(N-1), all through the
+//! monitor). [`cluster::presets`] builds the configurations of ZooKeeper,
+//! Kubernetes, Cassandra, Akka/Pekko, memberlist and foca.
+//!
+//! **Simulating a cluster** (the `sim` feature, on by default):
+//! `sim::Simulation` runs the same members on a virtual clock over a network
+//! that delays, loses, reorders, cuts and partitions datagrams, while members
+//! crash, restart, freeze or run slow, on a script or at random rates; one seed
+//! reproduces a run exactly (`trace_hash`), and its `Report` gives messages and
+//! bytes per member per second, the time until the first and the last member
+//! convicts a crash, and the false verdicts.
+//!
 //! # Time
 //!
 //! [`Timestamp`] is a `u64` of nanoseconds since an origin you choose, on a monotonic
