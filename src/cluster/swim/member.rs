@@ -1007,27 +1007,39 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         });
     }
 
-    /// memberlist's `suspectNode`: a confirmation of a running suspicion, or a
-    /// new suspicion of an Alive member; a suspicion of this member is refuted.
-    fn apply_suspect(&mut self, member: Member<I>, incarnation: u64, from: I, now: Timestamp) {
+    /// Whether a suspicion or a death notice about `member` at `incarnation`
+    /// is news to apply: not about this member (which refutes it instead, if
+    /// it is about its current incarnation or later), about a known member, and
+    /// not older than what is known of it. News of a higher generation first
+    /// restarts the member here.
+    fn accept_accusation(&mut self, member: &Member<I>, incarnation: u64, now: Timestamp) -> bool {
         if member.id == self.me.id {
             if member.generation == self.me.generation && incarnation >= self.incarnation {
                 self.refute(incarnation, now);
             }
-            return;
+            return false;
         }
-        let id = member.id.clone();
-        let Some(e) = self.members.get(&id) else {
-            return;
+        let Some(e) = self.members.get(&member.id) else {
+            return false;
         };
         if member.generation < e.generation
             || (member.generation == e.generation && incarnation < e.incarnation)
         {
-            return;
+            return false;
         }
         if member.generation > e.generation {
-            self.restart(&id, member.generation, incarnation, now);
+            self.restart(&member.id, member.generation, incarnation, now);
         }
+        true
+    }
+
+    /// memberlist's `suspectNode`: a confirmation of a running suspicion, or a
+    /// new suspicion of an Alive member; a suspicion of this member is refuted.
+    fn apply_suspect(&mut self, member: Member<I>, incarnation: u64, from: I, now: Timestamp) {
+        if !self.accept_accusation(&member, incarnation, now) {
+            return;
+        }
+        let id = member.id.clone();
         let n = self.cluster_size();
         let own = from == self.me.id;
         let Some(e) = self.members.get_mut(&id) else {
@@ -1084,24 +1096,10 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
     /// memberlist's `deadNode`: a member is Dead at any incarnation not older
     /// than the one known; news of this member's own death is refuted.
     fn apply_dead(&mut self, member: Member<I>, incarnation: u64, from: I, now: Timestamp) {
-        if member.id == self.me.id {
-            if member.generation == self.me.generation && incarnation >= self.incarnation {
-                self.refute(incarnation, now);
-            }
+        if !self.accept_accusation(&member, incarnation, now) {
             return;
         }
         let id = member.id.clone();
-        let Some(e) = self.members.get(&id) else {
-            return;
-        };
-        if member.generation < e.generation
-            || (member.generation == e.generation && incarnation < e.incarnation)
-        {
-            return;
-        }
-        if member.generation > e.generation {
-            self.restart(&id, member.generation, incarnation, now);
-        }
         self.clear_suspicion(&id);
         let Some(e) = self.members.get_mut(&id) else {
             return;
