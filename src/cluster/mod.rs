@@ -23,6 +23,7 @@ mod guard;
 pub mod heartbeat;
 mod id;
 pub mod presets;
+mod quarantine;
 mod rng;
 pub mod swim;
 pub mod wire;

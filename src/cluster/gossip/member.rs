@@ -13,6 +13,7 @@ use crate::cluster::MAX_SEEDS;
 use crate::cluster::event::{ClusterEvent, ClusterMember, Datagram, Doubt};
 use crate::cluster::guard::LocalGuard;
 use crate::cluster::id::{Member, MemberId};
+use crate::cluster::quarantine::Quarantine;
 use crate::cluster::rng::SeededRng;
 use crate::cluster::wire::{DecodeError, put_varint};
 use crate::detectors::FailureDetector;
@@ -99,8 +100,7 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     /// Looked up by hash, iterated in id order.
     members: Table<I, Known>,
     /// Removed ids: the generation removed and the end of the quarantine.
-    quarantine: BTreeMap<I, (u64, Timestamp)>,
-    quarantine_queue: BTreeSet<(Timestamp, I)>,
+    quarantine: Quarantine<I>,
     tombstones: BTreeSet<(Timestamp, I)>,
     pending: BTreeSet<I>,
     seeds: Vec<I>,
@@ -238,8 +238,7 @@ where
             registry,
             registry_events,
             members: Table::new(config.seed),
-            quarantine: BTreeMap::new(),
-            quarantine_queue: BTreeSet::new(),
+            quarantine: Quarantine::new(),
             tombstones: BTreeSet::new(),
             pending: BTreeSet::new(),
             seeds: Vec::new(),
@@ -400,16 +399,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 self.remove(&id, at, now);
             }
         }
-        while let Some((at, _)) = self.quarantine_queue.first() {
-            if *at > now {
-                break;
-            }
-            if let Some((at, id)) = self.quarantine_queue.pop_first()
-                && self.quarantine.get(&id).is_some_and(|q| q.1 == at)
-            {
-                self.quarantine.remove(&id);
-            }
-        }
+        self.quarantine.expire(now);
         self.update_isolation(now);
         self.guard.expect(self.next_deadline());
     }
@@ -585,20 +575,9 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             at,
         });
         if !self.config.quarantine.is_zero() {
-            while self.quarantine.len() >= self.config.max_members {
-                // Full: the entry that would expire first goes first.
-                let Some((t, old)) = self.quarantine_queue.pop_first() else {
-                    break;
-                };
-                if self.quarantine.get(&old).is_some_and(|q| q.1 == t) {
-                    self.quarantine.remove(&old);
-                }
-            }
             let until = at.saturating_add(self.config.quarantine);
-            if let Some((_, old)) = self.quarantine.insert(id.clone(), (k.hb.generation, until)) {
-                self.quarantine_queue.remove(&(old, id.clone()));
-            }
-            self.quarantine_queue.insert((until, id.clone()));
+            self.quarantine
+                .insert(id.clone(), k.hb.generation, until, self.config.max_members);
         }
     }
 
@@ -612,12 +591,8 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         match classify(known, hb) {
             News::Stale => {}
             News::New => {
-                if let Some(&(generation, until)) = self.quarantine.get(id) {
-                    if hb.generation <= generation && now < until {
-                        return;
-                    }
-                    self.quarantine.remove(id);
-                    self.quarantine_queue.remove(&(until, id.clone()));
+                if self.quarantine.refuses(id, hb.generation, now) {
+                    return;
                 }
                 if self.members.len() >= self.config.max_members {
                     self.ignored += 1;
@@ -1260,7 +1235,7 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
         };
         consider(self.registry.next_deadline());
         consider(self.tombstones.first().map(|(t, _)| *t));
-        consider(self.quarantine_queue.first().map(|(t, _)| *t));
+        consider(self.quarantine.next_end());
         if let Some(o) = self.observers.as_ref() {
             consider(o.convict.first().map(|(t, _)| *t));
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::cluster::event::{ClusterEvent, Doubt};
 use crate::cluster::guard::{LocalGuard, LocalGuardConfig};
 use crate::cluster::id::{Member, MemberId};
+use crate::cluster::quarantine::Quarantine;
 use crate::detectors::FailureDetector;
 use crate::error::ConfigError;
 use crate::registry::{Confirmation, Event, EventReceiver, NodeState, Registry, RegistryConfig};
@@ -54,8 +55,7 @@ pub(crate) struct Judge<I: MemberId, D: FailureDetector> {
     registry: Registry<I, D, Fixed>,
     registry_events: EventReceiver<I>,
     pub(crate) members: BTreeMap<I, Known>,
-    quarantine: BTreeMap<I, (u64, Timestamp)>,
-    quarantine_queue: BTreeSet<(Timestamp, I)>,
+    quarantine: Quarantine<I>,
     tombstones: BTreeSet<(Timestamp, I)>,
     pending: BTreeSet<I>,
     /// Members published Suspect or Dead, in id order.
@@ -91,8 +91,7 @@ where
             registry,
             registry_events,
             members: BTreeMap::new(),
-            quarantine: BTreeMap::new(),
-            quarantine_queue: BTreeSet::new(),
+            quarantine: Quarantine::new(),
             tombstones: BTreeSet::new(),
             pending: BTreeSet::new(),
             flagged: BTreeSet::new(),
@@ -154,16 +153,7 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
                 self.remove(&id, at, now);
             }
         }
-        while let Some((at, _)) = self.quarantine_queue.first() {
-            if *at > now {
-                break;
-            }
-            if let Some((at, id)) = self.quarantine_queue.pop_first()
-                && self.quarantine.get(&id).is_some_and(|q| q.1 == at)
-            {
-                self.quarantine.remove(&id);
-            }
-        }
+        self.quarantine.expire(now);
         self.update_isolation(now);
         self.guard.expect(min_opt(own, self.next_deadline()));
     }
@@ -177,7 +167,7 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
             Some(_) => self.next_check,
         };
         d = min_opt(d, self.tombstones.first().map(|(t, _)| *t));
-        d = min_opt(d, self.quarantine_queue.first().map(|(t, _)| *t));
+        d = min_opt(d, self.quarantine.next_end());
         if !self.pending.is_empty() {
             d = min_opt(d, self.guard.held_until(self.now));
         }
@@ -193,12 +183,8 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
         let id = &sender.id;
         match self.members.get(id).map(|k| k.generation) {
             None => {
-                if let Some(&(generation, until)) = self.quarantine.get(id) {
-                    if sender.generation <= generation && now < until {
-                        return false;
-                    }
-                    self.quarantine.remove(id);
-                    self.quarantine_queue.remove(&(until, id.clone()));
+                if self.quarantine.refuses(id, sender.generation, now) {
+                    return false;
                 }
                 if self.members.len() >= self.rules.max_members {
                     self.ignored += 1;
@@ -481,19 +467,9 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
             at,
         });
         if !self.rules.quarantine.is_zero() {
-            while self.quarantine.len() >= self.rules.max_members {
-                let Some((t, old)) = self.quarantine_queue.pop_first() else {
-                    break;
-                };
-                if self.quarantine.get(&old).is_some_and(|q| q.1 == t) {
-                    self.quarantine.remove(&old);
-                }
-            }
             let until = at.saturating_add(self.rules.quarantine);
-            if let Some((_, old)) = self.quarantine.insert(id.clone(), (k.generation, until)) {
-                self.quarantine_queue.remove(&(old, id.clone()));
-            }
-            self.quarantine_queue.insert((until, id.clone()));
+            self.quarantine
+                .insert(id.clone(), k.generation, until, self.rules.max_members);
         }
     }
 }
