@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::event::ClusterEvent;
+use super::event::{ClusterEvent, Doubt};
 use crate::error::{ConfigError, check};
 use crate::time::{Timestamp, duration_nanos};
 
@@ -172,6 +172,17 @@ impl LocalGuard {
     /// Whether the member considers itself isolated.
     pub(crate) fn isolated(&self) -> bool {
         self.isolated
+    }
+
+    /// Why convictions are held back at `now`: a pause if one holds them, else
+    /// isolation (ask only when [`convictions_allowed`](Self::convictions_allowed)
+    /// is false).
+    pub(crate) fn doubt(&self, now: Timestamp) -> Doubt {
+        if self.paused(now) {
+            Doubt::LocalPause
+        } else {
+            Doubt::Isolated
+        }
     }
 
     /// Whether convictions are allowed at `now`: no pause holds them and the

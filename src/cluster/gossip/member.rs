@@ -10,7 +10,7 @@ use super::msg::{self, BlockMsg, COUNT_LEN, Message};
 use super::ring;
 use super::table::Table;
 use crate::cluster::MAX_SEEDS;
-use crate::cluster::event::{ClusterEvent, ClusterMember, Datagram, Doubt};
+use crate::cluster::event::{ClusterEvent, ClusterMember, Datagram};
 use crate::cluster::guard::LocalGuard;
 use crate::cluster::id::{Member, MemberId};
 use crate::cluster::quarantine::Quarantine;
@@ -492,11 +492,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             self.publish(id, NodeState::Dead, at);
             return;
         }
-        let doubt = if self.guard.paused(now) {
-            Doubt::LocalPause
-        } else {
-            Doubt::Isolated
-        };
+        let doubt = self.guard.doubt(now);
         if let Some(k) = self.members.get_mut(id)
             && !k.deferred
         {

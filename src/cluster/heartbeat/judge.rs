@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::time::Duration;
 
-use crate::cluster::event::{ClusterEvent, Doubt};
+use crate::cluster::event::ClusterEvent;
 use crate::cluster::guard::{LocalGuard, LocalGuardConfig};
 use crate::cluster::id::{Member, MemberId};
 use crate::cluster::quarantine::Quarantine;
@@ -371,11 +371,7 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
             self.publish(id, NodeState::Dead, at);
             return;
         }
-        let doubt = if self.guard.paused(now) {
-            Doubt::LocalPause
-        } else {
-            Doubt::Isolated
-        };
+        let doubt = self.guard.doubt(now);
         if let Some(k) = self.members.get_mut(id)
             && !k.deferred
         {

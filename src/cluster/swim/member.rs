@@ -814,11 +814,7 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         if e.deferred.is_some() {
             return;
         }
-        let doubt = if self.guard.paused(now) {
-            Doubt::LocalPause
-        } else {
-            Doubt::Isolated
-        };
+        let doubt = self.guard.doubt(now);
         e.deferred = Some(doubt);
         let member = Member::new(id.clone(), e.generation);
         self.deferred.insert(id);
