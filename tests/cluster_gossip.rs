@@ -56,19 +56,6 @@ fn tight(id: u64) -> Fixed {
     GossipMember::with_detector(Member::new(id, 0), config, fd).unwrap()
 }
 
-/// Every `(observer, subject)` pair moved to `to` (at any time).
-fn changes(events: &[(u64, ClusterEvent<u64>)], to: NodeState) -> Vec<(u64, u64, Timestamp)> {
-    events
-        .iter()
-        .filter_map(|(o, e)| match e {
-            ClusterEvent::Changed {
-                member, to: t, at, ..
-            } if *t == to => Some((*o, member.id, *at)),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_crash_is_convicted_by_every_other_member() {
     for seed in 0..4 {
@@ -90,7 +77,7 @@ fn crash_run(seed: u64) {
         assert!(dead > at(40) && dead < at(60), "{o}: {dead}");
     }
     // Nobody else was suspected, let alone convicted.
-    let suspects = changes(net.events(), NodeState::Suspect);
+    let suspects = net.changes(NodeState::Suspect);
     assert!(suspects.iter().all(|&(_, s, _)| s == 6), "{suspects:?}");
     assert_eq!(net.decode_errors(), 0);
 }
@@ -130,7 +117,7 @@ fn a_restart_rejoins_with_fresh_statistics() {
         .samples;
     assert!(after < 10, "{after}");
     net.run_until(at(90));
-    assert!(changes(net.events(), NodeState::Dead).is_empty());
+    assert!(net.changes(NodeState::Dead).is_empty());
 }
 
 fn lossy_run(seed: u64) -> (u64, Vec<(u64, ClusterEvent<u64>)>) {
@@ -165,7 +152,7 @@ fn lossy_healthy_run(seed: u64) {
     net.set_delay(Duration::from_millis(1), Duration::from_millis(200));
     net.run_until(at(120));
     assert!(
-        changes(net.events(), NodeState::Dead).is_empty(),
+        net.changes(NodeState::Dead).is_empty(),
         "seed {}",
         net.seed()
     );
@@ -191,7 +178,7 @@ fn partition_run(seed: u64, n: u64, minority: u64) {
     let large: Vec<u64> = (minority + 1..=n).collect();
     net.partition(&[&small, &large]);
     net.run_until(at(70));
-    let dead = changes(net.events(), NodeState::Dead);
+    let dead = net.changes(NodeState::Dead);
     // The minority declares no majority member dead ...
     assert!(
         dead.iter().all(|&(o, _, _)| o > minority),
@@ -244,7 +231,7 @@ fn partition_run(seed: u64, n: u64, minority: u64) {
 }
 
 fn dead_since<M: ClusterMember<u64>>(net: &Net<M>, since: Timestamp) -> Vec<(u64, u64, Timestamp)> {
-    changes(net.events(), NodeState::Dead)
+    net.changes(NodeState::Dead)
         .into_iter()
         .filter(|&(_, _, t)| t >= since)
         .collect()
@@ -264,14 +251,14 @@ fn pause_run(seed: u64) {
     net.join_all();
     net.run_until(at(20));
     assert!(
-        changes(net.events(), NodeState::Dead).is_empty(),
+        net.changes(NodeState::Dead).is_empty(),
         "seed {}",
         net.seed()
     );
     net.pause(2, secs(7));
     net.crash(5);
     net.run_until(at(40));
-    let dead = changes(net.events(), NodeState::Dead);
+    let dead = net.changes(NodeState::Dead);
     // The paused member convicts only the crashed one, after waking and after
     // its pause's hold (two intervals).
     let by_2: Vec<_> = dead.iter().filter(|&&(o, _, _)| o == 2).collect();
@@ -409,16 +396,16 @@ fn one_cut_link_is_unreachable_for_any_observer_but_not_for_a_quorum_of_five() {
     }
     // The heartbeat answers of 1 to 3 cross the cut link too, so 3 flags 1 as
     // Akka's observers would; no one else is suspected.
-    let suspects = changes(any.events(), NodeState::Suspect);
+    let suspects = any.changes(NodeState::Suspect);
     assert!(
         suspects.iter().all(|&(_, s, _)| s == 3 || s == 1),
         "{suspects:?}"
     );
 
     let quorum = observer_cluster(VerdictPolicy::Quorum(5));
-    let suspects = changes(quorum.events(), NodeState::Suspect);
+    let suspects = quorum.changes(NodeState::Suspect);
     assert!(suspects.is_empty(), "{suspects:?}");
-    assert!(changes(quorum.events(), NodeState::Dead).is_empty());
+    assert!(quorum.changes(NodeState::Dead).is_empty());
 }
 
 #[test]
@@ -433,7 +420,7 @@ fn observers_convict_a_crash() {
     for o in 1..=4 {
         assert_eq!(net.member(o).state_of(&5), Some(NodeState::Dead), "{o}");
     }
-    let dead = changes(net.events(), NodeState::Dead);
+    let dead = net.changes(NodeState::Dead);
     assert!(dead.iter().all(|&(_, s, _)| s == 5), "{dead:?}");
 }
 

@@ -35,19 +35,6 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// Every (observer, subject, at) of a change to `to`.
-fn changes(net: &Net<M>, to: NodeState) -> Vec<(u64, u64, Timestamp)> {
-    net.events()
-        .iter()
-        .filter_map(|(o, e)| match e {
-            ClusterEvent::Changed {
-                member, to: t, at, ..
-            } if *t == to => Some((*o, member.id, *at)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Whether every member in `ids` sees every other one of them Alive.
 fn all_alive(net: &Net<M>, ids: &[u64]) -> bool {
     ids.iter().all(|&o| {
@@ -75,7 +62,7 @@ fn a_crash_is_convicted_by_every_other_member_within_the_window() {
         assert!(took > secs(4) && took < secs(45), "{o}: {took:?}");
     }
     // Nobody else was convicted.
-    assert!(changes(&net, NodeState::Dead).iter().all(|c| c.1 == 6));
+    assert!(net.changes(NodeState::Dead).iter().all(|c| c.1 == 6));
     // The tombstone is gone after 30 s.
     net.run_until(Timestamp::from_secs(140));
     for o in 1..=5 {
@@ -130,7 +117,7 @@ fn a_briefly_paused_member_is_suspected_refutes_and_is_never_dead() {
             .iter()
             .any(|(w, e)| *w == 4 && matches!(e, ClusterEvent::Refuted { .. }))
     );
-    assert!(changes(&net, NodeState::Dead).is_empty());
+    assert!(net.changes(NodeState::Dead).is_empty());
     assert!(all_alive(&net, &[1, 2, 3, 4, 5]));
     assert!(net.member(4).incarnation() > 0);
 }
@@ -167,10 +154,10 @@ fn a_lossy_delayed_network_convicts_no_one() {
     net.set_delay(Duration::from_millis(1), Duration::from_millis(40));
     net.run_until(Timestamp::from_secs(120));
     assert!(
-        changes(&net, NodeState::Dead).is_empty(),
+        net.changes(NodeState::Dead).is_empty(),
         "seed {}: {:?}",
         net.seed(),
-        changes(&net, NodeState::Dead)
+        net.changes(NodeState::Dead)
     );
     assert_eq!(net.decode_errors(), 0);
     // Everyone knows everyone (a lost ack may leave a passing suspicion).
@@ -193,7 +180,7 @@ fn indirect_probes_save_a_member_behind_a_one_way_cut() {
             || net.first_change(3, 1, NodeState::Suspect).is_some();
         assert_eq!(!suspected, saved, "k = {k}, seed {}", net.seed());
         if saved {
-            assert!(changes(&net, NodeState::Suspect).is_empty());
+            assert!(net.changes(NodeState::Suspect).is_empty());
             assert!(
                 net.member(1)
                     .detector(&3)

@@ -49,19 +49,6 @@ fn central_cluster(seed: u64, n: u64, config: CentralConfig) -> Net<Central> {
     net
 }
 
-/// Every `(observer, subject, at)` moved to `to`.
-fn changes(events: &[(u64, ClusterEvent<u64>)], to: NodeState) -> Vec<(u64, u64, Timestamp)> {
-    events
-        .iter()
-        .filter_map(|(o, e)| match e {
-            ClusterEvent::Changed {
-                member, to: t, at, ..
-            } if *t == to => Some((*o, member.id, *at)),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn all_to_all_a_crash_is_convicted_by_every_member() {
     for seed in 0..3 {
@@ -81,7 +68,7 @@ fn all_to_all_a_crash_is_convicted_by_every_member() {
             assert!(suspect > at(23) && suspect < at(25), "{o}: {suspect}");
             assert_eq!(dead, suspect.saturating_add(secs(10)));
         }
-        let suspects = changes(net.events(), NodeState::Suspect);
+        let suspects = net.changes(NodeState::Suspect);
         assert!(suspects.iter().all(|&(_, s, _)| s == 5), "{suspects:?}");
         // Removed 30 s after the conviction.
         net.run_until(at(80));
@@ -111,7 +98,7 @@ fn all_to_all_a_restart_rejoins_with_fresh_statistics() {
             .samples;
         assert!(samples < 12, "{samples}");
     }
-    assert!(changes(net.events(), NodeState::Dead).is_empty());
+    assert!(net.changes(NodeState::Dead).is_empty());
 }
 
 #[test]
@@ -134,9 +121,10 @@ fn central_a_crash_is_convicted_by_the_monitor_and_published() {
         assert_eq!(suspect, at(26));
         assert_eq!(dead, at(36));
         // Verdicts only at multiples of the check period.
-        for (o, _, t) in changes(net.events(), NodeState::Suspect)
+        for (o, _, t) in net
+            .changes(NodeState::Suspect)
             .into_iter()
-            .chain(changes(net.events(), NodeState::Dead))
+            .chain(net.changes(NodeState::Dead))
         {
             if o == 1 {
                 assert_eq!(t.as_nanos() % 2_000_000_000, 0, "{t}");
@@ -150,7 +138,7 @@ fn central_a_crash_is_convicted_by_the_monitor_and_published() {
                 "{learned}"
             );
         }
-        let suspects = changes(net.events(), NodeState::Suspect);
+        let suspects = net.changes(NodeState::Suspect);
         assert!(suspects.iter().all(|&(_, s, _)| s == 6), "{suspects:?}");
     }
 }
@@ -261,7 +249,7 @@ fn all_to_all_a_paused_observer_convicts_no_one_on_waking() {
     net.pause(2, secs(7));
     net.run_until(at(60));
     // The others did convict it (it was silent for 7 s); it convicted no one.
-    let dead = changes(net.events(), NodeState::Dead);
+    let dead = net.changes(NodeState::Dead);
     assert!(dead.iter().all(|&(o, s, _)| o != 2 && s == 2), "{dead:?}");
     assert_eq!(dead.len(), 4, "{dead:?}");
     let events = |k: fn(&ClusterEvent<u64>) -> bool| {
@@ -289,7 +277,7 @@ fn all_to_all_the_minority_of_a_partition_convicts_no_one_of_the_majority() {
     net.run_until(at(20));
     net.partition(&[&[1, 2], &[3, 4, 5]]);
     net.run_until(at(80));
-    for (o, s, _) in changes(net.events(), NodeState::Dead) {
+    for (o, s, _) in net.changes(NodeState::Dead) {
         let minority = |x: u64| x <= 2;
         assert!(!minority(o) || minority(s), "{o} convicted {s}");
     }
@@ -326,7 +314,7 @@ fn central_a_monitor_that_loses_most_members_at_once_evicts_no_one() {
     for id in 4..=6 {
         assert_eq!(net.member(1).state_of(&id), Some(NodeState::Suspect));
     }
-    assert!(changes(net.events(), NodeState::Dead).is_empty());
+    assert!(net.changes(NodeState::Dead).is_empty());
     assert!(net.events().iter().any(|(w, e)| *w == 1
         && matches!(
             e,
@@ -344,7 +332,7 @@ fn central_a_paused_monitor_convicts_no_one_on_waking() {
     net.run_until(at(20));
     net.pause(1, secs(7));
     net.run_until(at(60));
-    assert!(changes(net.events(), NodeState::Dead).is_empty());
+    assert!(net.changes(NodeState::Dead).is_empty());
     assert!(
         net.events()
             .iter()

@@ -177,6 +177,19 @@ impl<M: ClusterMember<u64>> Net<M> {
         })
     }
 
+    /// Every `(observer, subject, at)` of a change to `to`, in event order.
+    pub fn changes(&self, to: NodeState) -> Vec<(u64, u64, Timestamp)> {
+        self.events()
+            .iter()
+            .filter_map(|(o, e)| match e {
+                ClusterEvent::Changed {
+                    member, to: t, at, ..
+                } if *t == to => Some((*o, member.id, *at)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The first time `observer` moved `subject` to `to`.
     pub fn first_change(&self, observer: u64, subject: u64, to: NodeState) -> Option<Timestamp> {
         self.first_change_since(observer, subject, to, Timestamp::ZERO)
