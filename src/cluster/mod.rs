@@ -22,6 +22,7 @@ pub mod gossip;
 mod guard;
 pub mod heartbeat;
 mod id;
+mod ledger;
 pub mod presets;
 mod quarantine;
 mod rng;

@@ -13,6 +13,7 @@ use crate::cluster::MAX_SEEDS;
 use crate::cluster::event::{ClusterEvent, ClusterMember, Datagram};
 use crate::cluster::guard::LocalGuard;
 use crate::cluster::id::{Member, MemberId};
+use crate::cluster::ledger::{Ledger, Verdict};
 use crate::cluster::quarantine::Quarantine;
 use crate::cluster::rng::SeededRng;
 use crate::cluster::wire::{DecodeError, put_varint};
@@ -46,6 +47,17 @@ struct Known {
     remove_at: Option<Timestamp>,
     /// Since when it is unreachable for the verdict policy (observer mode).
     suspect_since: Option<Timestamp>,
+}
+
+impl Known {
+    fn verdict(&mut self) -> Verdict<'_> {
+        Verdict {
+            state: &mut self.state,
+            last_at: &mut self.last_at,
+            deferred: &mut self.deferred,
+            remove_at: &mut self.remove_at,
+        }
+    }
 }
 
 /// One observer's reachability record.
@@ -101,15 +113,13 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     members: Table<I, Known>,
     /// Removed ids: the generation removed and the end of the quarantine.
     quarantine: Quarantine<I>,
-    tombstones: BTreeSet<(Timestamp, I)>,
-    pending: BTreeSet<I>,
+    /// Published verdicts: counts, tombstones, deferred convictions.
+    ledger: Ledger<I>,
     seeds: Vec<I>,
     now: Timestamp,
     next_round: Option<Timestamp>,
     syn_cursor: Option<I>,
     ack_cursor: Option<I>,
-    n_suspect: usize,
-    n_dead: usize,
     ignored: u64,
     /// Syns this member may still answer in this interval, and when that refills.
     replies_left: usize,
@@ -239,15 +249,12 @@ where
             registry_events,
             members: Table::new(config.seed),
             quarantine: Quarantine::new(),
-            tombstones: BTreeSet::new(),
-            pending: BTreeSet::new(),
+            ledger: Ledger::new(),
             seeds: Vec::new(),
             now: Timestamp::ZERO,
             next_round: None,
             syn_cursor: None,
             ack_cursor: None,
-            n_suspect: 0,
-            n_dead: 0,
             ignored: 0,
             replies_left: MAX_REPLIES_PER_INTERVAL,
             replies_refill_at: Timestamp::ZERO,
@@ -380,8 +387,10 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             }
         }
         self.update_isolation(now);
-        if !self.pending.is_empty() && self.guard.convictions_allowed(now) {
-            let ids: Vec<I> = std::mem::take(&mut self.pending).into_iter().collect();
+        if !self.ledger.pending.is_empty() && self.guard.convictions_allowed(now) {
+            let ids: Vec<I> = std::mem::take(&mut self.ledger.pending)
+                .into_iter()
+                .collect();
             for id in ids {
                 if let Some(k) = self.members.get_mut(&id) {
                     k.deferred = false;
@@ -391,11 +400,11 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 }
             }
         }
-        while let Some((at, _)) = self.tombstones.first() {
+        while let Some((at, _)) = self.ledger.tombstones.first() {
             if *at > now {
                 break;
             }
-            if let Some((at, id)) = self.tombstones.pop_first() {
+            if let Some((at, id)) = self.ledger.tombstones.pop_first() {
                 self.remove(&id, at, now);
             }
         }
@@ -405,42 +414,33 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
     }
 
     fn update_isolation(&mut self, now: Timestamp) {
-        let peers = self.members.len() - self.n_dead;
-        if let Some(e) = self.guard.update_isolation(self.n_suspect, peers, now) {
+        let peers = self.members.len() - self.ledger.n_dead;
+        if let Some(e) = self
+            .guard
+            .update_isolation(self.ledger.n_suspect, peers, now)
+        {
             self.events.push_back(e);
         }
     }
 
     // ----- verdicts -----
 
-    /// Publishes `to` for `id` (a `Changed` event), keeping the counters, the
-    /// tombstones and the deferred convictions in step.
+    /// Publishes `to` for `id` through the ledger; observer mode also keeps the
+    /// conviction schedule and the ring in step.
     fn publish(&mut self, id: &I, to: NodeState, at: Timestamp) {
         let Some(k) = self.members.get_mut(id) else {
             return;
         };
-        let from = k.state;
-        if from == to {
+        let member = Member::new(id.clone(), k.hb.generation);
+        let grace = self.config.removal_grace;
+        let Some((from, at)) =
+            self.ledger
+                .publish(member, k.verdict(), to, at, grace, &mut self.events)
+        else {
             return;
-        }
-        let at = at.max(k.last_at);
-        k.last_at = at;
-        k.state = to;
-        match from {
-            NodeState::Suspect => self.n_suspect -= 1,
-            NodeState::Dead => self.n_dead -= 1,
-            NodeState::Alive => {}
-        }
-        if let Some(r) = k.remove_at.take() {
-            self.tombstones.remove(&(r, id.clone()));
-        }
-        if k.deferred {
-            k.deferred = false;
-            self.pending.remove(id);
-        }
+        };
         match to {
             NodeState::Suspect => {
-                self.n_suspect += 1;
                 k.suspect_since = Some(at);
                 if let Some(o) = self.observers.as_mut() {
                     o.convict
@@ -448,12 +448,6 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 }
             }
             NodeState::Dead => {
-                self.n_dead += 1;
-                let r = at.saturating_add(self.config.removal_grace);
-                k.remove_at = Some(r);
-                if r < Timestamp::MAX {
-                    self.tombstones.insert((r, id.clone()));
-                }
                 if let Some(o) = self.observers.as_mut() {
                     o.dirty = true;
                 }
@@ -467,13 +461,6 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 }
             }
         }
-        let member = Member::new(id.clone(), k.hb.generation);
-        self.events.push_back(ClusterEvent::Changed {
-            member,
-            from,
-            to,
-            at,
-        });
     }
 
     /// A member is due to be convicted at `at`: convict it, or defer it (once)
@@ -493,18 +480,10 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             return;
         }
         let doubt = self.guard.doubt(now);
-        if let Some(k) = self.members.get_mut(id)
-            && !k.deferred
-        {
-            k.deferred = true;
-            let at = now.max(k.last_at);
-            k.last_at = at;
-            self.pending.insert(id.clone());
-            self.events.push_back(ClusterEvent::Deferred {
-                member: Member::new(id.clone(), k.hb.generation),
-                doubt,
-                at,
-            });
+        if let Some(k) = self.members.get_mut(id) {
+            let member = Member::new(id.clone(), k.hb.generation);
+            self.ledger
+                .defer(member, k.verdict(), doubt, now, &mut self.events);
         }
     }
 
@@ -550,11 +529,11 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             return;
         };
         match k.state {
-            NodeState::Suspect => self.n_suspect -= 1,
-            NodeState::Dead => self.n_dead -= 1,
+            NodeState::Suspect => self.ledger.n_suspect -= 1,
+            NodeState::Dead => self.ledger.n_dead -= 1,
             NodeState::Alive => {}
         }
-        self.pending.remove(id);
+        self.ledger.pending.remove(id);
         self.drain(now);
         self.registry.remove(id, now);
         self.discard_registry_events();
@@ -664,13 +643,13 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     suspect_since: None,
                 };
                 match from {
-                    NodeState::Suspect => self.n_suspect -= 1,
-                    NodeState::Dead => self.n_dead -= 1,
+                    NodeState::Suspect => self.ledger.n_suspect -= 1,
+                    NodeState::Dead => self.ledger.n_dead -= 1,
                     NodeState::Alive => {}
                 }
-                self.pending.remove(id);
+                self.ledger.pending.remove(id);
                 if let Some(r) = tombstone {
-                    self.tombstones.remove(&(r, id.clone()));
+                    self.ledger.tombstones.remove(&(r, id.clone()));
                 }
                 self.drain(now);
                 let watched = match self.observers.as_mut() {
@@ -1230,12 +1209,12 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
             }
         };
         consider(self.registry.next_deadline());
-        consider(self.tombstones.first().map(|(t, _)| *t));
+        consider(self.ledger.tombstones.first().map(|(t, _)| *t));
         consider(self.quarantine.next_end());
         if let Some(o) = self.observers.as_ref() {
             consider(o.convict.first().map(|(t, _)| *t));
         }
-        if !self.pending.is_empty() {
+        if !self.ledger.pending.is_empty() {
             consider(self.guard.held_until(self.now));
         }
         d

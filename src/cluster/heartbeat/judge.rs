@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::cluster::event::ClusterEvent;
 use crate::cluster::guard::{LocalGuard, LocalGuardConfig};
 use crate::cluster::id::{Member, MemberId};
+use crate::cluster::ledger::{Ledger, Verdict};
 use crate::cluster::quarantine::Quarantine;
 use crate::detectors::FailureDetector;
 use crate::error::ConfigError;
@@ -36,6 +37,17 @@ pub(crate) struct Known {
 }
 
 /// The lifecycle settings the judge applies.
+impl Known {
+    fn verdict(&mut self) -> Verdict<'_> {
+        Verdict {
+            state: &mut self.state,
+            last_at: &mut self.last_at,
+            deferred: &mut self.deferred,
+            remove_at: &mut self.remove_at,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Rules {
     pub(crate) confirmation: Duration,
@@ -56,12 +68,10 @@ pub(crate) struct Judge<I: MemberId, D: FailureDetector> {
     registry_events: EventReceiver<I>,
     pub(crate) members: BTreeMap<I, Known>,
     quarantine: Quarantine<I>,
-    tombstones: BTreeSet<(Timestamp, I)>,
-    pending: BTreeSet<I>,
+    /// Published verdicts: counts, tombstones, deferred convictions.
+    ledger: Ledger<I>,
     /// Members published Suspect or Dead, in id order.
     pub(crate) flagged: BTreeSet<I>,
-    n_suspect: usize,
-    n_dead: usize,
     pub(crate) ignored: u64,
     guard: LocalGuard,
     now: Timestamp,
@@ -92,11 +102,8 @@ where
             registry_events,
             members: BTreeMap::new(),
             quarantine: Quarantine::new(),
-            tombstones: BTreeSet::new(),
-            pending: BTreeSet::new(),
+            ledger: Ledger::new(),
             flagged: BTreeSet::new(),
-            n_suspect: 0,
-            n_dead: 0,
             ignored: 0,
             now: Timestamp::ZERO,
             next_check: None,
@@ -134,8 +141,10 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
             }
         }
         self.update_isolation(now);
-        if !self.pending.is_empty() && self.guard.convictions_allowed(now) {
-            let ids: Vec<I> = std::mem::take(&mut self.pending).into_iter().collect();
+        if !self.ledger.pending.is_empty() && self.guard.convictions_allowed(now) {
+            let ids: Vec<I> = std::mem::take(&mut self.ledger.pending)
+                .into_iter()
+                .collect();
             for id in ids {
                 if let Some(k) = self.members.get_mut(&id) {
                     k.deferred = false;
@@ -145,11 +154,11 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
                 }
             }
         }
-        while let Some((at, _)) = self.tombstones.first() {
+        while let Some((at, _)) = self.ledger.tombstones.first() {
             if *at > now {
                 break;
             }
-            if let Some((at, id)) = self.tombstones.pop_first() {
+            if let Some((at, id)) = self.ledger.tombstones.pop_first() {
                 self.remove(&id, at, now);
             }
         }
@@ -166,9 +175,9 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
             Some(_) if self.members.is_empty() => None,
             Some(_) => self.next_check,
         };
-        d = min_opt(d, self.tombstones.first().map(|(t, _)| *t));
+        d = min_opt(d, self.ledger.tombstones.first().map(|(t, _)| *t));
         d = min_opt(d, self.quarantine.next_end());
-        if !self.pending.is_empty() {
+        if !self.ledger.pending.is_empty() {
             d = min_opt(d, self.guard.held_until(self.now));
         }
         d
@@ -264,14 +273,14 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
             remove_at: None,
         };
         match from {
-            NodeState::Suspect => self.n_suspect -= 1,
-            NodeState::Dead => self.n_dead -= 1,
+            NodeState::Suspect => self.ledger.n_suspect -= 1,
+            NodeState::Dead => self.ledger.n_dead -= 1,
             NodeState::Alive => {}
         }
         self.flagged.remove(id);
-        self.pending.remove(id);
+        self.ledger.pending.remove(id);
         if let Some(r) = tombstone {
-            self.tombstones.remove(&(r, id.clone()));
+            self.ledger.tombstones.remove(&(r, id.clone()));
         }
         self.drain(now);
         self.registry.remove(id, now);
@@ -297,62 +306,34 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
     // ----- verdicts -----
 
     fn update_isolation(&mut self, now: Timestamp) {
-        let peers = self.members.len() - self.n_dead;
-        if let Some(e) = self.guard.update_isolation(self.n_suspect, peers, now) {
+        let peers = self.members.len() - self.ledger.n_dead;
+        if let Some(e) = self
+            .guard
+            .update_isolation(self.ledger.n_suspect, peers, now)
+        {
             self.events.push_back(e);
         }
     }
 
-    /// Publishes `to` for `id` (a `Changed` event), keeping the counters, the
-    /// tombstones and the deferred convictions in step.
+    /// Publishes `to` for `id` through the ledger, keeping `flagged` in step.
     fn publish(&mut self, id: &I, to: NodeState, at: Timestamp) {
         let Some(k) = self.members.get_mut(id) else {
             return;
         };
-        let from = k.state;
-        if from == to {
+        let member = Member::new(id.clone(), k.generation);
+        let grace = self.rules.removal_grace;
+        if self
+            .ledger
+            .publish(member, k.verdict(), to, at, grace, &mut self.events)
+            .is_none()
+        {
             return;
         }
-        let at = at.max(k.last_at);
-        k.last_at = at;
-        k.state = to;
-        match from {
-            NodeState::Suspect => self.n_suspect -= 1,
-            NodeState::Dead => self.n_dead -= 1,
-            NodeState::Alive => {}
+        if to == NodeState::Alive {
+            self.flagged.remove(id);
+        } else {
+            self.flagged.insert(id.clone());
         }
-        if let Some(r) = k.remove_at.take() {
-            self.tombstones.remove(&(r, id.clone()));
-        }
-        if k.deferred {
-            k.deferred = false;
-            self.pending.remove(id);
-        }
-        match to {
-            NodeState::Suspect => {
-                self.n_suspect += 1;
-                self.flagged.insert(id.clone());
-            }
-            NodeState::Dead => {
-                self.n_dead += 1;
-                self.flagged.insert(id.clone());
-                let r = at.saturating_add(self.rules.removal_grace);
-                k.remove_at = Some(r);
-                if r < Timestamp::MAX {
-                    self.tombstones.insert((r, id.clone()));
-                }
-            }
-            NodeState::Alive => {
-                self.flagged.remove(id);
-            }
-        }
-        let member = Member::new(id.clone(), k.generation);
-        self.events.push_back(ClusterEvent::Changed {
-            member,
-            from,
-            to,
-            at,
-        });
     }
 
     /// A member is due to be convicted at `at`: convict it, or defer it (once)
@@ -372,18 +353,10 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
             return;
         }
         let doubt = self.guard.doubt(now);
-        if let Some(k) = self.members.get_mut(id)
-            && !k.deferred
-        {
-            k.deferred = true;
-            let at = now.max(k.last_at);
-            k.last_at = at;
-            self.pending.insert(id.clone());
-            self.events.push_back(ClusterEvent::Deferred {
-                member: Member::new(id.clone(), k.generation),
-                doubt,
-                at,
-            });
+        if let Some(k) = self.members.get_mut(id) {
+            let member = Member::new(id.clone(), k.generation);
+            self.ledger
+                .defer(member, k.verdict(), doubt, now, &mut self.events);
         }
     }
 
@@ -448,12 +421,12 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
             return;
         };
         match k.state {
-            NodeState::Suspect => self.n_suspect -= 1,
-            NodeState::Dead => self.n_dead -= 1,
+            NodeState::Suspect => self.ledger.n_suspect -= 1,
+            NodeState::Dead => self.ledger.n_dead -= 1,
             NodeState::Alive => {}
         }
         self.flagged.remove(id);
-        self.pending.remove(id);
+        self.ledger.pending.remove(id);
         self.drain(now);
         self.registry.remove(id, now);
         self.discard_registry_events();
