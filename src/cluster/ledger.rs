@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use super::event::{ClusterEvent, Doubt};
+use super::guard::LocalGuard;
 use super::id::{Member, MemberId};
 use crate::registry::NodeState;
 use crate::time::Timestamp;
@@ -97,6 +98,32 @@ impl<I: MemberId> Ledger<I> {
             at,
         });
         Some((from, at))
+    }
+
+    /// The deferred convictions, taken (in id order) to be made now that the
+    /// doubt is gone.
+    pub(crate) fn take_pending(&mut self) -> Vec<I> {
+        std::mem::take(&mut self.pending).into_iter().collect()
+    }
+
+    /// The next tombstone due at or before `now`, taken: (removal instant, id).
+    pub(crate) fn due_tombstone(&mut self, now: Timestamp) -> Option<(Timestamp, I)> {
+        match self.tombstones.first() {
+            Some((at, _)) if *at <= now => self.tombstones.pop_first(),
+            _ => None,
+        }
+    }
+
+    /// Updates `guard`'s isolation verdict from the Suspect members among the
+    /// `known` ones (Dead members do not count as peers); the event if it
+    /// changed.
+    pub(crate) fn isolation(
+        &self,
+        guard: &mut LocalGuard,
+        known: usize,
+        now: Timestamp,
+    ) -> Option<ClusterEvent<I>> {
+        guard.update_isolation(self.n_suspect, known.saturating_sub(self.n_dead), now)
     }
 
     /// Holds back the conviction of `member` for `doubt`: reported once

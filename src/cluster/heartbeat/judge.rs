@@ -142,10 +142,7 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
         }
         self.update_isolation(now);
         if !self.ledger.pending.is_empty() && self.guard.convictions_allowed(now) {
-            let ids: Vec<I> = std::mem::take(&mut self.ledger.pending)
-                .into_iter()
-                .collect();
-            for id in ids {
+            for id in self.ledger.take_pending() {
                 if let Some(k) = self.members.get_mut(&id) {
                     k.deferred = false;
                     if k.state == NodeState::Suspect {
@@ -154,13 +151,8 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
                 }
             }
         }
-        while let Some((at, _)) = self.ledger.tombstones.first() {
-            if *at > now {
-                break;
-            }
-            if let Some((at, id)) = self.ledger.tombstones.pop_first() {
-                self.remove(&id, at, now);
-            }
+        while let Some((at, id)) = self.ledger.due_tombstone(now) {
+            self.remove(&id, at, now);
         }
         self.quarantine.expire(now);
         self.update_isolation(now);
@@ -306,11 +298,8 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
     // ----- verdicts -----
 
     fn update_isolation(&mut self, now: Timestamp) {
-        let peers = self.members.len() - self.ledger.n_dead;
-        if let Some(e) = self
-            .guard
-            .update_isolation(self.ledger.n_suspect, peers, now)
-        {
+        let known = self.members.len();
+        if let Some(e) = self.ledger.isolation(&mut self.guard, known, now) {
             self.events.push_back(e);
         }
     }
