@@ -758,12 +758,15 @@ impl<M: ClusterMember<u64>> Simulation<M> {
                 if s.life != life || s.paused_until > now || s.member.is_none() {
                     return Ok(());
                 }
-                // What arrived meanwhile, in arrival order, then the late tick.
+                // The late tick first (an overdue timer fires as the process
+                // resumes, before it reads its socket: the case Cassandra's
+                // pause guard exists for), then what arrived meanwhile, in
+                // arrival order.
                 let held = std::mem::take(&mut s.held);
+                self.tick_slot(slot);
                 for (from, bytes) in held {
                     self.handle(from, slot, bytes);
                 }
-                self.tick_slot(slot);
             }
         }
         Ok(())

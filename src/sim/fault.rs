@@ -111,8 +111,10 @@ pub enum Fault {
     /// successor, of a higher generation, which joins through the seed member.
     Restart(u64),
     /// Stop the world at the member for `duration`: it neither ticks nor handles
-    /// anything, so it sends nothing; what arrives meanwhile waits and is handled,
-    /// in arrival order, when it wakes (then it ticks).
+    /// anything, so it sends nothing. When it wakes it ticks first (its overdue
+    /// timer, before it reads its socket: a naive detector then sees every peer
+    /// silent for the whole pause), then handles what arrived meanwhile, in
+    /// arrival order.
     Pause {
         /// The member.
         member: u64,

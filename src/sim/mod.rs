@@ -19,7 +19,8 @@
 //!   ([`Simulation::at`]), or drawn at random rates ([`RandomFaults`]): a link cut
 //!   in one direction, partitions into groups and healing, crash, restart (a
 //!   caller's factory builds the successor of a higher generation), stop-the-world
-//!   pause (inbound datagrams wait), slow processing (every datagram handled `d`
+//!   pause (inbound datagrams wait; on waking the member ticks first, then reads
+//!   them), slow processing (every datagram handled `d`
 //!   late, first in first out: Lifeguard's "slow member").
 //! * **Report** ([`Report`]): datagrams and bytes per member per second (in total
 //!   and per member, so a central monitor's load shows), the time from each crash
