@@ -115,15 +115,21 @@ impl<I: MemberId> Ledger<I> {
     }
 
     /// Updates `guard`'s isolation verdict from the Suspect members among the
-    /// `known` ones (Dead members do not count as peers); the event if it
+    /// `known` ones (Dead members do not count as peers), plus `silent` Alive
+    /// members the caller counts as good as suspected; the event if it
     /// changed.
     pub(crate) fn isolation(
         &self,
         guard: &mut LocalGuard,
         known: usize,
+        silent: usize,
         now: Timestamp,
     ) -> Option<ClusterEvent<I>> {
-        guard.update_isolation(self.n_suspect, known.saturating_sub(self.n_dead), now)
+        guard.update_isolation(
+            self.n_suspect.saturating_add(silent),
+            known.saturating_sub(self.n_dead),
+            now,
+        )
     }
 
     /// Holds back the conviction of `member` for `doubt`: reported once

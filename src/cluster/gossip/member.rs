@@ -34,6 +34,13 @@ type Fixed = FxBuild;
 /// gossip intervals (so that a cleared flag reaches everyone).
 const RECENT_ROUNDS: u32 = 10;
 
+/// A member from which no newer version came for this many gossip intervals
+/// counts toward isolation as if suspected (plain mode): on the minority side
+/// of a partition more than half the members fall silent within a few
+/// rounds, well before their detectors all suspect them, so the rule sees the
+/// partition whole before the first conviction is due.
+const SILENT_ROUNDS: u32 = 2;
+
 /// What a member knows of another.
 #[derive(Clone, Debug)]
 struct Known {
@@ -47,6 +54,8 @@ struct Known {
     remove_at: Option<Timestamp>,
     /// Since when it is unreachable for the verdict policy (observer mode).
     suspect_since: Option<Timestamp>,
+    /// When a newer version of it last came (or it was first heard of).
+    heard_at: Timestamp,
 }
 
 impl Known {
@@ -125,6 +134,9 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     replies_left: usize,
     replies_refill_at: Timestamp,
     replies_throttled: u64,
+    /// Alive members silent for [`SILENT_ROUNDS`] intervals at the last round
+    /// (plain mode), counted toward isolation.
+    silent: usize,
     observers: Option<Observers<I>>,
     /// Arrivals of the datagram being handled, applied in one batch.
     arrivals: Vec<(I, Timestamp)>,
@@ -259,6 +271,7 @@ where
             replies_left: MAX_REPLIES_PER_INTERVAL,
             replies_refill_at: Timestamp::ZERO,
             replies_throttled: 0,
+            silent: 0,
             arrivals: Vec::new(),
             entries: Vec::new(),
             lacks: Vec::new(),
@@ -323,6 +336,18 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             .as_ref()
             .map(|o| o.subjects.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The heartbeat state (generation, version) this member holds for `id`:
+    /// its own for itself, `None` for a member it does not track. How far a
+    /// version has spread is what the simulator's dissemination figures read.
+    pub fn version_of(&self, id: &I) -> Option<(u64, u64)> {
+        if *id == self.me.id {
+            return Some((self.me.generation, self.version));
+        }
+        self.members
+            .get(id)
+            .map(|k| (k.hb.generation, k.hb.version))
     }
 
     /// Not part of the API (no semver promise): encodes the Syn this member
@@ -407,7 +432,10 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
 
     fn update_isolation(&mut self, now: Timestamp) {
         let known = self.members.len();
-        if let Some(e) = self.ledger.isolation(&mut self.guard, known, now) {
+        if let Some(e) = self
+            .ledger
+            .isolation(&mut self.guard, known, self.silent, now)
+        {
             self.events.push_back(e);
         }
     }
@@ -580,6 +608,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                         deferred: false,
                         remove_at: None,
                         suspect_since: None,
+                        heard_at: now,
                     },
                 );
                 if let Some(o) = self.observers.as_mut() {
@@ -594,6 +623,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             News::Newer => {
                 if let Some(k) = slot.and_then(|s| self.members.at_mut(s)) {
                     k.hb = hb;
+                    k.heard_at = now;
                 }
                 if self.observers.is_none() {
                     // A strictly higher version is an arrival, dated now
@@ -630,6 +660,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     deferred: false,
                     remove_at: None,
                     suspect_since: None,
+                    heard_at: now,
                 };
                 match from {
                     NodeState::Suspect => self.ledger.n_suspect -= 1,
@@ -678,6 +709,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 if plain && hb.generation == k.hb.generation {
                     if hb.version > k.hb.version {
                         k.hb = *hb;
+                        k.heard_at = now;
                         self.arrivals.push((id.clone(), now));
                     }
                     continue;
@@ -902,13 +934,20 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         self.version += 1;
         let mut live = Vec::new();
         let mut unreachable = Vec::new();
+        let plain = self.observers.is_none();
+        let quiet = self.config.gossip_interval.saturating_mul(SILENT_ROUNDS);
+        let mut silent = 0;
         for (id, k) in self.members.iter() {
             if k.state == NodeState::Alive {
+                if plain && self.now.saturating_duration_since(k.heard_at) > quiet {
+                    silent += 1;
+                }
                 live.push(id.clone());
             } else {
                 unreachable.push(id.clone());
             }
         }
+        self.silent = silent;
         let mut targets = Vec::with_capacity(self.config.fanout + 1);
         let n = self.config.fanout.min(live.len());
         for i in 0..n {

@@ -299,7 +299,7 @@ impl<I: MemberId, D: FailureDetector + Send> Judge<I, D> {
 
     fn update_isolation(&mut self, now: Timestamp) {
         let known = self.members.len();
-        if let Some(e) = self.ledger.isolation(&mut self.guard, known, now) {
+        if let Some(e) = self.ledger.isolation(&mut self.guard, known, 0, now) {
             self.events.push_back(e);
         }
     }
