@@ -468,14 +468,17 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         self.guard.expect(self.next_deadline());
     }
 
-    /// (Peers this member itself suspects or could not reach as relays,
-    /// peers alive or suspect.)
+    /// (Peers suspected in this member's view, by itself or by others it
+    /// heard from, or that it could not reach as relays; peers alive or
+    /// suspect.) Suspicions learned from others count: on the minority side
+    /// of a partition every member soon holds the suspicions its side raised
+    /// of the majority, long before its own probes have reached most of them.
     fn isolation_counts(&self) -> (usize, usize) {
         let (mut suspected, mut peers) = (0, 0);
         for e in self.members.values() {
             if e.state != NodeState::Dead {
                 peers += 1;
-                if e.own_suspect || e.unreachable {
+                if e.state == NodeState::Suspect || e.own_suspect || e.unreachable {
                     suspected += 1;
                 }
             }
