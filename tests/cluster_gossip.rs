@@ -618,3 +618,48 @@ fn the_guard_config_is_used() {
         std::iter::from_fn(|| m.poll_event()).any(|e| matches!(e, ClusterEvent::LocalPause { .. }));
     assert!(pause);
 }
+
+/// With a fast detector (Akka's phi with a 1.5 s acceptable pause) and a 2 s
+/// confirmation, the first convictions of a 2|3 partition of 50 fall due before
+/// the minority suspects more than half its peers; members silent for two
+/// rounds count toward isolation, so the minority sees the partition whole in
+/// time and convicts no majority member.
+#[test]
+fn with_a_fast_detector_the_minority_of_a_2_3_partition_of_50_convicts_no_one() {
+    use failure_detector::{PhiAccrual, PhiAccrualConfig};
+    let (n, small) = (50u64, 20u64);
+    let mut net = Net::new(5);
+    for id in 1..=n {
+        let phi = PhiAccrual::new(
+            PhiAccrualConfig::new()
+                .with_acceptable_heartbeat_pause(Duration::from_millis(1_500))
+                .with_max_sample_size(100),
+        )
+        .unwrap();
+        let config = GossipConfig::new()
+            .with_confirmation(secs(2))
+            .with_seed(id * 7919);
+        net.add(GossipMember::with_detector(Member::new(id, 0), config, phi).unwrap());
+    }
+    net.join_all();
+    net.run_until(at(30));
+    let majority: Vec<u64> = (1..=n - small).collect();
+    let minority: Vec<u64> = (n - small + 1..=n).collect();
+    net.partition(&[&majority, &minority]);
+    net.run_until(at(60));
+    let dead = net.changes(NodeState::Dead);
+    let wrong: Vec<_> = dead
+        .iter()
+        .filter(|(o, s, _)| minority.contains(o) && majority.contains(s))
+        .collect();
+    assert!(wrong.is_empty(), "seed {}: {wrong:?}", net.seed());
+    for &o in &majority {
+        for &s in &minority {
+            assert_eq!(
+                net.member(o).state_of(&s),
+                Some(NodeState::Dead),
+                "{o} -> {s}"
+            );
+        }
+    }
+}

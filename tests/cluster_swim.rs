@@ -657,3 +657,39 @@ fn a_suspicion_that_expires_during_a_pause_is_held_not_convicted() {
         assert_eq!(net.first_change(1, s, NodeState::Dead), None);
     }
 }
+
+/// With timeouts as short as a fast all-to-all phi's (375 ms probes, about
+/// 2.5 s of suspicion at N = 50), the minority of a 2|3 partition draws its
+/// first suspicions before its probes and gossip have shown it the partition
+/// whole. Learned suspicions and convictions count toward isolation, a
+/// suspicion expires only once a wide suspicion has stopped growing, and a
+/// member in doubt takes others' convictions as suspicions: so the minority
+/// convicts no majority member, and the majority still convicts the minority.
+#[test]
+fn with_short_timeouts_the_minority_of_a_2_3_partition_of_50_convicts_no_one() {
+    let config = SwimConfig::lan()
+        .with_probe_interval(Duration::from_millis(375))
+        .with_probe_timeout(Duration::from_millis(200));
+    let (n, small) = (50u64, 20u64);
+    let mut net = cluster(3, n, config);
+    net.run_until(Timestamp::from_secs(30));
+    let majority: Vec<u64> = (1..=n - small).collect();
+    let minority: Vec<u64> = (n - small + 1..=n).collect();
+    net.partition(&[&majority, &minority]);
+    net.run_until(Timestamp::from_secs(60));
+    let dead = net.changes(NodeState::Dead);
+    let wrong: Vec<_> = dead
+        .iter()
+        .filter(|(o, s, _)| minority.contains(o) && majority.contains(s))
+        .collect();
+    assert!(wrong.is_empty(), "seed {}: {wrong:?}", net.seed());
+    for &o in &majority {
+        for &s in &minority {
+            assert_eq!(
+                net.member(o).state_of(&s),
+                Some(NodeState::Dead),
+                "{o} -> {s}"
+            );
+        }
+    }
+}

@@ -90,7 +90,10 @@
 //! * **Doubting itself** ([`LocalGuardConfig`](crate::cluster::LocalGuardConfig)).
 //!   A member whose own loop ran more than `max_local_pause` (5 s) late
 //!   convicts no one for two intervals; one that suspects more than half its
-//!   peers considers itself isolated. Meanwhile a conviction is
+//!   peers considers itself isolated (in plain mode, members from which no
+//!   newer version came for two intervals count as suspected: on the minority
+//!   side of a partition they fall silent together, well before their
+//!   detectors all suspect them). Meanwhile a conviction is
 //!   [`Deferred`](crate::cluster::ClusterEvent::Deferred) (said once), and made
 //!   when the doubt is gone if the member is still silent (not if it spoke).
 //!   So the minority side of a partition declares no one of the majority dead,

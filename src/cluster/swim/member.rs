@@ -196,6 +196,11 @@ pub struct SwimMember<I: MemberId, D: FailureDetector = PhiAccrual> {
     relays: BTreeMap<u64, Relay<I>>,
     relay_timers: BTreeSet<(Timestamp, u64)>,
     suspicion_timers: BTreeSet<(Timestamp, I)>,
+    /// Peers counted toward isolation at the last count, and when that count
+    /// last grew while above half the isolation share (suspicions expire
+    /// only once it has settled).
+    last_suspected: usize,
+    grew_at: Timestamp,
     tombstone_timers: BTreeSet<(Timestamp, I)>,
     quarantine: BTreeMap<I, Quarantined>,
     quarantine_timers: BTreeSet<(Timestamp, I)>,
@@ -301,6 +306,8 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
             relays: BTreeMap::new(),
             relay_timers: BTreeSet::new(),
             suspicion_timers: BTreeSet::new(),
+            last_suspected: 0,
+            grew_at: Timestamp::ZERO,
             tombstone_timers: BTreeSet::new(),
             quarantine: BTreeMap::new(),
             quarantine_timers: BTreeSet::new(),
@@ -458,6 +465,14 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         if self.dirty {
             self.dirty = false;
             let (suspected, peers) = self.isolation_counts();
+            // Growth counts once the suspected exceed half the isolation
+            // share (a quarter of the peers by default): one crash, a few, or
+            // false suspicions on a lossy network leave convictions as they are.
+            let wide = suspected as f64 > self.config.guard.isolation_share * 0.5 * peers as f64;
+            if suspected > self.last_suspected && wide {
+                self.grew_at = now;
+            }
+            self.last_suspected = suspected;
             if let Some(event) = self.guard.update_isolation(suspected, peers, now) {
                 self.events.push_back(event);
             }
@@ -468,22 +483,22 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         self.guard.expect(self.next_deadline());
     }
 
-    /// (Peers suspected in this member's view, by itself or by others it
-    /// heard from, or that it could not reach as relays; peers alive or
-    /// suspect.) Suspicions learned from others count: on the minority side
-    /// of a partition every member soon holds the suspicions its side raised
-    /// of the majority, long before its own probes have reached most of them.
+    /// (Peers suspected or convicted in this member's view, by itself or by
+    /// others it heard from, or that it could not reach as relays; peers not
+    /// yet removed.) Suspicions learned from others count: on the minority
+    /// side of a partition every member soon holds the suspicions its side
+    /// raised of the majority, long before its own probes have reached most of
+    /// them. Convicted members count until removed: otherwise each conviction
+    /// would shrink the share the rule sees, and a partition convicted one
+    /// member at a time would never reach it.
     fn isolation_counts(&self) -> (usize, usize) {
-        let (mut suspected, mut peers) = (0, 0);
+        let mut suspected = 0;
         for e in self.members.values() {
-            if e.state != NodeState::Dead {
-                peers += 1;
-                if e.state == NodeState::Suspect || e.own_suspect || e.unreachable {
-                    suspected += 1;
-                }
+            if e.state != NodeState::Alive || e.own_suspect || e.unreachable {
+                suspected += 1;
             }
         }
-        (suspected, peers)
+        (suspected, self.members.len())
     }
 
     /// The doubt is gone: each held conviction gets a fresh suspicion from
@@ -801,11 +816,23 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
 
     /// The suspicion of `id` expired.
     fn expire(&mut self, id: I, now: Timestamp) {
+        // While a large share of the peers is suspected and that share still
+        // grows, a partition may be unfolding that the isolation rule has not
+        // seen whole yet: a suspicion expires only once the share has not
+        // grown for the shortest suspicion timeout.
+        let settled_at = self
+            .grew_at
+            .saturating_add(self.config.suspicion_min_timeout(self.cluster_size()));
         let Some(e) = self.members.get_mut(&id) else {
             return;
         };
         e.timer = None;
         if e.state != NodeState::Suspect {
+            return;
+        }
+        if now < settled_at {
+            e.timer = Some(settled_at);
+            self.suspicion_timers.insert((settled_at, id));
             return;
         }
         if self.guard.convictions_allowed(now) {
@@ -1133,6 +1160,15 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         match update.status {
             Status::Alive => self.apply_alive(update.member, update.incarnation, now),
             Status::Suspect => self.apply_suspect(update.member, update.incarnation, from, now),
+            // A member that doubts itself (paused, isolated) takes another's
+            // conviction as a suspicion: its own rules decide when it expires,
+            // so the minority side of a partition does not adopt the verdicts
+            // its first members drew before the rule saw the partition whole.
+            Status::Dead
+                if update.member.id != self.me.id && !self.guard.convictions_allowed(now) =>
+            {
+                self.apply_suspect(update.member, update.incarnation, from, now)
+            }
             Status::Dead => self.apply_dead(update.member, update.incarnation, from, now),
         }
     }

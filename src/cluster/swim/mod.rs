@@ -124,18 +124,27 @@
 //! ([`ClusterEvent::LocalPause`](crate::cluster::ClusterEvent::LocalPause)); for
 //! two periods after it a failed probe suspects nobody (and changes neither the
 //! health score nor the relays' standing). After each input the member counts
-//! the peers it suspects itself (its own probe of them failed) or could not
-//! reach as relays (asked, they answered neither ack nor nack before the
-//! probe's end; they count until heard from again), out of its Alive and
-//! Suspect peers, and reports [`Isolated`](crate::cluster::ClusterEvent::Isolated)
-//! or [`Reconnected`](crate::cluster::ClusterEvent::Reconnected). While paused
+//! the peers held Suspect or Dead in its view (its own suspicions, those
+//! learned from others, and convictions not yet removed: otherwise each
+//! conviction would shrink the share the rule sees) or that it could not reach
+//! as relays (asked, they answered neither ack nor nack before the probe's
+//! end; they count until heard from again), out of the peers it holds, and
+//! reports [`Isolated`](crate::cluster::ClusterEvent::Isolated) or
+//! [`Reconnected`](crate::cluster::ClusterEvent::Reconnected). While paused
 //! or isolated, a suspicion that times out is held
 //! ([`Deferred`](crate::cluster::ClusterEvent::Deferred), once); when the doubt
 //! is gone it restarts from scratch (maximum timeout, confirmations counted
 //! afresh), so a member that was cut off gives the others time to refute
-//! before it convicts anyone. Dead news from others is still accepted: it is
-//! their verdict. So a member paused for 7 s convicts no one on waking, the
-//! minority side of a partition convicts none of the majority, and a crashed
+//! before it convicts anyone. Dead news from others is taken as a suspicion
+//! while the member doubts itself (its own rules then decide), as a
+//! conviction otherwise. While more
+//! than a quarter of the peers (half the isolation share) are counted and
+//! that count still grows, a partition may be unfolding that the rule has
+//! not seen whole: a suspicion then expires only once the count has not grown
+//! for the shortest suspicion timeout (one crash, a few, or passing false
+//! suspicions leave it as it is). So a member paused for 7 s convicts no one
+//! on waking, the minority side of a partition convicts none of the majority
+//! (a test: N = 50, 375 ms probes), and a crashed
 //! member is convicted by the members that were not paused within their usual
 //! detection time.
 //!
@@ -213,8 +222,9 @@
 //! * Every datagram carries its sender's (generation, incarnation), and a
 //!   datagram to a member held Suspect or Dead tells it so (memberlist does
 //!   the latter for pings to Suspect members only).
-//! * The local pause guard, the isolation rule (with silent relays counted)
-//!   and held convictions are this crate's (issue 8), not memberlist's.
+//! * The local pause guard, the isolation rule (with silent relays and
+//!   learned suspicions counted, and the wait while a wide suspicion grows)
+//!   and held convictions are this crate's, not memberlist's.
 //! * A removed member's id is quarantined (Cassandra's rule); memberlist
 //!   forgets a reaped node at once.
 //! * The piggyback queue orders by transmissions, then newest first;
