@@ -13,7 +13,9 @@
 //! ```
 //!
 //! Other flags: `--sizes 10,100`, `--seed S`, `--only swim,gossip`,
-//! `--scenarios steady,pauses`. Charts go to `target/cluster_sim/` (or
+//! `--scenarios steady,pauses`, `--jobs J` (runs at once; default: the
+//! machine's parallelism; every run is seeded on its own, so the rows do not
+//! depend on it). Charts go to `target/cluster_sim/` (or
 //! `docs/` with `--docs`). `docs/cluster.md` explains the method and reads the
 //! results.
 
@@ -611,6 +613,8 @@ struct Args {
     docs: bool,
     topologies: Vec<Topology>,
     scenarios: Vec<Scenario>,
+    /// Runs at once (threads). Default: the machine's parallelism.
+    jobs: usize,
 }
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
@@ -621,6 +625,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
         docs: false,
         topologies: Topology::ALL.to_vec(),
         scenarios: Scenario::ALL.to_vec(),
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -632,6 +637,13 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
                 a.sizes = vec![10];
             }
             "--docs" => a.docs = true,
+            "--jobs" => {
+                let v = value("--jobs")?;
+                a.jobs = match v.parse::<usize>() {
+                    Ok(j) if (1..=64).contains(&j) => j,
+                    _ => return Err(format!("--jobs: expected 1 to 64, got {v:?}").into()),
+                };
+            }
             "--seed" => {
                 let v = value("--seed")?;
                 a.seed = v
@@ -688,22 +700,59 @@ fn main() -> Result<(), Box<dyn Error>> {
         args.scenarios.len(),
         if args.quick { " (quick)" } else { "" }
     );
-    let mut rows = Vec::new();
+    // Every run is independent and seeded: run them on `jobs` threads, the
+    // largest first, and order the rows afterwards.
+    let mut runs: Vec<(Scenario, u64, Topology)> = Vec::new();
     for &scenario in &args.scenarios {
         for &n in &args.sizes {
             for &topology in &args.topologies {
-                let row = run_one(topology, scenario, n, args.seed, args.quick)?;
-                eprintln!(
-                    "  {:<14} {:<14} N={:<5} {:>7.1} s wall",
-                    scenario.name(),
-                    topology.name(),
-                    n,
-                    secs(row.wall)
-                );
-                rows.push(row);
+                runs.push((scenario, n, topology));
             }
         }
     }
+    let order = runs.clone();
+    runs.sort_by_key(|&(s, n, t)| (std::cmp::Reverse(n), t, s));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs.min(runs.len()).max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&(scenario, n, topology)) = runs.get(i) else {
+                        break;
+                    };
+                    let row = run_one(topology, scenario, n, args.seed, args.quick)
+                        .map_err(|e| e.to_string());
+                    if let Ok(r) = &row {
+                        eprintln!(
+                            "  {:<14} {:<14} N={:<5} {:>7.1} s wall",
+                            scenario.name(),
+                            topology.name(),
+                            n,
+                            secs(r.wall)
+                        );
+                    }
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(row);
+                }
+            });
+        }
+    });
+    let mut rows = Vec::new();
+    for row in results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        rows.push(row?);
+    }
+    rows.sort_by_key(|r| {
+        order
+            .iter()
+            .position(|&(s, n, t)| (s, n, t) == (r.scenario, r.n, r.topology))
+    });
     let mut out = String::new();
     tables(&mut out, &rows, &args.scenarios);
     checks(&mut out, &rows, &args.sizes);
