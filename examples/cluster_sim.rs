@@ -473,8 +473,8 @@ where
     let before = sim.report();
     let sent0 = sim.datagrams_sent();
     let bytes0 = sim.bytes_sent();
-    // Gossip: how many periods a member's current version takes to reach every
-    // other member, from a few starting instants in the steady state.
+    // Gossip: how many periods a new version takes to reach every other member,
+    // from the round that made it (five origins drawn from the seed).
     let mut spread_rounds = None;
     if let Some((version, reached)) = spread {
         let mut total = 0.0;
@@ -482,13 +482,21 @@ where
         let mut pick = Pick(seed ^ 0x5EED);
         for _ in 0..5 {
             let origin = 1 + pick.below(n);
-            let Some(v) = version(&sim, origin) else {
+            let Some(before) = version(&sim, origin) else {
                 break;
             };
-            let t0 = sim.now();
+            // From the instant the origin bumps its version (its round) ...
+            let limit = sim.now().saturating_add(PERIOD.saturating_mul(3));
+            while version(&sim, origin).is_some_and(|v| v <= before) && sim.now() < limit {
+                sim.run_for(ms(5))?;
+            }
+            let (t0, Some(v)) = (sim.now(), version(&sim, origin)) else {
+                break;
+            };
+            // ... until every other live member holds it (20 ms steps).
             let limit = t0.saturating_add(Duration::from_secs(30));
             while !reached(&sim, origin, v) && sim.now() < limit {
-                sim.run_for(ms(50))?;
+                sim.run_for(ms(20))?;
             }
             total += secs(sim.now().saturating_duration_since(t0)) / secs(PERIOD);
             samples += 1;
