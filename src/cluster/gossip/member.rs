@@ -34,6 +34,9 @@ type Fixed = FxBuild;
 /// gossip intervals (so that a cleared flag reaches everyone).
 const RECENT_ROUNDS: u32 = 10;
 
+/// No slot (in `members`, or in the registry: a hint that never holds).
+const NO_SLOT: u32 = u32::MAX;
+
 /// What a member knows of another.
 #[derive(Clone, Debug)]
 struct Known {
@@ -47,6 +50,9 @@ struct Known {
     remove_at: Option<Timestamp>,
     /// Since when it is unreachable for the verdict policy (observer mode).
     suspect_since: Option<Timestamp>,
+    /// Where the registry held its node when last heartbeaten (a hint, checked
+    /// before use: positions change when nodes leave).
+    registry_hint: u32,
 }
 
 impl Known {
@@ -126,8 +132,14 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     replies_refill_at: Timestamp,
     replies_throttled: u64,
     observers: Option<Observers<I>>,
-    /// Arrivals of the datagram being handled, applied in one batch.
-    arrivals: Vec<(I, Timestamp)>,
+    /// Arrivals of the datagram being handled (all at its instant), applied in
+    /// one batch: the id, its registry hint, its slot in `members`.
+    arrivals: Vec<(I, u32, u32)>,
+    /// Reused buffer: the slot in `members` of each entry of the datagram being
+    /// handled (`NO_SLOT`: not tracked when it was looked up).
+    slots: Vec<u32>,
+    /// Reused buffer: the hash (for `members`) of each entry of that datagram.
+    hashes: Vec<u64>,
     /// Reused buffers: a datagram's entries, the ids a Syn's sender lacks.
     entries: Vec<(I, Heartbeat)>,
     lacks: Vec<I>,
@@ -260,6 +272,8 @@ where
             replies_refill_at: Timestamp::ZERO,
             replies_throttled: 0,
             arrivals: Vec::new(),
+            slots: Vec::new(),
+            hashes: Vec::new(),
             entries: Vec::new(),
             lacks: Vec::new(),
             body: Vec::new(),
@@ -580,6 +594,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                         deferred: false,
                         remove_at: None,
                         suspect_since: None,
+                        registry_hint: NO_SLOT,
                     },
                 );
                 if let Some(o) = self.observers.as_mut() {
@@ -592,13 +607,16 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 self.reevaluate(id, now);
             }
             News::Newer => {
+                let mut hint = NO_SLOT;
                 if let Some(k) = slot.and_then(|s| self.members.at_mut(s)) {
                     k.hb = hb;
+                    hint = k.registry_hint;
                 }
                 if self.observers.is_none() {
                     // A strictly higher version is an arrival, dated now
                     // (applied with the datagram's others, `flush_arrivals`).
-                    self.arrivals.push((id.clone(), now));
+                    self.arrivals
+                        .push((id.clone(), hint, slot.unwrap_or(NO_SLOT)));
                 } else if self
                     .members
                     .get(id)
@@ -630,6 +648,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     deferred: false,
                     remove_at: None,
                     suspect_since: None,
+                    registry_hint: NO_SLOT,
                 };
                 match from {
                     NodeState::Suspect => self.ledger.n_suspect -= 1,
@@ -670,15 +689,51 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
     /// Applies a digest's entries: [`learn`](Self::learn) for each, with the
     /// common cases done inline (one lookup, nothing else): a stale entry, and
     /// in plain mode a newer version of the same generation (an arrival).
+    ///
+    /// In stages, each a pass over the entries: hash each and read its place
+    /// in the index, then look each up (the slots are kept in `slots` for the
+    /// reply), then read each one's state, then apply them. The memory
+    /// accesses of one stage's independent reads overlap, where applying
+    /// each entry in turn would wait for each of its reads in turn.
     fn learn_all(&mut self, entries: &[(I, Heartbeat)], now: Timestamp) {
         let plain = self.observers.is_none();
-        for (id, hb) in entries {
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.clear();
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
+        let mut touched = 0u64;
+        for (id, _) in entries {
+            let hash = self.members.hash(id);
+            touched ^= self.members.touch_index(hash);
+            hashes.push(hash);
+        }
+        std::hint::black_box(touched);
+        slots.extend(
+            entries
+                .iter()
+                .zip(&hashes)
+                .map(|((id, _), &hash)| self.members.find_hashed(hash, id).unwrap_or(NO_SLOT)),
+        );
+        self.hashes = hashes;
+        for &slot in &slots {
+            touched ^= self.members.touch(slot, |k| k.hb.version);
+        }
+        std::hint::black_box(touched);
+        for ((id, hb), &slot) in entries.iter().zip(&slots) {
+            // Not tracked when looked up: it may have been added since (by an
+            // earlier entry of the same id).
+            let slot = match slot {
+                NO_SLOT => self.members.find(id),
+                slot => Some(slot),
+            };
             // This member is never in `members`: its own id goes to `learn`.
-            if let Some(k) = self.members.find(id).and_then(|s| self.members.at_mut(s)) {
+            if let Some(s) = slot
+                && let Some(k) = self.members.at_mut(s)
+            {
                 if plain && hb.generation == k.hb.generation {
                     if hb.version > k.hb.version {
                         k.hb = *hb;
-                        self.arrivals.push((id.clone(), now));
+                        self.arrivals.push((id.clone(), k.registry_hint, s));
                     }
                     continue;
                 }
@@ -688,18 +743,28 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             }
             self.learn(id, *hb, now);
         }
+        self.slots = slots;
     }
 
     /// Hands the arrivals gathered from a datagram to the registry at once
-    /// (`heartbeat_batch`: one lock for all), then maps its events.
+    /// (one lock for all, each node found from its hint), then maps its
+    /// events.
     fn flush_arrivals(&mut self, now: Timestamp) {
         if self.arrivals.is_empty() {
             return;
         }
         self.drain(now);
         // Refusals (a duplicate at the same instant) change nothing.
-        self.registry.heartbeat_batch(&self.arrivals, |_, _| {});
-        self.arrivals.clear();
+        let mut arrivals = std::mem::take(&mut self.arrivals);
+        self.registry
+            .heartbeat_hinted(&mut arrivals, now, |(id, hint, _)| (&*id, hint));
+        for &(_, hint, slot) in &arrivals {
+            if let Some(k) = self.members.at_mut(slot) {
+                k.registry_hint = hint;
+            }
+        }
+        arrivals.clear();
+        self.arrivals = arrivals;
         self.drain(now);
     }
 
@@ -898,8 +963,11 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
 
     // ----- gossip -----
 
-    fn round(&mut self) {
-        self.version += 1;
+    /// The round's targets: `fanout` random live members (a partial
+    /// Fisher-Yates shuffle of the live ids in id order), one unreachable
+    /// member with probability `unreachable / (live + 1)`, a seed if no one is
+    /// live.
+    fn targets(&mut self) -> Vec<I> {
         let mut live = Vec::new();
         let mut unreachable = Vec::new();
         for (id, k) in self.members.iter() {
@@ -933,6 +1001,59 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 targets.push(seed);
             }
         }
+        targets
+    }
+
+    /// [`targets`](Self::targets) when every tracked member is Alive (no
+    /// Suspect, no Dead one: the common case): the same draws from the same
+    /// generator and the same picks, without copying every id. The live ids
+    /// would be all the ids in id order; the shuffle is followed on positions
+    /// (at most `2 fanout` of them moved), and the ids at the picked positions
+    /// are read off the table's ordered vector.
+    fn targets_all_alive(&mut self) -> Vec<I> {
+        let len = self.members.len();
+        let n = self.config.fanout.min(len);
+        // (position, the original position now there), latest last.
+        let mut moved: Vec<(usize, usize)> = Vec::with_capacity(2 * n);
+        let at = |moved: &[(usize, usize)], p: usize| {
+            moved
+                .iter()
+                .rev()
+                .find(|(q, _)| *q == p)
+                .map_or(p, |&(_, o)| o)
+        };
+        // The positions picked, in the order picked.
+        let mut picks: Vec<usize> = Vec::with_capacity(n);
+        for i in 0..n {
+            let j = i + self.rng.below(len - i);
+            let (vi, vj) = (at(&moved, i), at(&moved, j));
+            moved.push((i, vj));
+            moved.push((j, vi));
+            picks.push(vj);
+        }
+        self.members.sync();
+        let mut targets: Vec<I> = picks
+            .iter()
+            .filter_map(|&p| self.members.key_at(p).cloned())
+            .collect();
+        // No one live: a seed (Cassandra `maybeGossipToSeed`).
+        if len == 0 && !self.seeds.is_empty() {
+            let j = self.rng.below(self.seeds.len());
+            let seed = self.seeds[j].clone();
+            if !targets.contains(&seed) {
+                targets.push(seed);
+            }
+        }
+        targets
+    }
+
+    fn round(&mut self) {
+        self.version += 1;
+        let targets = if self.ledger.n_suspect == 0 && self.ledger.n_dead == 0 {
+            self.targets_all_alive()
+        } else {
+            self.targets()
+        };
         for to in targets {
             let bytes = self.encode_gossip(false, &[], false);
             self.out.push_back(Datagram { to, bytes });
@@ -953,6 +1074,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
     /// Encodes a Syn (or an Ack listing `first` before the rest, and none of the
     /// members marked in the table if `skip_marked`), within the MTU.
     fn encode_gossip(&mut self, reply: bool, first: &[I], skip_marked: bool) -> Vec<u8> {
+        self.members.sync();
         let mtu = self.config.mtu;
         let prefix = msg::gossip_prefix_len(&self.me, self.version);
         let mut budget = mtu.saturating_sub(prefix + 2 * COUNT_LEN);
@@ -1021,7 +1143,18 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             &self.syn_cursor
         };
         let mut next_cursor = None;
-        for (id, &slot) in self.members.rotation(cursor.as_ref()) {
+        // Ahead of the walk, the entries it is about to read are fetched, a
+        // block at a time, so that their memory accesses overlap.
+        const AHEAD: usize = 64;
+        let touch = |k: &Known| k.hb.version;
+        let start = self.members.start(cursor.as_ref());
+        let mut touched = self.members.touch_rotation(start, 0, 2 * AHEAD, touch);
+        for (visited, (id, &slot)) in self.members.rotation(cursor.as_ref()).enumerate() {
+            if visited % AHEAD == 0 && visited > 0 {
+                touched ^= self
+                    .members
+                    .touch_rotation(start, visited + AHEAD, AHEAD, touch);
+            }
             let Some(k) = self.members.at(slot) else {
                 continue;
             };
@@ -1039,6 +1172,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             budget -= len;
             n += 1;
         }
+        std::hint::black_box(touched);
         let mut out = Vec::with_capacity(mtu.min(prefix + 2 * COUNT_LEN + body.len() + 512));
         msg::put_gossip_head(&mut out, reply, &self.me, self.version, &blocks);
         put_varint(&mut out, n);
@@ -1080,8 +1214,14 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     let mut lacks = std::mem::take(&mut self.lacks);
                     lacks.clear();
                     self.members.clear_marks();
-                    for (id, hb) in &entries {
-                        let Some(slot) = self.members.find(id) else {
+                    // The entries' slots, as `learn_all` found them (those it
+                    // did not find are looked up again: they may be new).
+                    for ((id, hb), &slot) in entries.iter().zip(&self.slots) {
+                        let slot = match slot {
+                            NO_SLOT => self.members.find(id),
+                            slot => Some(slot),
+                        };
+                        let Some(slot) = slot else {
                             continue;
                         };
                         self.members.mark_at(slot);
