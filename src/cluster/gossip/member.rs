@@ -126,6 +126,9 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     next_round: Option<Timestamp>,
     syn_cursor: Option<I>,
     ack_cursor: Option<I>,
+    /// Where the cursors were in the table's ordered vector (hints).
+    syn_cursor_at: usize,
+    ack_cursor_at: usize,
     ignored: u64,
     /// Syns this member may still answer in this interval, and when that refills.
     replies_left: usize,
@@ -267,6 +270,8 @@ where
             next_round: None,
             syn_cursor: None,
             ack_cursor: None,
+            syn_cursor_at: 0,
+            ack_cursor_at: 0,
             ignored: 0,
             replies_left: MAX_REPLIES_PER_INTERVAL,
             replies_refill_at: Timestamp::ZERO,
@@ -1147,9 +1152,15 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         // block at a time, so that their memory accesses overlap.
         const AHEAD: usize = 64;
         let touch = |k: &Known| k.hb.version;
-        let start = self.members.start(cursor.as_ref());
+        let hint = if reply {
+            self.ack_cursor_at
+        } else {
+            self.syn_cursor_at
+        };
+        let start = self.members.start_hinted(cursor.as_ref(), hint);
+        let mut next_at = 0;
         let mut touched = self.members.touch_rotation(start, 0, 2 * AHEAD, touch);
-        for (visited, (id, &slot)) in self.members.rotation(cursor.as_ref()).enumerate() {
+        for (visited, (id, &slot)) in self.members.rotation_at(cursor.as_ref(), start).enumerate() {
             if visited % AHEAD == 0 && visited > 0 {
                 touched ^= self
                     .members
@@ -1167,6 +1178,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             if len > budget {
                 body.truncate(start);
                 next_cursor = Some(id.clone());
+                next_at = (start + visited) % self.members.len().max(1);
                 break;
             }
             budget -= len;
@@ -1181,8 +1193,10 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         self.body = body;
         if reply {
             self.ack_cursor = next_cursor;
+            self.ack_cursor_at = next_at;
         } else {
             self.syn_cursor = next_cursor;
+            self.syn_cursor_at = next_at;
         }
         if let Some(o) = self.observers.as_mut() {
             o.block_cursor = next_block_cursor;
