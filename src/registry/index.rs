@@ -69,6 +69,14 @@ impl Index {
         }
     }
 
+    /// Reads the slot an entry with `hash` is looked for first, so that the
+    /// processor fetches it: a pass of these over many keys before they are
+    /// looked up lets the lookups' memory accesses overlap.
+    #[inline]
+    pub(crate) fn touch(&self, hash: u64) -> u64 {
+        self.slots.get(self.home(tag(hash))).copied().unwrap_or(0)
+    }
+
     /// The slot holding `position` for a key with `hash`.
     fn slot_of(&self, hash: u64, position_wanted: u32) -> Option<usize> {
         if self.slots.is_empty() {

@@ -4,7 +4,7 @@
 mod config;
 mod error;
 mod event;
-mod index;
+pub(crate) mod index;
 mod shard;
 
 use std::borrow::Borrow;
@@ -570,6 +570,40 @@ where
             }
         }
         accepted
+    }
+
+    /// Crate-private: [`heartbeat`](Self::heartbeat) at `at` for each item of
+    /// `batch` in turn (refusals ignored), for a caller that keeps, per node,
+    /// where it was last found (`part` gives an item's node and that hint,
+    /// any value at first; it is updated). With a hint that still holds, a
+    /// heartbeat skips the key's hash and the index probe. With one shard, a
+    /// first pass reads every hinted node, so that their memory accesses
+    /// overlap, before the heartbeats are applied in batch order.
+    pub(crate) fn heartbeat_hinted<T>(
+        &self,
+        batch: &mut [T],
+        at: Timestamp,
+        mut part: impl FnMut(&mut T) -> (&K, &mut u32),
+    ) {
+        if let [only] = &self.shards[..] {
+            let env = self.env(&self.next[0]);
+            let mut shard = only.0.lock();
+            let mut touched = 0u64;
+            for item in batch.iter_mut() {
+                touched ^= shard.touch(*part(item).1);
+            }
+            std::hint::black_box(touched);
+            for item in batch.iter_mut() {
+                let (node, hint) = part(item);
+                let _ = shard.heartbeat_hinted(&|| self.hash(node), node, hint, at, env);
+            }
+            return;
+        }
+        for item in batch.iter_mut() {
+            let (node, hint) = part(item);
+            let (hash, shard, env) = self.shard(node);
+            let _ = shard.lock().heartbeat_hinted(&|| hash, node, hint, at, env);
+        }
     }
 
     /// [`heartbeat`](Self::heartbeat) at the clock's current time, read while the

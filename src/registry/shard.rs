@@ -605,6 +605,55 @@ where
         }
     }
 
+    /// [`heartbeat`](Self::heartbeat) for a caller that remembers where `key`
+    /// was found: the node at position `hint` is compared first (one key
+    /// comparison, no index probe), the index is searched (with `hash()`) only
+    /// if that is not `key`. Same effect as `heartbeat`; `hint` is set to the
+    /// node's position afterwards (positions change when other nodes leave).
+    #[inline]
+    pub(crate) fn heartbeat_hinted(
+        &mut self,
+        hash: &impl Fn() -> u64,
+        key: &K,
+        hint: &mut u32,
+        at: Timestamp,
+        env: Env<'_, K, D>,
+    ) -> Result<(), RegistryHeartbeatError> {
+        let found = match self.nodes.get(*hint as usize) {
+            Some(node) if node.key == *key => Some(*hint as usize),
+            _ => self.find(hash(), key),
+        };
+        let caught_up = found.and_then(|i| {
+            let effective = self.effective(Some(i), at);
+            self.catch_up(i, effective.as_nanos(), env)
+                .map(|i| (i, effective))
+        });
+        match caught_up {
+            Some((i, effective)) => {
+                *hint = i as u32;
+                let result = env.ctx.heartbeat(&mut self.nodes[i], at, effective);
+                self.schedule(i, env.next);
+                result
+            }
+            None if env.ctx.rules.accept_unknown => {
+                self.join(key.clone(), hash(), at, false, env)?;
+                *hint = (self.nodes.len() - 1) as u32;
+                Ok(())
+            }
+            None => Err(RegistryHeartbeatError::UnknownNode),
+        }
+    }
+
+    /// Reads (so that the processor fetches them) the node at `hint` and the
+    /// detector state a heartbeat reads, if there is such a node: a pass of
+    /// these over a batch lets the memory accesses of its heartbeats overlap.
+    #[inline]
+    pub(crate) fn touch(&self, hint: u32) -> u64 {
+        self.nodes.get(hint as usize).map_or(0, |node| {
+            node.due ^ nanos(node.detector.deadline()) ^ nanos(node.detector.last_heartbeat())
+        })
+    }
+
     /// Registers `key` at `at` (or its last evaluation, if later).
     pub(crate) fn register(
         &mut self,

@@ -40,6 +40,8 @@ const RECENT_ROUNDS: u32 = 10;
 /// rounds, well before their detectors all suspect them, so the rule sees the
 /// partition whole before the first conviction is due.
 const SILENT_ROUNDS: u32 = 2;
+/// No slot (in `members`, or in the registry: a hint that never holds).
+const NO_SLOT: u32 = u32::MAX;
 
 /// What a member knows of another.
 #[derive(Clone, Debug)]
@@ -56,6 +58,9 @@ struct Known {
     suspect_since: Option<Timestamp>,
     /// When a newer version of it last came (or it was first heard of).
     heard_at: Timestamp,
+    /// Where the registry held its node when last heartbeaten (a hint, checked
+    /// before use: positions change when nodes leave).
+    registry_hint: u32,
 }
 
 impl Known {
@@ -129,6 +134,9 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     next_round: Option<Timestamp>,
     syn_cursor: Option<I>,
     ack_cursor: Option<I>,
+    /// Where the cursors were in the table's ordered vector (hints).
+    syn_cursor_at: usize,
+    ack_cursor_at: usize,
     ignored: u64,
     /// Syns this member may still answer in this interval, and when that refills.
     replies_left: usize,
@@ -138,8 +146,14 @@ pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     /// (plain mode), counted toward isolation.
     silent: usize,
     observers: Option<Observers<I>>,
-    /// Arrivals of the datagram being handled, applied in one batch.
-    arrivals: Vec<(I, Timestamp)>,
+    /// Arrivals of the datagram being handled (all at its instant), applied in
+    /// one batch: the id, its registry hint, its slot in `members`.
+    arrivals: Vec<(I, u32, u32)>,
+    /// Reused buffer: the slot in `members` of each entry of the datagram being
+    /// handled (`NO_SLOT`: not tracked when it was looked up).
+    slots: Vec<u32>,
+    /// Reused buffer: the hash (for `members`) of each entry of that datagram.
+    hashes: Vec<u64>,
     /// Reused buffers: a datagram's entries, the ids a Syn's sender lacks.
     entries: Vec<(I, Heartbeat)>,
     lacks: Vec<I>,
@@ -267,12 +281,16 @@ where
             next_round: None,
             syn_cursor: None,
             ack_cursor: None,
+            syn_cursor_at: 0,
+            ack_cursor_at: 0,
             ignored: 0,
             replies_left: MAX_REPLIES_PER_INTERVAL,
             replies_refill_at: Timestamp::ZERO,
             replies_throttled: 0,
             silent: 0,
             arrivals: Vec::new(),
+            slots: Vec::new(),
+            hashes: Vec::new(),
             entries: Vec::new(),
             lacks: Vec::new(),
             body: Vec::new(),
@@ -609,6 +627,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                         remove_at: None,
                         suspect_since: None,
                         heard_at: now,
+                        registry_hint: NO_SLOT,
                     },
                 );
                 if let Some(o) = self.observers.as_mut() {
@@ -621,14 +640,17 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 self.reevaluate(id, now);
             }
             News::Newer => {
+                let mut hint = NO_SLOT;
                 if let Some(k) = slot.and_then(|s| self.members.at_mut(s)) {
                     k.hb = hb;
                     k.heard_at = now;
+                    hint = k.registry_hint;
                 }
                 if self.observers.is_none() {
                     // A strictly higher version is an arrival, dated now
                     // (applied with the datagram's others, `flush_arrivals`).
-                    self.arrivals.push((id.clone(), now));
+                    self.arrivals
+                        .push((id.clone(), hint, slot.unwrap_or(NO_SLOT)));
                 } else if self
                     .members
                     .get(id)
@@ -661,6 +683,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     remove_at: None,
                     suspect_since: None,
                     heard_at: now,
+                    registry_hint: NO_SLOT,
                 };
                 match from {
                     NodeState::Suspect => self.ledger.n_suspect -= 1,
@@ -701,16 +724,52 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
     /// Applies a digest's entries: [`learn`](Self::learn) for each, with the
     /// common cases done inline (one lookup, nothing else): a stale entry, and
     /// in plain mode a newer version of the same generation (an arrival).
+    ///
+    /// In stages, each a pass over the entries: hash each and read its place
+    /// in the index, then look each up (the slots are kept in `slots` for the
+    /// reply), then read each one's state, then apply them. The memory
+    /// accesses of one stage's independent reads overlap, where applying
+    /// each entry in turn would wait for each of its reads in turn.
     fn learn_all(&mut self, entries: &[(I, Heartbeat)], now: Timestamp) {
         let plain = self.observers.is_none();
-        for (id, hb) in entries {
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.clear();
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
+        let mut touched = 0u64;
+        for (id, _) in entries {
+            let hash = self.members.hash(id);
+            touched ^= self.members.touch_index(hash);
+            hashes.push(hash);
+        }
+        std::hint::black_box(touched);
+        slots.extend(
+            entries
+                .iter()
+                .zip(&hashes)
+                .map(|((id, _), &hash)| self.members.find_hashed(hash, id).unwrap_or(NO_SLOT)),
+        );
+        self.hashes = hashes;
+        for &slot in &slots {
+            touched ^= self.members.touch(slot, |k| k.hb.version);
+        }
+        std::hint::black_box(touched);
+        for ((id, hb), &slot) in entries.iter().zip(&slots) {
+            // Not tracked when looked up: it may have been added since (by an
+            // earlier entry of the same id).
+            let slot = match slot {
+                NO_SLOT => self.members.find(id),
+                slot => Some(slot),
+            };
             // This member is never in `members`: its own id goes to `learn`.
-            if let Some(k) = self.members.find(id).and_then(|s| self.members.at_mut(s)) {
+            if let Some(s) = slot
+                && let Some(k) = self.members.at_mut(s)
+            {
                 if plain && hb.generation == k.hb.generation {
                     if hb.version > k.hb.version {
                         k.hb = *hb;
                         k.heard_at = now;
-                        self.arrivals.push((id.clone(), now));
+                        self.arrivals.push((id.clone(), k.registry_hint, s));
                     }
                     continue;
                 }
@@ -720,18 +779,28 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             }
             self.learn(id, *hb, now);
         }
+        self.slots = slots;
     }
 
     /// Hands the arrivals gathered from a datagram to the registry at once
-    /// (`heartbeat_batch`: one lock for all), then maps its events.
+    /// (one lock for all, each node found from its hint), then maps its
+    /// events.
     fn flush_arrivals(&mut self, now: Timestamp) {
         if self.arrivals.is_empty() {
             return;
         }
         self.drain(now);
         // Refusals (a duplicate at the same instant) change nothing.
-        self.registry.heartbeat_batch(&self.arrivals, |_, _| {});
-        self.arrivals.clear();
+        let mut arrivals = std::mem::take(&mut self.arrivals);
+        self.registry
+            .heartbeat_hinted(&mut arrivals, now, |(id, hint, _)| (&*id, hint));
+        for &(_, hint, slot) in &arrivals {
+            if let Some(k) = self.members.at_mut(slot) {
+                k.registry_hint = hint;
+            }
+        }
+        arrivals.clear();
+        self.arrivals = arrivals;
         self.drain(now);
     }
 
@@ -930,24 +999,20 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
 
     // ----- gossip -----
 
-    fn round(&mut self) {
-        self.version += 1;
+    /// The round's targets: `fanout` random live members (a partial
+    /// Fisher-Yates shuffle of the live ids in id order), one unreachable
+    /// member with probability `unreachable / (live + 1)`, a seed if no one is
+    /// live.
+    fn targets(&mut self) -> Vec<I> {
         let mut live = Vec::new();
         let mut unreachable = Vec::new();
-        let plain = self.observers.is_none();
-        let quiet = self.config.gossip_interval.saturating_mul(SILENT_ROUNDS);
-        let mut silent = 0;
         for (id, k) in self.members.iter() {
             if k.state == NodeState::Alive {
-                if plain && self.now.saturating_duration_since(k.heard_at) > quiet {
-                    silent += 1;
-                }
                 live.push(id.clone());
             } else {
                 unreachable.push(id.clone());
             }
         }
-        self.silent = silent;
         let mut targets = Vec::with_capacity(self.config.fanout + 1);
         let n = self.config.fanout.min(live.len());
         for i in 0..n {
@@ -972,6 +1037,70 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 targets.push(seed);
             }
         }
+        targets
+    }
+
+    /// [`targets`](Self::targets) when every tracked member is Alive (no
+    /// Suspect, no Dead one: the common case): the same draws from the same
+    /// generator and the same picks, without copying every id. The live ids
+    /// would be all the ids in id order; the shuffle is followed on positions
+    /// (at most `2 fanout` of them moved), and the ids at the picked positions
+    /// are read off the table's ordered vector.
+    fn targets_all_alive(&mut self) -> Vec<I> {
+        let len = self.members.len();
+        let n = self.config.fanout.min(len);
+        // (position, the original position now there), latest last.
+        let mut moved: Vec<(usize, usize)> = Vec::with_capacity(2 * n);
+        let at = |moved: &[(usize, usize)], p: usize| {
+            moved
+                .iter()
+                .rev()
+                .find(|(q, _)| *q == p)
+                .map_or(p, |&(_, o)| o)
+        };
+        // The positions picked, in the order picked.
+        let mut picks: Vec<usize> = Vec::with_capacity(n);
+        for i in 0..n {
+            let j = i + self.rng.below(len - i);
+            let (vi, vj) = (at(&moved, i), at(&moved, j));
+            moved.push((i, vj));
+            moved.push((j, vi));
+            picks.push(vj);
+        }
+        self.members.sync();
+        let mut targets: Vec<I> = picks
+            .iter()
+            .filter_map(|&p| self.members.key_at(p).cloned())
+            .collect();
+        // No one live: a seed (Cassandra `maybeGossipToSeed`).
+        if len == 0 && !self.seeds.is_empty() {
+            let j = self.rng.below(self.seeds.len());
+            let seed = self.seeds[j].clone();
+            if !targets.contains(&seed) {
+                targets.push(seed);
+            }
+        }
+        targets
+    }
+
+    fn round(&mut self) {
+        self.version += 1;
+        if self.observers.is_none() {
+            let quiet = self.config.gossip_interval.saturating_mul(SILENT_ROUNDS);
+            let now = self.now;
+            self.silent = self
+                .members
+                .values()
+                .filter(|k| {
+                    k.state == NodeState::Alive && now.saturating_duration_since(k.heard_at) > quiet
+                })
+                .count();
+        }
+        let targets = if self.ledger.n_suspect == 0 && self.ledger.n_dead == 0 {
+            self.targets_all_alive()
+        } else {
+            self.targets()
+        };
         for to in targets {
             let bytes = self.encode_gossip(false, &[], false);
             self.out.push_back(Datagram { to, bytes });
@@ -992,6 +1121,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
     /// Encodes a Syn (or an Ack listing `first` before the rest, and none of the
     /// members marked in the table if `skip_marked`), within the MTU.
     fn encode_gossip(&mut self, reply: bool, first: &[I], skip_marked: bool) -> Vec<u8> {
+        self.members.sync();
         let mtu = self.config.mtu;
         let prefix = msg::gossip_prefix_len(&self.me, self.version);
         let mut budget = mtu.saturating_sub(prefix + 2 * COUNT_LEN);
@@ -1060,7 +1190,24 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             &self.syn_cursor
         };
         let mut next_cursor = None;
-        for (id, &slot) in self.members.rotation(cursor.as_ref()) {
+        // Ahead of the walk, the entries it is about to read are fetched, a
+        // block at a time, so that their memory accesses overlap.
+        const AHEAD: usize = 64;
+        let touch = |k: &Known| k.hb.version;
+        let hint = if reply {
+            self.ack_cursor_at
+        } else {
+            self.syn_cursor_at
+        };
+        let start = self.members.start_hinted(cursor.as_ref(), hint);
+        let mut next_at = 0;
+        let mut touched = self.members.touch_rotation(start, 0, 2 * AHEAD, touch);
+        for (visited, (id, &slot)) in self.members.rotation_at(cursor.as_ref(), start).enumerate() {
+            if visited % AHEAD == 0 && visited > 0 {
+                touched ^= self
+                    .members
+                    .touch_rotation(start, visited + AHEAD, AHEAD, touch);
+            }
             let Some(k) = self.members.at(slot) else {
                 continue;
             };
@@ -1073,11 +1220,13 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
             if len > budget {
                 body.truncate(start);
                 next_cursor = Some(id.clone());
+                next_at = (start + visited) % self.members.len().max(1);
                 break;
             }
             budget -= len;
             n += 1;
         }
+        std::hint::black_box(touched);
         let mut out = Vec::with_capacity(mtu.min(prefix + 2 * COUNT_LEN + body.len() + 512));
         msg::put_gossip_head(&mut out, reply, &self.me, self.version, &blocks);
         put_varint(&mut out, n);
@@ -1086,8 +1235,10 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         self.body = body;
         if reply {
             self.ack_cursor = next_cursor;
+            self.ack_cursor_at = next_at;
         } else {
             self.syn_cursor = next_cursor;
+            self.syn_cursor_at = next_at;
         }
         if let Some(o) = self.observers.as_mut() {
             o.block_cursor = next_block_cursor;
@@ -1119,8 +1270,14 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                     let mut lacks = std::mem::take(&mut self.lacks);
                     lacks.clear();
                     self.members.clear_marks();
-                    for (id, hb) in &entries {
-                        let Some(slot) = self.members.find(id) else {
+                    // The entries' slots, as `learn_all` found them (those it
+                    // did not find are looked up again: they may be new).
+                    for ((id, hb), &slot) in entries.iter().zip(&self.slots) {
+                        let slot = match slot {
+                            NO_SLOT => self.members.find(id),
+                            slot => Some(slot),
+                        };
+                        let Some(slot) = slot else {
                             continue;
                         };
                         self.members.mark_at(slot);

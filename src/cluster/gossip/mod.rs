@@ -126,11 +126,12 @@
 //!
 //! Per tracked member: its registry node (the detector, 8,240 bytes for the
 //! default exponential phi with its 1,000-interval window, plus about 120 bytes)
-//! and about 120 bytes of gossip state: 72 for the [`Heartbeat`], verdict and
-//! timers, and for `u64` ids about 45 for the id in two indexes with their
-//! slack (a hash index, seeded with [`seed`](GossipConfig::seed), for the
-//! lookup of every digest entry; an ordered one for everything whose order
-//! reaches the outputs: digests, gossip targets, events). At most
+//! and about 135 bytes of gossip state: 64 for the [`Heartbeat`], verdict and
+//! timers, and for `u64` ids about 70 for the id in the slab and in two
+//! indexes with their slack (a hash index, seeded with
+//! [`seed`](GossipConfig::seed), for the lookup of every digest entry; an
+//! ordered one, with a vector copy, for everything whose order reaches the
+//! outputs: digests, gossip targets, events). At most
 //! [`max_members`](GossipConfig::max_members) members are tracked and as many
 //! ids quarantined; gossip about more is ignored and counted
 //! ([`GossipMember::ignored`]).

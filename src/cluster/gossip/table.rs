@@ -4,41 +4,88 @@
 //! [`members`](crate::cluster::ClusterMember::members)), so those stay in id
 //! order, as with a `BTreeMap`.
 //!
-//! Memory per entry: the value and a mark (`u32`) in the slab (72 bytes for
-//! the member's state), the id and a slot number in each index (for `u64`
-//! ids, about 45 bytes with the indexes' slack): about 120 bytes in all.
+//! The hash index is the registry's open-addressing [`Index`] (a 32-bit tag
+//! and the slot in one word; the ids are compared in the slab), so a lookup
+//! reads one word of the index, then the entry it needs anyway; and the home
+//! word of an id can be read ahead ([`Table::touch_index`]). The ordered
+//! index is a `BTreeMap`, copied into a vector after each change of the
+//! membership ([`Table::sync`], O(n) once per change, not per insertion), so
+//! that the walks in id order read contiguous memory and a position is O(1).
+//!
+//! Memory per entry, for `u64` ids: 80 bytes in the slab (the id, the
+//! member's state of 64 bytes, a mark), 11 to 21 in the hash index (8-byte
+//! words, 3/8 to 3/4 full), about 20 in the tree and 16 in its vector copy:
+//! about 135 bytes in all.
 
-use std::collections::{BTreeMap, HashMap, btree_map};
+use std::collections::{BTreeMap, btree_map};
+use std::hash::BuildHasher;
 
 use super::hash::FxBuild;
+use crate::registry::index::Index;
 
-struct Entry<V> {
-    value: Option<V>,
+struct Entry<I, V> {
+    /// The id and its value (`None`: a free slot).
+    value: Option<(I, V)>,
     /// Marked when `mark == epoch` ([`Table::clear_marks`]).
     mark: u32,
 }
 
 /// Values by id ([module documentation](self)).
 pub(super) struct Table<I, V> {
-    index: HashMap<I, u32, FxBuild>,
+    /// The hash of each id (seeded) to its slot: the registry's open-addressing
+    /// index (a 32-bit tag and the slot in one word; ids compared in `slots`).
+    index: Index,
+    hasher: FxBuild,
     order: BTreeMap<I, u32>,
-    slots: Vec<Entry<V>>,
+    /// `order` copied into a vector (contiguous: iterated without chasing the
+    /// tree's nodes, positions in O(1)), once [`sync`](Table::sync) made it
+    /// current; `stale` after each change of the membership, when the
+    /// iterations fall back on `order`.
+    ordered: Vec<(I, u32)>,
+    stale: bool,
+    slots: Vec<Entry<I, V>>,
     free: Vec<u32>,
     epoch: u32,
 }
 
-/// The ids from a cursor to the end, then from the start to the cursor.
-pub(super) type Rotation<'a, I> = std::iter::Chain<
+/// The tree's ids from a cursor on, then those before it.
+type TreeRotation<'a, I> = std::iter::Chain<
     btree_map::Range<'a, I, u32>,
     std::iter::Flatten<std::option::IntoIter<btree_map::Range<'a, I, u32>>>,
 >;
+
+/// The ordered vector's entries from a cursor on, then those before it.
+type OrderedRotation<'a, I> =
+    std::iter::Chain<std::slice::Iter<'a, (I, u32)>, std::slice::Iter<'a, (I, u32)>>;
+
+/// The ids from a cursor to the end, then from the start to the cursor, with
+/// their slots.
+pub(super) enum Rotation<'a, I> {
+    Tree(TreeRotation<'a, I>),
+    Ordered(OrderedRotation<'a, I>),
+}
+
+impl<'a, I> Iterator for Rotation<'a, I> {
+    type Item = (&'a I, &'a u32);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Rotation::Tree(it) => it.next(),
+            Rotation::Ordered(it) => it.next().map(|(id, slot)| (id, slot)),
+        }
+    }
+}
 
 impl<I: Ord + std::hash::Hash + Clone, V> Table<I, V> {
     /// An empty table whose hash index is seeded with `seed`.
     pub(super) fn new(seed: u64) -> Self {
         Table {
-            index: HashMap::with_hasher(FxBuild::new(seed)),
+            index: Index::default(),
+            hasher: FxBuild::new(seed),
             order: BTreeMap::new(),
+            ordered: Vec::new(),
+            stale: false,
             slots: Vec::new(),
             free: Vec::new(),
             epoch: 1,
@@ -46,23 +93,63 @@ impl<I: Ord + std::hash::Hash + Clone, V> Table<I, V> {
     }
 
     pub(super) fn len(&self) -> usize {
-        self.index.len()
+        self.order.len()
+    }
+
+    /// The hash of `id` for the index.
+    #[inline]
+    pub(super) fn hash(&self, id: &I) -> u64 {
+        self.hasher.hash_one(id)
     }
 
     /// The slot of `id`.
     #[inline]
     pub(super) fn find(&self, id: &I) -> Option<u32> {
-        self.index.get(id).copied()
+        self.find_hashed(self.hash(id), id)
+    }
+
+    /// The slot of `id`, whose [`hash`](Self::hash) is `hash`.
+    #[inline]
+    pub(super) fn find_hashed(&self, hash: u64, id: &I) -> Option<u32> {
+        let slots = &self.slots;
+        self.index.find(hash, |slot| {
+            slots
+                .get(slot as usize)
+                .and_then(|e| e.value.as_ref())
+                .is_some_and(|(key, _)| key == id)
+        })
+    }
+
+    /// Reads the index where an id of this `hash` is looked for first, so that
+    /// the processor fetches it (see [`touch`](Self::touch)).
+    #[inline]
+    pub(super) fn touch_index(&self, hash: u64) -> u64 {
+        self.index.touch(hash)
+    }
+
+    /// Every value, in slot order (not id order: for counts).
+    pub(super) fn values(&self) -> impl Iterator<Item = &V> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.value.as_ref().map(|(_, v)| v))
     }
 
     #[inline]
     pub(super) fn at(&self, slot: u32) -> Option<&V> {
-        self.slots.get(slot as usize)?.value.as_ref()
+        self.slots
+            .get(slot as usize)?
+            .value
+            .as_ref()
+            .map(|(_, v)| v)
     }
 
     #[inline]
     pub(super) fn at_mut(&mut self, slot: u32) -> Option<&mut V> {
-        self.slots.get_mut(slot as usize)?.value.as_mut()
+        self.slots
+            .get_mut(slot as usize)?
+            .value
+            .as_mut()
+            .map(|(_, v)| v)
     }
 
     #[inline]
@@ -77,8 +164,9 @@ impl<I: Ord + std::hash::Hash + Clone, V> Table<I, V> {
     }
 
     pub(super) fn get_key_value(&self, id: &I) -> Option<(&I, &V)> {
-        let (id, &slot) = self.index.get_key_value(id)?;
-        Some((id, self.at(slot)?))
+        let slot = self.find(id)?;
+        let (id, v) = self.slots.get(slot as usize)?.value.as_ref()?;
+        Some((id, v))
     }
 
     /// Inserts or replaces the value of `id`.
@@ -88,7 +176,7 @@ impl<I: Ord + std::hash::Hash + Clone, V> Table<I, V> {
             return;
         }
         let entry = Entry {
-            value: Some(value),
+            value: Some((id.clone(), value)),
             mark: 0,
         };
         let slot = match self.free.pop() {
@@ -103,16 +191,19 @@ impl<I: Ord + std::hash::Hash + Clone, V> Table<I, V> {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.order.insert(id.clone(), slot);
-        self.index.insert(id, slot);
+        let hash = self.hash(&id);
+        self.order.insert(id, slot);
+        self.index.insert(hash, slot);
+        self.stale = true;
     }
 
     pub(super) fn remove(&mut self, id: &I) -> Option<V> {
-        let slot = self.index.remove(id)?;
-        self.order.remove(id);
+        let slot = self.order.remove(id)?;
+        self.index.remove(self.hash(id), slot);
+        self.stale = true;
         let value = self.slots.get_mut(slot as usize)?.value.take();
         self.free.push(slot);
-        value
+        value.map(|(_, v)| v)
     }
 
     /// Every entry, in id order.
@@ -127,16 +218,104 @@ impl<I: Ord + std::hash::Hash + Clone, V> Table<I, V> {
         self.order.keys()
     }
 
+    /// Makes the ordered vector current (in O(n) after a change of the
+    /// membership, O(1) otherwise): the iterations in id order then read it
+    /// instead of the tree.
+    pub(super) fn sync(&mut self) {
+        if !self.stale {
+            return;
+        }
+        self.ordered.clear();
+        let len = self.order.len();
+        if self.ordered.capacity() > 4 * len + 64 {
+            self.ordered.shrink_to(2 * len);
+        }
+        self.ordered
+            .extend(self.order.iter().map(|(id, &slot)| (id.clone(), slot)));
+        self.stale = false;
+    }
+
+    /// Where the rotation from `cursor` starts in the ordered vector.
+    pub(super) fn start(&self, cursor: Option<&I>) -> usize {
+        cursor.map_or(0, |c| self.ordered.partition_point(|(id, _)| id < c))
+    }
+
     /// Every id with its slot, in id order from `cursor` (or the first id) on,
     /// wrapping around.
+    #[cfg(test)]
     pub(super) fn rotation(&self, cursor: Option<&I>) -> Rotation<'_, I> {
-        match cursor {
+        self.rotation_at(cursor, self.start(cursor))
+    }
+
+    /// [`start`](Self::start), checking `hint` first (where `cursor` was
+    /// last seen in the ordered vector): no search of the vector while the
+    /// membership does not change.
+    pub(super) fn start_hinted(&self, cursor: Option<&I>, hint: usize) -> usize {
+        match (cursor, self.ordered.get(hint)) {
+            (Some(c), Some((id, _))) if !self.stale && id == c => hint,
+            _ => self.start(cursor),
+        }
+    }
+
+    /// The rotation (ids with slots, in id order from `cursor` on, wrapping
+    /// around) from `cursor`, which is at position `start`
+    /// of the ordered vector ([`start`](Self::start)) if that is current.
+    pub(super) fn rotation_at(&self, cursor: Option<&I>, start: usize) -> Rotation<'_, I> {
+        if !self.stale {
+            let (tail, head) = self.ordered.split_at(start.min(self.ordered.len()));
+            return Rotation::Ordered(head.iter().chain(tail.iter()));
+        }
+        Rotation::Tree(match cursor {
             Some(c) => self
                 .order
                 .range(c.clone()..)
                 .chain(Some(self.order.range(..c.clone())).into_iter().flatten()),
             None => self.order.range(..).chain(None.into_iter().flatten()),
+        })
+    }
+
+    /// The id at `position` in id order.
+    pub(super) fn key_at(&self, position: usize) -> Option<&I> {
+        if self.stale {
+            self.order.keys().nth(position)
+        } else {
+            self.ordered.get(position).map(|(id, _)| id)
         }
+    }
+
+    /// [`touch`](Self::touch)es the entries at rotation positions `skip` to
+    /// `skip + n` of the rotation that starts at position `start` of the
+    /// ordered vector ([`start`](Self::start)), if that is current (nothing
+    /// otherwise): done ahead of a walk through the rotation, it lets the
+    /// walk's memory accesses overlap.
+    pub(super) fn touch_rotation(
+        &self,
+        start: usize,
+        skip: usize,
+        n: usize,
+        read: impl Fn(&V) -> u64,
+    ) -> u64 {
+        let len = self.ordered.len();
+        if self.stale || len == 0 {
+            return 0;
+        }
+        let mut touched = 0;
+        for t in skip..(skip + n).min(len) {
+            if let Some(&(_, slot)) = self.ordered.get((start + t) % len) {
+                touched ^= self.touch(slot, &read);
+            }
+        }
+        touched
+    }
+
+    /// Reads the entry in `slot` (its mark, and what `read` reads of its value),
+    /// so that the processor fetches it: a pass of these over many slots lets
+    /// their memory accesses overlap.
+    #[inline]
+    pub(super) fn touch(&self, slot: u32, read: impl Fn(&V) -> u64) -> u64 {
+        self.slots.get(slot as usize).map_or(0, |e| {
+            u64::from(e.mark) ^ e.value.as_ref().map_or(0, |(_, v)| read(v))
+        })
     }
 
     /// Unmarks every entry (in O(1)).
@@ -206,6 +385,20 @@ mod tests {
             let expected: Vec<u16> = m.range(cursor..).chain(m.range(..cursor)).map(|(id, _)| *id).collect();
             prop_assert_eq!(rotated, expected);
             prop_assert!(t.rotation(None).map(|(id, _)| id).eq(m.keys()));
+            // The same from the ordered vector, once current.
+            t.sync();
+            let rotated: Vec<u16> = t.rotation(Some(&cursor)).map(|(id, _)| *id).collect();
+            let expected: Vec<u16> = m.range(cursor..).chain(m.range(..cursor)).map(|(id, _)| *id).collect();
+            prop_assert_eq!(rotated, expected);
+            prop_assert!(t.rotation(None).map(|(id, _)| id).eq(m.keys()));
+            for (p, id) in m.keys().enumerate() {
+                prop_assert_eq!(t.key_at(p), Some(id));
+                // A good hint is taken, a bad one ignored.
+                prop_assert_eq!(t.start_hinted(Some(id), p), p);
+                prop_assert_eq!(t.start_hinted(Some(id), p + 1), p);
+            }
+            prop_assert_eq!(t.start_hinted(Some(&cursor), 0), t.start(Some(&cursor)));
+            prop_assert_eq!(t.key_at(m.len()), None);
             prop_assert!(t.slots.len() <= m.len() + t.free.len());
         }
     }
