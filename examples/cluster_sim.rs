@@ -669,33 +669,38 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
                     .collect::<Result<_, _>>()?;
             }
             "--only" => {
-                let v = value("--only")?;
-                a.topologies = v
-                    .split(',')
-                    .map(|x| {
-                        Topology::ALL
-                            .into_iter()
-                            .find(|t| t.key() == x.trim())
-                            .ok_or_else(|| format!("--only: unknown topology {x:?}"))
-                    })
-                    .collect::<Result<_, _>>()?;
+                a.topologies =
+                    pick_keys("--only", &value("--only")?, &Topology::ALL, Topology::key)?
             }
             "--scenarios" => {
-                let v = value("--scenarios")?;
-                a.scenarios = v
-                    .split(',')
-                    .map(|x| {
-                        Scenario::ALL
-                            .into_iter()
-                            .find(|t| t.key() == x.trim())
-                            .ok_or_else(|| format!("--scenarios: unknown scenario {x:?}"))
-                    })
-                    .collect::<Result<_, _>>()?;
+                a.scenarios = pick_keys(
+                    "--scenarios",
+                    &value("--scenarios")?,
+                    &Scenario::ALL,
+                    Scenario::key,
+                )?
             }
             other => return Err(format!("unknown flag {other:?} (see the file's docs)").into()),
         }
     }
     Ok(a)
+}
+
+/// The items of `all` named by the comma-separated `keys`.
+fn pick_keys<T: Copy>(
+    flag: &str,
+    keys: &str,
+    all: &[T],
+    key: fn(T) -> &'static str,
+) -> Result<Vec<T>, String> {
+    keys.split(',')
+        .map(|x| {
+            all.iter()
+                .copied()
+                .find(|&t| key(t) == x.trim())
+                .ok_or_else(|| format!("{flag}: unknown name {x:?}"))
+        })
+        .collect()
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -1025,6 +1030,27 @@ fn color(t: Topology) -> RGBAColor {
     Palette99::pick(t as usize).to_rgba()
 }
 
+/// Draws the legend (upper left) and writes the file.
+fn legend_and_save<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), Box<dyn Error>>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 13))
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
 /// A labelled, coloured line of (N, value) points.
 type Series = (String, RGBAColor, Vec<(f64, f64)>);
 
@@ -1070,15 +1096,7 @@ fn line_chart(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 13))
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    legend_and_save(&mut chart, &root)
 }
 
 fn charts(dir: &Path, rows: &[Row], sizes: &[u64]) -> Result<(), Box<dyn Error>> {
@@ -1191,13 +1209,5 @@ fn charts(dir: &Path, rows: &[Row], sizes: &[u64]) -> Result<(), Box<dyn Error>>
             .label(t.name())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], c.filled()));
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 13))
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    legend_and_save(&mut chart, &root)
 }

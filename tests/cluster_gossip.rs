@@ -643,23 +643,5 @@ fn with_a_fast_detector_the_minority_of_a_2_3_partition_of_50_convicts_no_one() 
     }
     net.join_all();
     net.run_until(at(30));
-    let majority: Vec<u64> = (1..=n - small).collect();
-    let minority: Vec<u64> = (n - small + 1..=n).collect();
-    net.partition(&[&majority, &minority]);
-    net.run_until(at(60));
-    let dead = net.changes(NodeState::Dead);
-    let wrong: Vec<_> = dead
-        .iter()
-        .filter(|(o, s, _)| minority.contains(o) && majority.contains(s))
-        .collect();
-    assert!(wrong.is_empty(), "seed {}: {wrong:?}", net.seed());
-    for &o in &majority {
-        for &s in &minority {
-            assert_eq!(
-                net.member(o).state_of(&s),
-                Some(NodeState::Dead),
-                "{o} -> {s}"
-            );
-        }
-    }
+    net.check_two_sided_partition(n, small, at(60));
 }

@@ -190,6 +190,32 @@ impl<M: ClusterMember<u64>> Net<M> {
             .collect()
     }
 
+    /// Splits members `1..=n` into `1..=n - small` (the majority) and the rest
+    /// now, runs until `until`, and checks the partition's verdicts: no member
+    /// of the minority moved one of the majority to Dead, and every member of
+    /// the majority holds every member of the minority Dead.
+    pub fn check_two_sided_partition(&mut self, n: u64, small: u64, until: Timestamp) {
+        let majority: Vec<u64> = (1..=n - small).collect();
+        let minority: Vec<u64> = (n - small + 1..=n).collect();
+        self.partition(&[&majority, &minority]);
+        self.run_until(until);
+        let wrong: Vec<_> = self
+            .changes(NodeState::Dead)
+            .into_iter()
+            .filter(|(o, s, _)| minority.contains(o) && majority.contains(s))
+            .collect();
+        assert!(wrong.is_empty(), "seed {}: {wrong:?}", self.seed());
+        for &o in &majority {
+            for &s in &minority {
+                assert_eq!(
+                    self.member(o).state_of(&s),
+                    Some(NodeState::Dead),
+                    "{o} -> {s}"
+                );
+            }
+        }
+    }
+
     /// The first time `observer` moved `subject` to `to`.
     pub fn first_change(&self, observer: u64, subject: u64, to: NodeState) -> Option<Timestamp> {
         self.first_change_since(observer, subject, to, Timestamp::ZERO)
