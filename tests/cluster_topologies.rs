@@ -530,3 +530,31 @@ proptest! {
         }
     }
 }
+
+/// More members crash at once than an ack holds verdicts (12 with acks of at
+/// most 4): the flagged part of the acks rotates per member, so every
+/// survivor learns every conviction. (Before, the same first 4 were sent
+/// every time and the others never reached the members.)
+#[test]
+fn central_more_convictions_than_an_ack_holds_reach_every_member_in_turn() {
+    let config = CentralConfig::new().with_max_ack_entries(4);
+    let mut net = central_cluster(8, 40, config);
+    net.run_until(at(20));
+    let crashed: Vec<u64> = (29..=40).collect();
+    for &c in &crashed {
+        net.crash(c);
+    }
+    net.run_until(at(60));
+    for &c in &crashed {
+        assert!(
+            net.first_change(1, c, NodeState::Dead).is_some(),
+            "monitor -> {c}"
+        );
+        for o in 2..29 {
+            assert!(
+                net.first_change(o, c, NodeState::Dead).is_some(),
+                "{o} never learned {c}"
+            );
+        }
+    }
+}

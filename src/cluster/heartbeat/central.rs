@@ -24,6 +24,9 @@ struct Monitor<I: MemberId, D: FailureDetector> {
     judge: Judge<I, D>,
     /// Per member, where the Alive part of its next ack starts.
     cursors: BTreeMap<I, I>,
+    /// Per member, where the Suspect and Dead part of its next ack starts
+    /// (more flagged members than an ack holds are sent in turn).
+    flagged_cursors: BTreeMap<I, I>,
 }
 
 /// A monitored member's state: the monitor's verdicts as its acks said.
@@ -137,6 +140,7 @@ where
             role: Role::Monitor(Box::new(Monitor {
                 judge: Judge::new(rules, detector)?,
                 cursors: BTreeMap::new(),
+                flagged_cursors: BTreeMap::new(),
             })),
             config,
             me,
@@ -312,8 +316,9 @@ impl<I: MemberId, D: FailureDetector + Send> CentralMember<I, D> {
         }
     }
 
-    /// The monitor's ack to `to`: its Suspect and Dead verdicts first, then
-    /// Alive ones from `to`'s cursor, within the MTU and the entry bound.
+    /// The monitor's ack to `to`: its Suspect and Dead verdicts first (from
+    /// `to`'s flagged cursor, in turn), then Alive ones from `to`'s cursor,
+    /// within the MTU and the entry bound.
     fn ack(&mut self, to: &I, seq: u64) {
         let Role::Monitor(m) = &mut self.role else {
             return;
@@ -321,13 +326,24 @@ impl<I: MemberId, D: FailureDetector + Send> CentralMember<I, D> {
         let mut room = self.config.mtu - msg::prefix_len(&self.me) - varint_len(seq) - COUNT_LEN;
         let max = self.config.max_ack_entries;
         let mut verdicts: Vec<(&I, u64, NodeState)> = Vec::new();
-        for id in &m.judge.flagged {
-            if verdicts.len() >= max {
-                break;
-            }
+        // Flagged members from `to`'s flagged cursor, in turn: with more of
+        // them than an ack holds, every one still reaches every member.
+        let flagged_start = m.flagged_cursors.get(to).cloned();
+        let flagged: Box<dyn Iterator<Item = &I>> = match &flagged_start {
+            Some(c) => Box::new(
+                m.judge
+                    .flagged
+                    .range(c.clone()..)
+                    .chain(m.judge.flagged.range(..c.clone())),
+            ),
+            None => Box::new(m.judge.flagged.iter()),
+        };
+        let mut next_flagged = None;
+        for id in flagged {
             if let Some(k) = m.judge.members.get(id) {
                 let len = msg::verdict_len(id, k.generation);
-                if len > room {
+                if verdicts.len() >= max || len > room {
+                    next_flagged = Some(id.clone());
                     break;
                 }
                 room -= len;
@@ -362,6 +378,17 @@ impl<I: MemberId, D: FailureDetector + Send> CentralMember<I, D> {
         drop(verdicts);
         if m.cursors.len() > 2 * self.config.max_members {
             m.cursors.clear();
+        }
+        if m.flagged_cursors.len() > 2 * self.config.max_members {
+            m.flagged_cursors.clear();
+        }
+        match next_flagged {
+            Some(c) => {
+                m.flagged_cursors.insert(to.clone(), c);
+            }
+            None => {
+                m.flagged_cursors.remove(to);
+            }
         }
         match next {
             Some(c) => {

@@ -97,9 +97,10 @@
 //!   O(N) per check period.
 //! * **Publishing verdicts.** Members learn the monitor's verdicts from its
 //!   acks (no broadcast): each ack carries up to
-//!   [`max_ack_entries`](CentralConfig::max_ack_entries) (32) verdicts, every
-//!   Suspect and Dead member first, then Alive ones from a rotating cursor
-//!   kept per member. A monitored member applies them to its view
+//!   [`max_ack_entries`](CentralConfig::max_ack_entries) (32) verdicts:
+//!   Suspect and Dead members first, then Alive ones, each part from a
+//!   rotating cursor kept per member (so with more flagged members than an
+//!   ack holds, every one still reaches every member in turn). A monitored member applies them to its view
 //!   ([`Joined`](crate::cluster::ClusterEvent::Joined),
 //!   [`Changed`](crate::cluster::ClusterEvent::Changed),
 //!   [`Restarted`](crate::cluster::ClusterEvent::Restarted)), removes a Dead
