@@ -558,3 +558,17 @@ fn central_more_convictions_than_an_ack_holds_reach_every_member_in_turn() {
         }
     }
 }
+
+/// 150 members join through one seed at once. The seed answers a bounded
+/// number of joins per interval, so the first joiners get short lists; every
+/// 10 rounds each member asks a known member, in turn, for its list, and
+/// within 40 s every member knows every other (a full mesh: N - 1
+/// heartbeats out per member per interval).
+#[test]
+fn all_to_all_a_crowd_joining_at_once_becomes_a_full_mesh() {
+    let mut net = a2a_cluster(2, 150, AllToAllConfig::new());
+    net.run_until(at(40));
+    for o in 1..=150 {
+        assert_eq!(net.member(o).tracked(), 149, "{o}");
+    }
+}

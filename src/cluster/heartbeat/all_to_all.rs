@@ -39,6 +39,11 @@ pub struct AllToAllMember<I: MemberId, D: FailureDetector = PhiAccrual> {
     out: VecDeque<Datagram<I>>,
 }
 
+/// Every this many heartbeat rounds a member asks one known member, in
+/// turn, for its member list (one small datagram, answered within the
+/// answerer's join budget).
+const MEMBERSHIP_REFRESH_ROUNDS: u64 = 10;
+
 impl<I: MemberId, D: FailureDetector> std::fmt::Debug for AllToAllMember<I, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AllToAllMember")
@@ -170,6 +175,31 @@ impl<I: MemberId, D: FailureDetector + Send> AllToAllMember<I, D> {
         // Known to nobody yet: ask the seeds again.
         if self.judge.members.is_empty() {
             self.send_joins();
+        } else if self.seq % MEMBERSHIP_REFRESH_ROUNDS == 0 {
+            // Anti-entropy of membership: every few rounds ask one known
+            // member, in turn, for its list. When many join at once the seed
+            // answers a bounded number of joins per interval, and the first
+            // joiners get short lists; heartbeats spread membership only to
+            // members that already know each other one way.
+            let alive = self
+                .judge
+                .members
+                .iter()
+                .filter(|(_, k)| k.state != NodeState::Dead)
+                .count();
+            let pick = (self.seq / MEMBERSHIP_REFRESH_ROUNDS) as usize % alive.max(1);
+            let to = self
+                .judge
+                .members
+                .iter()
+                .filter(|(_, k)| k.state != NodeState::Dead)
+                .nth(pick)
+                .map(|(id, _)| id.clone());
+            if let Some(to) = to {
+                let mut bytes = Vec::new();
+                msg::put_join(&mut bytes, &self.me);
+                self.out.push_back(Datagram { to, bytes });
+            }
         }
     }
 

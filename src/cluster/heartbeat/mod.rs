@@ -61,7 +61,9 @@
 //!   [`MAX_JOIN_ANSWERS_PER_INTERVAL`] per interval, so forged joins cannot
 //!   make it an amplifier), and a heartbeat from an unknown sender adds it
 //!   (within [`max_members`](AllToAllConfig::max_members)). A member that
-//!   knows nobody asks the seeds again every interval.
+//!   knows nobody asks the seeds again every interval, and every 10 intervals
+//!   each member asks one known member, in turn, for its list (when many join
+//!   at once the seed's budget gives the first joiners short lists).
 //! * **Doubting itself** ([`LocalGuardConfig`](crate::cluster::LocalGuardConfig),
 //!   interval: the heartbeat interval). A member whose loop ran more than
 //!   `max_local_pause` (5 s) late convicts no one for two intervals; one that
