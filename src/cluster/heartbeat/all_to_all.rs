@@ -175,7 +175,7 @@ impl<I: MemberId, D: FailureDetector + Send> AllToAllMember<I, D> {
         // Known to nobody yet: ask the seeds again.
         if self.judge.members.is_empty() {
             self.send_joins();
-        } else if self.seq % MEMBERSHIP_REFRESH_ROUNDS == 0 {
+        } else if self.seq.is_multiple_of(MEMBERSHIP_REFRESH_ROUNDS) {
             // Anti-entropy of membership: every few rounds ask one known
             // member, in turn, for its list. When many join at once the seed
             // answers a bounded number of joins per interval, and the first
