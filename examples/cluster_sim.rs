@@ -12,7 +12,8 @@
 //! cargo run --release --example cluster_sim -- --full --docs  # and rewrite docs/cluster-*.svg
 //! ```
 //!
-//! Other flags: `--sizes 10,100`, `--seed S`, `--only swim,gossip`,
+//! `--charts-from FILE` redraws the charts from the tables of an earlier
+//! output (runs nothing). Other flags: `--sizes 10,100`, `--seed S`, `--only swim,gossip`,
 //! `--scenarios steady,pauses`, `--jobs J` (runs at once; default: the
 //! machine's parallelism; every run is seeded on its own, so the rows do not
 //! depend on it). Charts go to `target/cluster_sim/` (or
@@ -411,6 +412,32 @@ fn plan(scenario: Scenario, n: u64, seed: u64, quick: bool) -> Result<Plan, Box<
 // ---------------------------------------------------------------------------
 // Runs
 
+/// Detection times over a run's crashes: the first conviction's mean, and
+/// the last survivor's (mean, p99, max) over the crashes every survivor
+/// convicted.
+#[derive(Clone, Copy, Debug, Default)]
+struct Det {
+    crashes: usize,
+    detected: usize,
+    first_mean: Option<Duration>,
+    mean: Option<Duration>,
+    p99: Option<Duration>,
+    max: Option<Duration>,
+}
+
+impl Det {
+    fn of(first: &DetectionStats, all: &DetectionStats) -> Self {
+        Det {
+            crashes: first.detected + first.undetected,
+            detected: all.detected,
+            first_mean: first.mean,
+            mean: all.mean,
+            p99: all.p99,
+            max: all.max,
+        }
+    }
+}
+
 /// One row: a topology on a scenario at one size.
 #[derive(Clone, Debug)]
 struct Row {
@@ -423,8 +450,8 @@ struct Row {
     byte_rate: f64,
     /// Datagrams sent and handled per second by the busiest member.
     busiest: f64,
-    first: DetectionStats,
-    all: DetectionStats,
+    /// Detection after the crashes (none outside the crash scenarios).
+    det: Det,
     /// Dead verdicts about members that were up.
     false_dead: usize,
     /// ... of which about members no fault touched.
@@ -545,8 +572,7 @@ where
         rate,
         byte_rate,
         busiest,
-        first: r.detection_first,
-        all: r.detection_all,
+        det: Det::of(&r.detection_first, &r.detection_all),
         false_dead: r.false_dead.len(),
         false_dead_healthy,
         by_anomalous,
@@ -623,6 +649,8 @@ struct Args {
     scenarios: Vec<Scenario>,
     /// Runs at once (threads). Default: the machine's parallelism.
     jobs: usize,
+    /// Draw the charts from the tables of an earlier output (no runs).
+    charts_from: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
@@ -634,6 +662,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
         topologies: Topology::ALL.to_vec(),
         scenarios: Scenario::ALL.to_vec(),
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        charts_from: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -645,6 +674,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
                 a.sizes = vec![10];
             }
             "--docs" => a.docs = true,
+            "--charts-from" => a.charts_from = Some(PathBuf::from(value("--charts-from")?)),
             "--jobs" => {
                 let v = value("--jobs")?;
                 a.jobs = match v.parse::<usize>() {
@@ -705,6 +735,26 @@ fn pick_keys<T: Copy>(
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
+    let dir = if args.docs {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs")
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/cluster_sim")
+    };
+    if let Some(path) = &args.charts_from {
+        let rows = load_tables(&std::fs::read_to_string(path)?)?;
+        let mut sizes: Vec<u64> = rows.iter().map(|r| r.n).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        std::fs::create_dir_all(&dir)?;
+        charts(&dir, &rows, &sizes)?;
+        println!(
+            "{} rows read from {}; charts written to {}",
+            rows.len(),
+            path.display(),
+            dir.display()
+        );
+        return Ok(());
+    }
     println!(
         "cluster_sim: seed {}, N = {:?}, {} topologies x {} scenarios{}",
         args.seed,
@@ -770,11 +820,6 @@ fn main() -> Result<(), Box<dyn Error>> {
     tables(&mut out, &rows, &args.scenarios);
     checks(&mut out, &rows, &args.sizes);
     print!("{out}");
-    let dir = if args.docs {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs")
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/cluster_sim")
-    };
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("cluster-results.md"), &out)?;
     charts(&dir, &rows, &args.sizes)?;
@@ -800,8 +845,8 @@ fn tables(out: &mut String, rows: &[Row], scenarios: &[Scenario]) {
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in rows.iter().filter(|r| r.scenario == scenario) {
-            let detected = if r.first.detected + r.first.undetected > 0 {
-                format!("{}/{}", r.all.detected, r.all.detected + r.all.undetected)
+            let detected = if r.det.crashes > 0 {
+                format!("{}/{}", r.det.detected, r.det.crashes)
             } else {
                 "-".into()
             };
@@ -814,10 +859,10 @@ fn tables(out: &mut String, rows: &[Row], scenarios: &[Scenario]) {
                 r.byte_rate,
                 r.busiest,
                 detected,
-                opt_s(r.first.mean),
-                opt_s(r.all.mean),
-                opt_s(r.all.p99),
-                opt_s(r.all.max),
+                opt_s(r.det.first_mean),
+                opt_s(r.det.mean),
+                opt_s(r.det.p99),
+                opt_s(r.det.max),
                 r.false_dead,
                 r.false_dead_healthy,
                 r.false_dead_per_hour,
@@ -828,6 +873,72 @@ fn tables(out: &mut String, rows: &[Row], scenarios: &[Scenario]) {
             );
         }
     }
+}
+
+/// Reads back the scenario tables [`tables`] wrote (what the charts need;
+/// the counts the checks need beyond the tables are left at zero).
+fn load_tables(text: &str) -> Result<Vec<Row>, String> {
+    let secs_of = |x: &str| x.trim().parse::<f64>().ok().map(Duration::from_secs_f64);
+    let mut scenario = None;
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(name) = line.strip_prefix("### ") {
+            scenario = Scenario::ALL.into_iter().find(|s| s.name() == name.trim());
+            continue;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (Some(scenario), true) = (scenario, cells.len() >= 15) else {
+            continue;
+        };
+        let Ok(n) = cells[1].parse::<u64>() else {
+            continue;
+        };
+        let bad = |what: &str| format!("line {}: {what}", i + 1);
+        let topology = Topology::ALL
+            .into_iter()
+            .find(|t| t.name() == cells[2])
+            .ok_or_else(|| bad("unknown topology"))?;
+        let num = |k: usize| cells[k].parse::<f64>().map_err(|_| bad("not a number"));
+        let (detected, crashes) = cells[6]
+            .split_once('/')
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+            .unwrap_or((0, 0));
+        let all: Vec<&str> = cells[8].split('/').collect();
+        let false_dead: Vec<&str> = cells[9].split(['(', ')']).collect();
+        rows.push(Row {
+            topology,
+            scenario,
+            n,
+            rate: num(3)?,
+            byte_rate: num(4)?,
+            busiest: num(5)?,
+            det: Det {
+                crashes,
+                detected,
+                first_mean: secs_of(cells[7]),
+                mean: all.first().and_then(|x| secs_of(x)),
+                p99: all.get(1).and_then(|x| secs_of(x)),
+                max: all.get(2).and_then(|x| secs_of(x)),
+            },
+            false_dead: false_dead[0]
+                .trim()
+                .parse()
+                .map_err(|_| bad("false Dead"))?,
+            false_dead_healthy: false_dead
+                .get(1)
+                .and_then(|x| x.trim().parse().ok())
+                .unwrap_or(0),
+            by_anomalous: 0,
+            minority_on_majority: 0,
+            false_dead_per_hour: num(10)?,
+            false_suspicions: cells[11].parse().map_err(|_| bad("false suspicions"))?,
+            query_accuracy: num(12)?,
+            spread_rounds: None,
+            hash: u64::from_str_radix(cells[14].trim_matches('`'), 16).unwrap_or(0),
+            wall: secs_of(cells[13]).unwrap_or_default(),
+        });
+    }
+    Ok(rows)
 }
 
 fn find(rows: &[Row], t: Topology, s: Scenario, n: u64) -> Option<&Row> {
@@ -922,12 +1033,12 @@ fn checks(out: &mut String, rows: &[Row], sizes: &[u64]) {
         // Detection: ours within 1.2x of the baseline's mean (every survivor).
         let base = [Scenario::OneCrash, Scenario::TenPercent]
             .iter()
-            .filter_map(|&s| find(rows, Topology::AllToAll, s, n)?.all.mean)
+            .filter_map(|&s| find(rows, Topology::AllToAll, s, n)?.det.mean)
             .collect::<Vec<_>>();
         for t in [Topology::Gossip, Topology::Swim, Topology::Foca] {
             let ours = [Scenario::OneCrash, Scenario::TenPercent]
                 .iter()
-                .filter_map(|&s| find(rows, t, s, n)?.all.mean)
+                .filter_map(|&s| find(rows, t, s, n)?.det.mean)
                 .collect::<Vec<_>>();
             if base.len() == ours.len() && !base.is_empty() {
                 let b: f64 = base.iter().map(|d| secs(*d)).sum::<f64>() / base.len() as f64;
@@ -1136,7 +1247,7 @@ fn charts(dir: &Path, rows: &[Row], sizes: &[u64]) -> Result<(), Box<dyn Error>>
             (
                 t.name().to_string(),
                 color(t),
-                by(t, Scenario::TenPercent, &|r| r.all.mean.map(secs)),
+                by(t, Scenario::TenPercent, &|r| r.det.mean.map(secs)),
             )
         })
         .collect();
