@@ -1105,7 +1105,7 @@ fn checks(out: &mut String, rows: &[Row], sizes: &[u64]) {
                 }
             }
         }
-        for t in [Topology::Central, Topology::Gossip, Topology::Swim] {
+        for t in Topology::ALL {
             if let Some(r) = find(rows, t, Scenario::Pauses, n) {
                 line(
                     &format!("{}: a paused observer declares no one dead", t.name()),
