@@ -107,6 +107,10 @@ pub(crate) struct LocalGuard {
     expected: Option<Timestamp>,
     held_until: Timestamp,
     isolated: bool,
+    /// The suspected count at the last isolation update, and when it last grew
+    /// while above half the isolation share ([`LocalGuard::widened_at`]).
+    last_suspected: usize,
+    widened_at: Timestamp,
 }
 
 impl LocalGuard {
@@ -121,6 +125,8 @@ impl LocalGuard {
             expected: None,
             held_until: Timestamp::ZERO,
             isolated: false,
+            last_suspected: 0,
+            widened_at: Timestamp::ZERO,
         }
     }
 
@@ -191,6 +197,14 @@ impl LocalGuard {
         !self.paused(now) && !self.isolated
     }
 
+    /// When the suspected count last grew while above half the isolation
+    /// share: a partition may still be unfolding that the isolation rule has
+    /// not seen whole (`Timestamp::ZERO` if never). A member can wait for it to
+    /// settle before it convicts.
+    pub(crate) fn widened_at(&self) -> Timestamp {
+        self.widened_at
+    }
+
     /// Updates the isolation verdict from `suspected` of `peers`; returns the
     /// event if it changed.
     pub(crate) fn update_isolation<I>(
@@ -199,6 +213,14 @@ impl LocalGuard {
         peers: usize,
         now: Timestamp,
     ) -> Option<ClusterEvent<I>> {
+        // Growth counts once the suspected exceed half the isolation share (a
+        // quarter of the peers by default): one crash, a few, or passing false
+        // suspicions on a lossy network do not count.
+        let wide = suspected as f64 > self.config.isolation_share * 0.5 * peers as f64;
+        if suspected > self.last_suspected && wide {
+            self.widened_at = now;
+        }
+        self.last_suspected = suspected;
         let isolated = peers >= self.config.isolation_min_peers
             && self.config.isolation_share < 1.0
             && suspected as f64 > self.config.isolation_share * peers as f64;
@@ -288,5 +310,23 @@ mod tests {
         );
         // Two peers: too few to tell a crash from a cut.
         assert!(g.update_isolation::<u64>(2, 2, t).is_none());
+    }
+
+    #[test]
+    fn a_wide_suspicion_that_grows_is_dated() {
+        let mut g = LocalGuard::new(LocalGuardConfig::new(), Duration::from_secs(1));
+        let at = Timestamp::from_secs;
+        // Growth within a quarter of the peers does not count.
+        let _ = g.update_isolation::<u64>(1, 100, at(1));
+        let _ = g.update_isolation::<u64>(25, 100, at(2));
+        assert_eq!(g.widened_at(), Timestamp::ZERO);
+        // Above a quarter, each growth is dated; a shrink or a standstill is not.
+        let _ = g.update_isolation::<u64>(30, 100, at(3));
+        assert_eq!(g.widened_at(), at(3));
+        let _ = g.update_isolation::<u64>(30, 100, at(4));
+        let _ = g.update_isolation::<u64>(28, 100, at(5));
+        assert_eq!(g.widened_at(), at(3));
+        let _ = g.update_isolation::<u64>(29, 100, at(6));
+        assert_eq!(g.widened_at(), at(6));
     }
 }

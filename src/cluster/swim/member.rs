@@ -196,11 +196,6 @@ pub struct SwimMember<I: MemberId, D: FailureDetector = PhiAccrual> {
     relays: BTreeMap<u64, Relay<I>>,
     relay_timers: BTreeSet<(Timestamp, u64)>,
     suspicion_timers: BTreeSet<(Timestamp, I)>,
-    /// Peers counted toward isolation at the last count, and when that count
-    /// last grew while above half the isolation share (suspicions expire
-    /// only once it has settled).
-    last_suspected: usize,
-    grew_at: Timestamp,
     tombstone_timers: BTreeSet<(Timestamp, I)>,
     quarantine: BTreeMap<I, Quarantined>,
     quarantine_timers: BTreeSet<(Timestamp, I)>,
@@ -306,8 +301,6 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
             relays: BTreeMap::new(),
             relay_timers: BTreeSet::new(),
             suspicion_timers: BTreeSet::new(),
-            last_suspected: 0,
-            grew_at: Timestamp::ZERO,
             tombstone_timers: BTreeSet::new(),
             quarantine: BTreeMap::new(),
             quarantine_timers: BTreeSet::new(),
@@ -465,14 +458,6 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         if self.dirty {
             self.dirty = false;
             let (suspected, peers) = self.isolation_counts();
-            // Growth counts once the suspected exceed half the isolation
-            // share (a quarter of the peers by default): one crash, a few, or
-            // false suspicions on a lossy network leave convictions as they are.
-            let wide = suspected as f64 > self.config.guard.isolation_share * 0.5 * peers as f64;
-            if suspected > self.last_suspected && wide {
-                self.grew_at = now;
-            }
-            self.last_suspected = suspected;
             if let Some(event) = self.guard.update_isolation(suspected, peers, now) {
                 self.events.push_back(event);
             }
@@ -821,7 +806,8 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
         // seen whole yet: a suspicion expires only once the share has not
         // grown for the shortest suspicion timeout.
         let settled_at = self
-            .grew_at
+            .guard
+            .widened_at()
             .saturating_add(self.config.suspicion_min_timeout(self.cluster_size()));
         let Some(e) = self.members.get_mut(&id) else {
             return;
