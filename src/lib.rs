@@ -207,6 +207,8 @@ mod detectors;
 mod error;
 mod estimate;
 mod math;
+#[cfg(feature = "net")]
+pub mod net;
 mod order_stats;
 #[cfg(feature = "qos")]
 pub mod qos;
