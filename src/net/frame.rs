@@ -4,10 +4,10 @@
 //! |---|---|---|
 //! | 0 | 1 | [`MAGIC`](crate::cluster::wire::MAGIC) (`0xFD`) |
 //! | 1 | 1 | [`WIRE_VERSION`](crate::cluster::wire::WIRE_VERSION) (1) |
-//! | 2 | 1 | [`FrameKind`]: `0x20` data, `0x21` hello |
+//! | 2 | 1 | [`FrameKind`]: `0x20` data, `0x21` hello, `0x22` heartbeat |
 //! | 3 | varies | sender's id ([`MemberId`] encoding: a varint for integer ids) |
 //! | … | varies | receiver's id (same encoding) |
-//! | … | rest | the member's datagram (data), or nothing (hello) |
+//! | … | rest | the member's datagram (data), nothing (hello), the application's bytes (heartbeat) |
 //!
 //! A frame adds 5 to 23 bytes to a member's datagram with `u64` ids (3 to 7 for
 //! ids below 2^14); a member's MTU should leave that room below the path's MTU.
@@ -26,6 +26,9 @@ pub enum FrameKind {
     /// `from`; `to` names whom the sender wants to reach (often the relay's own
     /// id, or the sender's).
     Hello,
+    /// A bare heartbeat from `from` to a monitor `to`; the payload is free for
+    /// the application (empty, or a sequence number) and is not interpreted here.
+    Heartbeat,
 }
 
 impl FrameKind {
@@ -34,6 +37,7 @@ impl FrameKind {
         match self {
             FrameKind::Data => 0x20,
             FrameKind::Hello => 0x21,
+            FrameKind::Heartbeat => 0x22,
         }
     }
 
@@ -41,6 +45,7 @@ impl FrameKind {
         match b {
             0x20 => Some(FrameKind::Data),
             0x21 => Some(FrameKind::Hello),
+            0x22 => Some(FrameKind::Heartbeat),
             _ => None,
         }
     }

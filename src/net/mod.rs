@@ -9,5 +9,7 @@
 //! payload agrees: the member refuses a payload that names another sender), and a
 //! relay knows where to forward it without decoding the payload.
 pub mod frame;
+pub mod routes;
 
 pub use frame::{Frame, FrameKind};
+pub use routes::Routes;
