@@ -210,6 +210,6 @@ fn kill_freeze_restart_over_udp_through_a_lossy_relay() {
         );
     }
     let relay = cluster.relay().stats().unwrap();
-    assert!(relay.lost > 0 && relay.forwarded > 1_000, "{relay:?}");
+    assert!(relay.lost > 0 && relay.forwarded > 200, "{relay:?}");
     println!("bound: {formula}\n{timeline}\nrelay: {relay:?}");
 }
