@@ -269,7 +269,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     }
     if end > secs(55) {
         return Err(format!(
-            "--end: the run must stay under a minute; the script ends at {:.1} s",
+            "--end: the run must stay under a minute (at most 55 s), not {:.1} s",
             end.as_secs_f64()
         ));
     }

@@ -74,6 +74,29 @@ fn dump(log: &[Line]) -> String {
 
 #[test]
 fn kill_freeze_restart_over_udp_through_a_lossy_relay() {
+    scenario(Mode::Gossip);
+}
+
+/// The same story with SWIM probes. Not run by default: SWIM's detection
+/// time is random (its bound in `procs.rs` is approximate), and with 100 ms
+/// probe timeouts a loaded CI machine could delay an ack past it often enough
+/// to make a false conviction possible. Run with `--ignored`.
+#[test]
+#[ignore = "SWIM's bound is approximate; run by hand with --ignored"]
+fn kill_freeze_restart_with_probes() {
+    scenario(Mode::Probes);
+}
+
+/// The same story with all-to-all heartbeats (run with `--ignored`; it
+/// holds by the same design as gossip, without the relaying, so it adds
+/// little but time to CI).
+#[test]
+#[ignore = "adds 12 s to CI for little coverage; run by hand with --ignored"]
+fn kill_freeze_restart_all_to_all() {
+    scenario(Mode::AllToAll);
+}
+
+fn scenario(mode: Mode) {
     const N: u64 = 5;
     const KILLED: u64 = 5;
     const FROZEN: u64 = 2;
@@ -97,9 +120,9 @@ fn kill_freeze_restart_over_udp_through_a_lossy_relay() {
         .env(ENV, args.to_args().join(" "));
         c
     });
-    let mut cluster = Cluster::new(relay, Mode::Gossip, N, Duration::from_secs(60), spawner)
+    let mut cluster = Cluster::new(relay, mode, N, Duration::from_secs(60), spawner)
         .expect("a relay on loopback");
-    let (bound, formula) = Mode::Gossip.detection_bound(N, delay + jitter);
+    let (bound, formula) = mode.detection_bound(N, delay + jitter);
     for id in 1..=N {
         cluster.spawn(id, 1).expect("a member process");
     }

@@ -288,7 +288,9 @@ impl Ord for Held {
 /// data frames), and sends each data or heartbeat frame, unchanged, to the
 /// address of the frame's receiver. Faults are decided when a frame arrives:
 /// a frame already waiting for its delay is delivered even if a cut or
-/// partition starts meanwhile.
+/// partition starts meanwhile. The relay trusts the sender ids in frames (a
+/// frame naming another sender moves that member's address): it is a test
+/// and demo tool for loopback, not a gateway.
 ///
 /// **Memory.** The learned addresses (at most `max_members`), the cuts (at
 /// most [`MAX_CUTS`]), the partition's groups, a 65,507-byte receive buffer
@@ -492,6 +494,7 @@ impl<I: MemberId> Relay<I> {
     pub fn spawn(self) -> io::Result<RelayHandle<I>> {
         let addr = self.local_addr()?;
         let (tx, rx) = mpsc::channel::<Command<I>>();
+        let max_members = self.config.max_members;
         let thread = thread::Builder::new()
             .name("relay".into())
             .spawn(move || self.serve(rx))?;
@@ -499,6 +502,7 @@ impl<I: MemberId> Relay<I> {
             tx,
             thread: Some(thread),
             addr,
+            max_members,
         })
     }
 
@@ -664,6 +668,7 @@ pub struct RelayHandle<I: MemberId> {
     tx: mpsc::Sender<Command<I>>,
     thread: Option<thread::JoinHandle<Relay<I>>>,
     addr: SocketAddr,
+    max_members: usize,
 }
 
 impl<I: MemberId> RelayHandle<I> {
@@ -711,12 +716,18 @@ impl<I: MemberId> RelayHandle<I> {
         self.send(Command::Uncut(from, to))
     }
 
-    /// As [`Relay::partition`] (a partition listing more than `max_members`
-    /// members is ignored).
+    /// As [`Relay::partition`].
     ///
     /// # Errors
-    /// [`RelayError::Stopped`].
+    /// [`RelayError::Config`] if the groups list more than the relay's
+    /// `max_members` members, [`RelayError::Stopped`].
     pub fn partition(&self, groups: Vec<Vec<I>>) -> Result<(), RelayError> {
+        if groups.iter().map(Vec::len).sum::<usize>() > self.max_members {
+            return Err(RelayError::Config(ConfigError::OutOfRange {
+                field: "partition",
+                allowed: "at most max_members members in the groups",
+            }));
+        }
         self.send(Command::Partition(groups))
     }
 
@@ -862,13 +873,24 @@ mod tests {
         a.send_to(&data, at).unwrap();
         b.send_to(&back, at).unwrap();
         a.send_to(&frame(FrameKind::Data, 1, 3, b"?"), at).unwrap();
-        a.send_to(b"garbage", at).unwrap();
-        pump(&mut relay, |r| r.stats().received == 9);
+        // Not frames: counted, dropped, nothing learned.
+        let junk: [&[u8]; 5] = [
+            b"garbage",
+            &[],
+            &[0xFD],
+            &[0xFD, 1, 0x20],
+            &[0xFD, 1, 0x21, 7, 7, 1],
+        ];
+        for j in junk {
+            a.send_to(j, at).unwrap();
+        }
+        pump(&mut relay, |r| r.stats().received == 13);
         let s = relay.stats();
         assert_eq!(
             (s.partitioned, s.unknown_receiver, s.refused_frames),
-            (2, 1, 1)
+            (2, 1, 5)
         );
+        assert_eq!(relay.address_of(&7), None);
         relay.heal();
         a.send_to(&data, at).unwrap();
         pump(&mut relay, |r| r.stats().forwarded == 3);
@@ -878,7 +900,7 @@ mod tests {
         for _ in 0..10 {
             a.send_to(&data, at).unwrap();
         }
-        pump(&mut relay, |r| r.stats().received == 20);
+        pump(&mut relay, |r| r.stats().received == 24);
         assert_eq!(relay.stats().lost, 10);
         assert_eq!(relay.stats().forwarded, 3);
     }
@@ -963,6 +985,13 @@ mod tests {
         assert!(matches!(
             handle.set_loss(f64::NAN),
             Err(RelayError::Config(ConfigError::NotFinite { field: "loss" }))
+        ));
+        assert!(matches!(
+            handle.partition(vec![(0..2_000).collect()]),
+            Err(RelayError::Config(ConfigError::OutOfRange {
+                field: "partition",
+                ..
+            }))
         ));
         handle.cut(1, 2).unwrap();
         // The cut is in force once a later command has been answered.

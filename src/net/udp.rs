@@ -134,7 +134,8 @@ fn add(c: &mut u64, n: usize) {
 impl<I: MemberId, M: ClusterMember<I>> UdpDriver<I, M> {
     /// A driver of `member` on `socket` (already bound), sending to `routes`,
     /// on a new [`MonotonicClock`]. Sends the first hello if `routes` has a
-    /// default route.
+    /// default route. The socket is put in blocking mode; the driver sets its
+    /// read timeout at every step.
     ///
     /// # Errors
     /// The socket's error if its read timeout cannot be set.
