@@ -50,6 +50,7 @@ USAGE: cargo run --release --example cluster -- [FLAGS]
   --kill ID@T           SIGKILL member ID at T
   --freeze ID@T1..T2    SIGSTOP member ID at T1, SIGCONT at T2
   --restart ID@T        start member ID again at T with the next generation
+                          (killing it first if it still runs)
   --cut A-B@T1..T2      drop datagrams from A to B (one way) from T1 to T2
   --partition G/G..@T1..T2   groups of ids (1,2/3,4,5) that cannot reach each
                           other from T1 to T2; ids in no group reach everyone
