@@ -9,7 +9,9 @@
 //! payload agrees: the member refuses a payload that names another sender), and a
 //! relay knows where to forward it without decoding the payload.
 pub mod frame;
+pub mod monitor;
 pub mod routes;
 
 pub use frame::{Frame, FrameKind};
+pub use monitor::{MonitorConfig, MonitorStats, MonitorStatsHandle, RefusedCounts, UdpMonitor};
 pub use routes::Routes;
