@@ -82,6 +82,9 @@ fn main() {
         window.as_secs_f64()
     );
     feed_comparison();
+    if std::env::var_os("FD_BENCH_FEED_ONLY").is_some() {
+        return;
+    }
     let modes: &[bool] = if BATCH_RECV_AVAILABLE {
         &[true, false]
     } else {
@@ -139,10 +142,13 @@ fn feed_comparison() {
         let mut at = registry.now().as_nanos();
         let mut batch = Vec::with_capacity(64);
         let mut next = 0u64;
-        for batch_call in [true, false] {
+        // Alternated, best of three each: the machine is shared.
+        let mut best = [f64::INFINITY; 2];
+        for round in 0..6 {
+            let batch_call = round % 2 == 0;
             let mut count = 0u64;
             let t0 = Instant::now();
-            while t0.elapsed() < Duration::from_millis(300) {
+            while t0.elapsed() < Duration::from_millis(100) {
                 for _ in 0..100 {
                     batch.clear();
                     for _ in 0..64 {
@@ -162,14 +168,14 @@ fn feed_comparison() {
                 }
             }
             let ns = t0.elapsed().as_nanos() as f64 / count as f64;
-            let how = if batch_call {
-                "heartbeat_batch"
-            } else {
-                "heartbeat each"
-            };
-            line += &format!("  {how} {ns:.0} ns");
+            let slot = &mut best[usize::from(!batch_call)];
+            *slot = slot.min(ns);
         }
-        println!("{line} (wall clock per heartbeat, tick included)");
+        line += &format!(
+            "  heartbeat_batch {:.0} ns, heartbeat each {:.0} ns",
+            best[0], best[1]
+        );
+        println!("{line} (wall clock per heartbeat, tick included, best of 3)");
     }
 }
 
