@@ -46,6 +46,14 @@
 //! memory per node is documented on [`Registry`]). Four clock readings per batch:
 //! the stamp and three for the time breakdown in [`MonitorStats`].
 //!
+//! Measured (`benches/udp_monitor.rs`: sender processes on the same shared 2-core
+//! AMD EPYC virtual machine, phi accrual into 10,000 and 100,000 nodes): 1.5 to
+//! 1.9 µs of the monitor thread's CPU per heartbeat with batched receives (about
+//! 550,000 heartbeats per second per core), 10 to 25% more with one `recv` per
+//! datagram. The receive calls take about two thirds of it, the registry about a
+//! quarter to a third (a cache miss or two per node at these sizes), decoding
+//! under 5%.
+//!
 //! Socket options other than the read timeout (the receive buffer size, most
 //! usefully: a monitor that falls behind for a moment loses what its socket's
 //! queue cannot hold) are the caller's: set them before handing the socket over.
