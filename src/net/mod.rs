@@ -9,11 +9,13 @@
 //! payload agrees: the member refuses a payload that names another sender), and a
 //! relay knows where to forward it without decoding the payload.
 pub mod frame;
+pub mod monitor;
 pub mod relay;
 pub mod routes;
 pub mod udp;
 
 pub use frame::{Frame, FrameKind};
+pub use monitor::{MonitorConfig, MonitorStats, MonitorStatsHandle, RefusedCounts, UdpMonitor};
 pub use relay::{Relay, RelayConfig, RelayError, RelayHandle, RelayStats};
 pub use routes::Routes;
 pub use udp::{DriverStats, UdpDriver};
