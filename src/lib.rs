@@ -209,6 +209,7 @@ mod estimate;
 mod math;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod operator;
 mod order_stats;
 #[cfg(feature = "qos")]
 pub mod qos;

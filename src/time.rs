@@ -32,6 +32,11 @@ use std::time::{Duration, Instant};
 /// assert_eq!(t.checked_duration_since(Timestamp::from_secs(2)), None);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct Timestamp(u64);
 
 const NANOS_PER_MICRO: u64 = 1_000;

@@ -22,6 +22,11 @@ pub struct Datagram<I> {
 /// Why a member held back a conviction it would otherwise have made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Doubt {
     /// This member's own loop ran late (a pause of its process or host): the
     /// silence it saw may be its own.
@@ -35,6 +40,11 @@ pub enum Doubt {
 /// `at` never decreases.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum ClusterEvent<I> {
     /// A member was heard of for the first time (or again after it was removed),
     /// and is considered alive.
@@ -79,6 +89,7 @@ pub enum ClusterEvent<I> {
     /// pause: it convicts no one until `until`.
     LocalPause {
         /// How late the loop ran.
+        #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
         late_by: Duration,
         /// When the late input came in.
         at: Timestamp,

@@ -19,6 +19,11 @@ use crate::time::Timestamp;
 /// Removed is not a state a node can be queried in: its state is dropped, and the
 /// registry no longer knows it ([`Event::Removed`] reports the removal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum NodeState {
     /// Heartbeats arrive in time: the detector considers the node available.
     Alive,
@@ -56,6 +61,11 @@ impl fmt::Display for NodeState {
 /// (see [time never runs backwards](super::Registry#time-never-runs-backwards)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum Event<K> {
     /// The node is now monitored, as Alive: its first heartbeat arrived (with
     /// [`accept_unknown`](super::RegistryConfig::accept_unknown)) or it was
@@ -129,6 +139,11 @@ impl<K> Event<K> {
 /// ([`Registry::snapshot`](super::Registry::snapshot), [`Registry::info`](super::Registry::info)).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct NodeInfo<K> {
     /// The node.
     pub node: K,
@@ -155,6 +170,11 @@ pub struct NodeInfo<K> {
 /// from slightly different instants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct StateCounts {
     /// Nodes that are Alive.
     pub alive: usize,
