@@ -117,6 +117,20 @@ pub struct RegistryConfig {
     /// bounded: about [`memory_bytes`](crate::FailureDetector::memory_bytes) of the
     /// detector plus 120 bytes per node. The limit is exact across threads.
     pub max_nodes: Option<usize>,
+    /// Opt-in "heartbeats are getting slower" signal: `Some(d)` reports an
+    /// [`Event::SlowHeartbeat`](super::Event::SlowHeartbeat) when an Alive node's
+    /// heartbeat arrives `d` or more after its previous one, at most once per run
+    /// of such intervals (the next is reported only after a shorter interval
+    /// ended the run). Pekko warns from two thirds of the acceptable pause
+    /// ([`pekko_slow_heartbeat`](crate::operator::pekko_slow_heartbeat) computes
+    /// it). Default `None` (off: no cost on the heartbeat path beyond one
+    /// comparison); any duration, `Duration::ZERO` reporting every run from its
+    /// first heartbeat.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::operator::duration_serde::option")
+    )]
+    pub slow_heartbeat: Option<Duration>,
 }
 
 /// The largest number of shards.
@@ -143,6 +157,7 @@ impl RegistryConfig {
             shards: 64,
             event_capacity: None,
             max_nodes: None,
+            slow_heartbeat: None,
         }
     }
 
@@ -194,6 +209,12 @@ impl RegistryConfig {
         self
     }
 
+    /// Sets [`slow_heartbeat`](Self::slow_heartbeat).
+    pub const fn with_slow_heartbeat(mut self, slow: Option<Duration>) -> Self {
+        self.slow_heartbeat = slow;
+        self
+    }
+
     /// Checks every field and converts the durations to the nanoseconds the
     /// registry works in.
     pub(crate) fn validate(&self) -> Result<Rules, ConfigError> {
@@ -233,6 +254,7 @@ impl RegistryConfig {
             grace_ns: duration_nanos(self.removal_grace),
             hysteresis_ns: duration_nanos(self.hysteresis),
             max_nodes: self.max_nodes.unwrap_or(usize::MAX),
+            slow_ns: self.slow_heartbeat.map_or(u64::MAX, duration_nanos),
         })
     }
 }
@@ -260,4 +282,6 @@ pub(crate) struct Rules {
     pub(crate) hysteresis_ns: u64,
     /// [`RegistryConfig::max_nodes`], `usize::MAX` for none.
     pub(crate) max_nodes: usize,
+    /// [`RegistryConfig::slow_heartbeat`] in ns, `u64::MAX` for off.
+    pub(crate) slow_ns: u64,
 }

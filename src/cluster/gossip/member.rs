@@ -1410,7 +1410,8 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
     }
 
     fn poll_event(&mut self) -> Option<ClusterEvent<I>> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        crate::cluster::event::handed_out(self.me(), event)
     }
 
     fn state_of(&self, id: &I) -> Option<NodeState> {
