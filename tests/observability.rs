@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use failure_detector::{
-    Event, FixedTimeout, FixedTimeoutConfig, ManualClock, NodeState, PhiAccrual, PhiAccrualConfig,
-    Registry, RegistryConfig, Timestamp,
+    Event, FixedTimeout, FixedTimeoutConfig, NodeState, PhiAccrual, PhiAccrualConfig, Registry,
+    RegistryConfig, Timestamp,
 };
 
+#[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
 fn s(secs: u64) -> Duration {
     Duration::from_secs(secs)
 }
@@ -131,6 +132,7 @@ mod slow_heartbeats {
 #[cfg(feature = "tracing")]
 mod tracing_events {
     use super::*;
+    use failure_detector::ManualClock;
     use failure_detector::cluster::{
         ClusterEvent, ClusterMember, GossipConfig, GossipMember, Member,
     };

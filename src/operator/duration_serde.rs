@@ -64,7 +64,7 @@ pub(crate) fn format(d: Duration) -> String {
         return "0s".to_owned();
     }
     for (unit, len) in [("s", NANOS_PER_SEC), ("ms", 1_000_000), ("us", 1_000)] {
-        if ns % len == 0 {
+        if ns.is_multiple_of(len) {
             return format!("{}{unit}", ns / len);
         }
     }
@@ -123,7 +123,7 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let mut scale = len;
     for digit in fraction.bytes() {
         let d = u128::from(digit - b'0');
-        if scale % 10 != 0 {
+        if !scale.is_multiple_of(10) {
             if d != 0 {
                 return Err(format!("`{text}` is finer than a nanosecond"));
             }
