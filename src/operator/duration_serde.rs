@@ -285,4 +285,35 @@ mod tests {
         assert_eq!(format(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format(Duration::from_secs(3)), "3s");
     }
+
+    proptest::proptest! {
+        /// Any text: an answer, never a panic; a long text is refused unread.
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,80}") {
+            let _ = parse(&text);
+        }
+
+        /// Digits, dots, spaces and unit letters: the inputs that get furthest.
+        #[test]
+        fn parse_near_misses(text in "[0-9. ]{0,30}(ns|us|µs|ms|s|m|h|d|x)?") {
+            if let Ok(d) = parse(&text) {
+                // Whatever parses is printed back to the same value.
+                proptest::prop_assert_eq!(parse(&format(d)), Ok(d));
+            }
+        }
+
+        /// Every duration prints and parses back exactly.
+        #[test]
+        fn round_trip(secs in proptest::prelude::any::<u64>(), nanos in 0u32..1_000_000_000) {
+            let d = Duration::new(secs, nanos);
+            proptest::prop_assert_eq!(parse(&format(d)), Ok(d));
+        }
+
+        /// A decimal number of seconds reads as the exact integer arithmetic says.
+        #[test]
+        fn decimal_seconds(whole in 0u64..1_000_000, frac in 0u32..1_000_000_000) {
+            let text = std::format!("{whole}.{frac:09}s");
+            proptest::prop_assert_eq!(parse(&text), Ok(Duration::new(whole, frac)));
+        }
+    }
 }

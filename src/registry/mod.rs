@@ -864,6 +864,13 @@ where
         self
     }
 
+    /// No `tracing` events from this registry: for the registries inside cluster
+    /// members, whose verdicts are traced as the member's cluster events.
+    pub(crate) fn untraced(mut self) -> Self {
+        self.ctx.observer.traced = false;
+        self
+    }
+
     /// Publishes the registry's counters and gauges to the
     /// [`metrics`](https://docs.rs/metrics) facade's installed recorder (a
     /// Prometheus exporter, say), with the suspicions at `now`. Feature

@@ -20,6 +20,10 @@ pub(crate) struct Observer<K> {
     /// `None`: keys are shown as `?`.
     #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) key_debug: Option<KeyDebug<K>>,
+    /// `false` for the registries inside cluster members: their raw verdicts
+    /// are not the member's conclusions, which are traced as cluster events.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) traced: bool,
     /// Events per (from, to): from `none` (joined), alive, suspect, dead (rows)
     /// to alive, suspect, dead, removed (columns); then slow heartbeats.
     #[cfg(feature = "metrics")]
@@ -58,6 +62,7 @@ impl<K> Observer<K> {
     pub(crate) fn new() -> Self {
         Observer {
             key_debug: None,
+            traced: true,
             #[cfg(feature = "metrics")]
             counts: Default::default(),
         }
@@ -91,6 +96,9 @@ impl<K> Observer<K> {
     #[cfg(feature = "tracing")]
     fn trace(&self, event: &Event<K>) {
         const TARGET: &str = "failure_detector::registry";
+        if !self.traced {
+            return;
+        }
         let node = KeyField(event.node(), self.key_debug);
         let at_ns = event.at().as_nanos();
         match *event {

@@ -256,6 +256,7 @@ where
             move |_: &I| detector.clone(),
             FxBuild::new(config.seed),
         )?;
+        let registry = registry.untraced();
         Ok(GossipMember {
             rng: SeededRng::new(config.seed),
             guard: LocalGuard::new(config.guard, config.gossip_interval),
