@@ -295,7 +295,7 @@ impl OperatorTargets {
         let margin = inverse(base_threshold) * min_std as f64;
         let mut warnings = Vec::new();
         let fits = within as f64 - interval as f64 - margin;
-        let (pause, threshold) = if fits >= tolerate as f64 {
+        let (mut pause, threshold) = if fits >= tolerate as f64 {
             (fits.floor() as u64, base_threshold)
         } else if let Some(room) = positive_gap(within, interval.saturating_add(tolerate)) {
             // 2 ns of slack for the rounding of y and of the mean.
@@ -310,8 +310,17 @@ impl OperatorTargets {
             .with_threshold(threshold);
         // The detector's own arithmetic: mu = mean + pause, deadline offset =
         // ceil(mu + y(threshold) * sigma), with sigma = the minimum once settled.
-        let detection =
-            ceil_ns((interval as f64 + pause as f64) + inverse(threshold) * min_std as f64);
+        let y_threshold = inverse(threshold);
+        let detect =
+            |pause: u64| ceil_ns((interval as f64 + pause as f64) + y_threshold * min_std as f64);
+        let mut detection = detect(pause);
+        // Rounding may put the sum a nanosecond past the bound: take it off the
+        // pause (never below the tolerance asked for).
+        while detection > within && pause > tolerate {
+            pause -= 1;
+            detection = detect(pause);
+        }
+        let config = config.with_acceptable_heartbeat_pause(Duration::from_nanos(pause));
         let detection_time = Duration::from_nanos(detection);
         let y_after_pause = (tolerate as f64 - pause as f64) / min_std as f64;
         let suspicion_after_pause = if y_after_pause < inverse(1e-300) {
@@ -358,7 +367,15 @@ impl OperatorTargets {
     pub fn fixed_timeout(&self) -> Result<Tuned<FixedTimeoutConfig>, ConfigError> {
         let (interval, within, tolerate) = self.check()?;
         let missed = match positive_gap(within, tolerate) {
-            Some(room) => room as f64 / interval as f64,
+            Some(room) => {
+                // The detector's timeout is ceil(missed * interval) + pause: step
+                // down past any rounding that would put it a nanosecond late.
+                let mut missed = room as f64 / interval as f64;
+                while ceil_ns(missed * interval as f64) > room && missed > f64::MIN_POSITIVE {
+                    missed = missed.next_down();
+                }
+                missed
+            }
             None => 1.0,
         };
         let config = FixedTimeoutConfig::new()
@@ -403,7 +420,12 @@ impl OperatorTargets {
     /// ns, `detect_within` zero, or a threshold under 1e-290.
     pub fn exponential_phi(&self) -> Result<Tuned<ExponentialPhiConfig>, ConfigError> {
         let (interval, within, tolerate) = self.check()?;
-        let threshold = check_phi_threshold(within as f64 / (interval as f64 * LN_10))?;
+        let mut threshold = check_phi_threshold(within as f64 / (interval as f64 * LN_10))?;
+        // The deadline is ceil(threshold ln 10 mean): step down past rounding.
+        while ceil_ns(threshold * LN_10 * interval as f64) > within && threshold > MIN_PHI_THRESHOLD
+        {
+            threshold = threshold.next_down();
+        }
         let max_interval = interval
             .saturating_add(tolerate)
             .min(crate::window::MAX_INTERVAL_NS);

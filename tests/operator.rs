@@ -388,7 +388,7 @@ fn implied_detection_matches_the_detector_for_many_targets() {
         seed ^= seed << 17;
         seed % n
     };
-    for _ in 0..200 {
+    for _ in 0..500 {
         let interval = ms(50 + next(2_000));
         let pause = ms(next(5_000));
         let within = interval + ms(next(10_000));
@@ -419,5 +419,17 @@ fn implied_detection_matches_the_detector_for_many_targets() {
         let fixed = targets.fixed_timeout().unwrap();
         let mut fd = FixedTimeout::new(fixed.config).unwrap();
         assert_eq!(steady_detection(&mut fd, interval, 2), fixed.detection_time);
+        if within > pause {
+            assert!(fixed.detection_time <= within, "{targets:?} {fixed:?}");
+            assert!(fixed.detection_time + Duration::from_nanos(2) >= within);
+        }
+        let exp = targets.exponential_phi().unwrap();
+        let mut fd = ExponentialPhi::new(exp.config).unwrap();
+        let got = steady_detection(&mut fd, interval, 3);
+        assert!(
+            close(got, exp.detection_time),
+            "{targets:?}: {got:?} vs {exp:?}"
+        );
+        assert!(exp.detection_time <= within);
     }
 }
