@@ -122,6 +122,25 @@
 //! `docs/cluster.md` in the repository reads its results: which topology wins
 //! where, and where ours lose.
 //!
+//! # Configuration and observability
+//!
+//! [`operator`] builds configurations from the units operators think in
+//! ("heartbeats every 1 s; suspect a silent node within 5 s; tolerate pauses of
+//! 2 s"), from Akka's and Pekko's `failure-detector` keys and from Cassandra's
+//! `phi_convict_threshold`, and says what they imply (threshold, detection time
+//! of a steady sender) and what is unsafe about them, as typed
+//! [`operator::ConfigWarning`]s. Optional features, none on by default:
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `serde` | `Serialize`/`Deserialize` for every config (missing keys take their defaults, unknown keys are refused, durations read as `"250ms"`, `"1.5s"`, `"3 s"` or serde's `{ secs, nanos }`; a bare number is refused), [`Stats`], [`NodeInfo`], [`NodeState`], [`StateCounts`], [`Event`], the cluster events and members, and [`Timestamp`] (as integer nanoseconds). Loading never bypasses validation: the constructors check what was loaded. |
+//! | `tracing` | a `tracing` event at every registry event (target `failure_detector::registry`) and every cluster event a member hands out (target `failure_detector::cluster`), with the node, `from`, `to` and `at_ns`. Levels: a join at debug; suspected, alive again, removed at info; declared Dead and a slow heartbeat at warn (cluster: Dead, a deferred conviction, isolation and a local pause at warn). Nothing at all without the feature. |
+//! | `metrics` | `Registry::record_metrics`: counters of heartbeats, refused heartbeats, transitions and slow heartbeats, gauges of nodes by state and of the suspicion's quantiles, through the `metrics` facade (names prefixed `failure_detector_`). The heartbeat path makes no facade call. |
+//!
+//! [`RegistryConfig::slow_heartbeat`] turns on Pekko's "heartbeat interval is
+//! growing too large" signal as an [`Event::SlowHeartbeat`], once per run of slow
+//! intervals.
+//!
 //! # Time
 //!
 //! [`Timestamp`] is a `u64` of nanoseconds since an origin you choose, on a monotonic
@@ -209,6 +228,7 @@ mod estimate;
 mod math;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod operator;
 mod order_stats;
 #[cfg(feature = "qos")]
 pub mod qos;

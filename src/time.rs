@@ -19,6 +19,11 @@ use std::time::{Duration, Instant};
 /// heartbeats up to [`Timestamp::HORIZON`] (about 146 years after the origin) and
 /// answer queries at any instant up to [`Timestamp::MAX`].
 ///
+/// With the `serde` feature a timestamp is (de)serialized as its integer number of
+/// nanoseconds since the origin (`1500000000` for 1.5 s), so it round-trips
+/// exactly in every format; the origin is the caller's, so a timestamp means
+/// nothing to another process unless both share it.
+///
 /// ```
 /// use failure_detector::Timestamp;
 /// use std::time::Duration;
@@ -32,6 +37,11 @@ use std::time::{Duration, Instant};
 /// assert_eq!(t.checked_duration_since(Timestamp::from_secs(2)), None);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct Timestamp(u64);
 
 const NANOS_PER_MICRO: u64 = 1_000;

@@ -22,6 +22,11 @@ pub struct Datagram<I> {
 /// Why a member held back a conviction it would otherwise have made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Doubt {
     /// This member's own loop ran late (a pause of its process or host): the
     /// silence it saw may be its own.
@@ -35,6 +40,11 @@ pub enum Doubt {
 /// `at` never decreases.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum ClusterEvent<I> {
     /// A member was heard of for the first time (or again after it was removed),
     /// and is considered alive.
@@ -79,6 +89,7 @@ pub enum ClusterEvent<I> {
     /// pause: it convicts no one until `until`.
     LocalPause {
         /// How late the loop ran.
+        #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
         late_by: Duration,
         /// When the late input came in.
         at: Timestamp,
@@ -146,6 +157,79 @@ impl<I> ClusterEvent<I> {
             | ClusterEvent::Removed { member, .. }
             | ClusterEvent::Deferred { member, .. } => Some(member),
             _ => None,
+        }
+    }
+}
+
+/// Every event a member hands out passes here ([`ClusterMember::poll_event`] of
+/// each topology): with the `tracing` feature it is also a `tracing` event
+/// (target `failure_detector::cluster`, fields `me` (the observing member),
+/// `member`, `from`, `to`, `at_ns`, ...; Dead at warn, a deferred conviction,
+/// isolation and a local pause at warn, the rest at info, joins at debug).
+/// Without the feature it returns `event` and costs nothing.
+#[inline]
+pub(crate) fn handed_out<I: MemberId>(
+    me: &Member<I>,
+    event: Option<ClusterEvent<I>>,
+) -> Option<ClusterEvent<I>> {
+    #[cfg(feature = "tracing")]
+    if let Some(event) = &event {
+        trace(me, event);
+    }
+    let _ = me;
+    event
+}
+
+#[cfg(feature = "tracing")]
+fn trace<I: MemberId>(me: &Member<I>, event: &ClusterEvent<I>) {
+    const TARGET: &str = "failure_detector::cluster";
+    let me = &me.id;
+    let at_ns = event.at().as_nanos();
+    match event {
+        ClusterEvent::Joined { member, .. } => {
+            tracing::debug!(target: TARGET, me = ?me, member = ?member.id, generation = member.generation, to = "alive", at_ns, "member joined");
+        }
+        ClusterEvent::Changed {
+            member,
+            from,
+            to: NodeState::Dead,
+            ..
+        } => {
+            tracing::warn!(target: TARGET, me = ?me, member = ?member.id, generation = member.generation, from = %from, to = "dead", at_ns, "member declared dead");
+        }
+        ClusterEvent::Changed {
+            member, from, to, ..
+        } => {
+            tracing::info!(target: TARGET, me = ?me, member = ?member.id, generation = member.generation, from = %from, to = %to, at_ns, "member changed state");
+        }
+        ClusterEvent::Restarted {
+            member,
+            previous_generation,
+            ..
+        } => {
+            tracing::info!(target: TARGET, me = ?me, member = ?member.id, generation = member.generation, previous_generation, to = "alive", at_ns, "member restarted");
+        }
+        ClusterEvent::Removed { member, .. } => {
+            tracing::info!(target: TARGET, me = ?me, member = ?member.id, generation = member.generation, from = "dead", to = "removed", at_ns, "member removed");
+        }
+        ClusterEvent::LocalPause { late_by, until, .. } => {
+            let late_by_ns = crate::time::duration_nanos(*late_by);
+            let until_ns = until.as_nanos();
+            tracing::warn!(target: TARGET, me = ?me, late_by_ns, until_ns, at_ns, "local pause: convicting no one for a while");
+        }
+        ClusterEvent::Isolated {
+            suspected, peers, ..
+        } => {
+            tracing::warn!(target: TARGET, me = ?me, suspected, peers, at_ns, "isolated: deferring convictions");
+        }
+        ClusterEvent::Reconnected { .. } => {
+            tracing::info!(target: TARGET, me = ?me, at_ns, "reconnected");
+        }
+        ClusterEvent::Deferred { member, doubt, .. } => {
+            tracing::warn!(target: TARGET, me = ?me, member = ?member.id, generation = member.generation, doubt = ?doubt, at_ns, "conviction deferred");
+        }
+        ClusterEvent::Refuted { incarnation, .. } => {
+            tracing::info!(target: TARGET, me = ?me, incarnation, at_ns, "refuted a suspicion of itself");
         }
     }
 }

@@ -19,12 +19,18 @@ use crate::time::{Timestamp, duration_nanos};
 /// assert!(guard.with_isolation_share(f64::NAN).validate().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct LocalGuardConfig {
     /// If this member's own loop runs later than its deadline by more than this
     /// (a GC pause, a frozen VM, CPU starvation), it convicts no one for that
     /// interval and the next, and says so ([`ClusterEvent::LocalPause`]).
     /// Default 5 s (Cassandra's `cassandra.max_local_pause_in_ms`, read in
     /// `gms/Gossiper.java`); not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub max_local_pause: Duration,
     /// A member that suspects more than this share of its peers at once
     /// considers itself isolated ([`ClusterEvent::Isolated`]) and defers its

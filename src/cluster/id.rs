@@ -118,6 +118,11 @@ impl MemberId for SocketAddr {
 /// restarted member, with fresh statistics, from old news about the previous one.
 /// Members compare by id, then generation.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Member<I> {
     /// The caller-chosen id.
     pub id: I,

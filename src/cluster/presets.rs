@@ -381,6 +381,11 @@ pub const fn foca_wan() -> SwimConfig {
 /// Which topology a preset runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum PresetTopology {
     /// A [`CentralMember`] monitor and its members.
     Central,
@@ -395,6 +400,11 @@ pub enum PresetTopology {
 /// What a [`DetectionWindow`] bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Measure {
     /// From a crash until the member is Suspect (unreachable, NotReady).
     CrashToSuspect,
@@ -408,12 +418,19 @@ pub enum Measure {
 
 /// A documented detection window: `min..=max` of a [`Measure`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct DetectionWindow {
     /// What it bounds.
     pub measure: Measure,
     /// The earliest.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub min: Duration,
     /// The latest.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub max: Duration,
 }
 
@@ -431,6 +448,11 @@ impl DetectionWindow {
 /// The presets, for a comparison to iterate ([`Preset::ALL`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Preset {
     /// [`zookeeper_session`] with the sample tick (2 s) and a 60 s request
     /// (Apache Curator's default session timeout), clamped to 40 s.

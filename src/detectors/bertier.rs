@@ -12,8 +12,14 @@ use crate::time::Timestamp;
 /// Configuration of a [`Bertier`] detector. Defaults are the paper's (`beta = 1`,
 /// `phi = 4`, `gamma = 0.1`).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct BertierConfig {
     /// The sender's heartbeat period (`eta`). Default 1 s; not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub interval: Duration,
     /// Arrivals averaged by Chen's estimate (`n`). Default 1000; 1 to 32,768.
     pub window_size: usize,

@@ -11,15 +11,22 @@ use crate::time::Timestamp;
 
 /// Configuration of a [`Chen`] detector.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct ChenConfig {
     /// The sender's heartbeat period (`eta` in the paper): the estimator assumes
     /// heartbeat `s` is sent at `s * interval`. Default 1 s; not zero, at most 2^47 ns
     /// (about 39 hours).
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub interval: Duration,
     /// Arrivals averaged by the estimate (`n`). Default 1000; 1 to 32,768.
     pub window_size: usize,
     /// Silence tolerated after the expected arrival (`alpha`); also the threshold, in
     /// seconds. Default 500 ms; not zero.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub safety_margin: Duration,
 }
 

@@ -14,6 +14,11 @@ use crate::window::Window;
 /// of 1000 intervals, `fd_initial_value_ms` = twice the 1 s gossip interval, and
 /// `fd_max_interval_ms` equal to that initial value).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct ExponentialPhiConfig {
     /// Phi at and above which the node is unavailable. Default 8.0; finite, at least
     /// 1e-290 (the range [`PhiAccrual`](crate::PhiAccrual) accepts, so that a
@@ -24,9 +29,11 @@ pub struct ExponentialPhiConfig {
     /// Intervals longer than this are not recorded (Cassandra: a host that is
     /// regularly unreachable this long should be marked down, not adapted to).
     /// Default 2 s; not zero, at most 2^47 ns (about 39 hours).
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub max_interval: Duration,
     /// The interval recorded at the first heartbeat, before any real one is known.
     /// Default 2 s; not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub initial_interval: Duration,
 }
 

@@ -11,13 +11,20 @@ use crate::time::{Timestamp, duration_nanos};
 /// The node is suspected once it has been silent for
 /// `missed_heartbeats * interval + acceptable_pause`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct FixedTimeoutConfig {
     /// Expected time between heartbeats. Default 5 s; must not be zero.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub interval: Duration,
     /// How many intervals of silence mean failure; also the suspicion threshold.
     /// Default 3.0; finite and greater than zero (fractions are allowed, e.g. 2.5).
     pub missed_heartbeats: f64,
     /// Extra silence tolerated on top of the missed intervals. Default zero (none).
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub acceptable_pause: Duration,
 }
 

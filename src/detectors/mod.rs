@@ -165,6 +165,11 @@ impl<T: FailureDetector + ?Sized> FailureDetector for Box<T> {
 /// What a detector currently believes about the heartbeat intervals, for observability.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Stats {
     /// Intervals in the detector's window, including synthetic bootstrap samples
     /// (0 for detectors that keep none, such as [`FixedTimeout`](crate::FixedTimeout)).

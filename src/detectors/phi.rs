@@ -17,6 +17,11 @@ use crate::window::{MAX_INTERVAL_NS, Window, variance_from_numerator};
 /// a suspicion level. Both are `-log10` of an upper tail of the normal distribution.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum PhiModel {
     /// Akka's logistic approximation of the normal CDF,
     /// `1 / (1 + exp(-y (1.5976 + 0.070566 y^2)))`, so that thresholds tuned for
@@ -35,6 +40,11 @@ pub enum PhiModel {
 /// Configuration of a [`PhiAccrual`] detector. Defaults are those of Akka's cluster
 /// failure detector (`akka.cluster.failure-detector` in `reference.conf`).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct PhiAccrualConfig {
     /// Phi at and above which the node is unavailable. Default 8.0; finite, at least
     /// 1e-290: phi below 1e-300 is reported as 0, so a lower threshold could not be
@@ -45,13 +55,16 @@ pub struct PhiAccrualConfig {
     /// Lower bound on the standard deviation used by phi, so that a very regular
     /// sender is not suspected at the first small delay. Default 100 ms; not zero,
     /// at most 2^47 ns (about 39 hours).
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub min_std_deviation: Duration,
     /// Silence tolerated on top of the mean interval (it is added to the mean).
     /// Default 3 s; may be zero.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub acceptable_heartbeat_pause: Duration,
     /// Assumed interval before any is measured: the window starts with two synthetic
     /// samples at this estimate plus and minus a quarter of it. Default 1 s; not
     /// zero, at most 2^47 ns (about 39 hours).
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub first_heartbeat_estimate: Duration,
     /// How phi is computed from the standardised silence. Default
     /// [`PhiModel::Logistic`] (Akka's).

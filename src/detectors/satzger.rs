@@ -12,6 +12,11 @@ use crate::window::{MAX_INTERVAL_NS, Window};
 
 /// Configuration of a [`Satzger`] detector.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct SatzgerConfig {
     /// Suspicion at and above which the node is unavailable: the share of recent
     /// intervals shorter than or equal to the current silence. Default 0.99; greater
@@ -22,6 +27,7 @@ pub struct SatzgerConfig {
     pub window_size: usize,
     /// The interval assumed before any is measured: the window starts with this one
     /// sample, which real intervals push out. Default 1 s; not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub first_heartbeat_estimate: Duration,
 }
 

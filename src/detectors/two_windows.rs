@@ -11,8 +11,14 @@ use crate::time::Timestamp;
 
 /// Configuration of a [`TwoWindows`] detector.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct TwoWindowsConfig {
     /// The sender's heartbeat period (`eta`). Default 1 s; not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub interval: Duration,
     /// Arrivals in the long window (`n1`), which gives a stable estimate. Default
     /// 1000; 1 to 32,768.
@@ -22,6 +28,7 @@ pub struct TwoWindowsConfig {
     pub short_window: usize,
     /// Silence tolerated after the later of the two expected arrivals (`alpha`);
     /// also the threshold, in seconds. Default 500 ms; not zero.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub safety_margin: Duration,
 }
 

@@ -9,12 +9,17 @@ use crate::time::duration_nanos;
 
 /// When a Suspect node is declared Dead.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum Confirmation {
     /// Dead once it has been unavailable for this long: the time runs from the
     /// detector's deadline (the instant it became unavailable), so a Suspect node is
     /// declared Dead at `deadline + duration` unless a heartbeat arrives first. May be
     /// zero (Dead as soon as it is suspected); `Duration::MAX` means never.
-    After(Duration),
+    After(#[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))] Duration),
     /// Dead once the detector's suspicion reaches this second, higher level (for
     /// example phi 16 when the detector suspects at phi 8, or 3 missed intervals
     /// for a fixed timeout that suspects at 2). Finite and greater than zero; a
@@ -53,6 +58,11 @@ pub enum Confirmation {
 /// assert_eq!(config.shards, 64);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct RegistryConfig {
     /// Whether a heartbeat from a node the registry does not know creates it (as
     /// Alive). If `false`, such a heartbeat is refused with
@@ -66,6 +76,7 @@ pub struct RegistryConfig {
     /// How long a Dead node is kept (and reported) before it is Removed and its
     /// state dropped. Default 60 s; may be zero; `Duration::MAX` keeps Dead nodes
     /// until they are removed by hand.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub removal_grace: Duration,
     /// Whether a heartbeat from a Dead node brings it back (Dead -> Alive, with its
     /// detector's statistics reset, as for a restarted process). If `false`, the
@@ -79,6 +90,7 @@ pub struct RegistryConfig {
     /// flapping link does not flood listeners. Does not apply to a rejoin from Dead.
     /// `Duration::MAX` means a Suspect node never recovers (it can still die and
     /// rejoin).
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub hysteresis: Duration,
     /// Number of independently locked shards: a power of two from 1 to
     /// [`MAX_SHARDS`](RegistryConfig::MAX_SHARDS) (65,536), each allocated up front
@@ -105,6 +117,20 @@ pub struct RegistryConfig {
     /// bounded: about [`memory_bytes`](crate::FailureDetector::memory_bytes) of the
     /// detector plus 120 bytes per node. The limit is exact across threads.
     pub max_nodes: Option<usize>,
+    /// Opt-in "heartbeats are getting slower" signal: `Some(d)` reports an
+    /// [`Event::SlowHeartbeat`](super::Event::SlowHeartbeat) when an Alive node's
+    /// heartbeat arrives `d` or more after its previous one, at most once per run
+    /// of such intervals (the next is reported only after a shorter interval
+    /// ended the run). Pekko warns from two thirds of the acceptable pause
+    /// ([`pekko_slow_heartbeat`](crate::operator::pekko_slow_heartbeat) computes
+    /// it). Default `None` (off: no cost on the heartbeat path beyond one
+    /// comparison); any duration, `Duration::ZERO` reporting every run from its
+    /// first heartbeat.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::operator::duration_serde::option")
+    )]
+    pub slow_heartbeat: Option<Duration>,
 }
 
 /// The largest number of shards.
@@ -131,6 +157,7 @@ impl RegistryConfig {
             shards: 64,
             event_capacity: None,
             max_nodes: None,
+            slow_heartbeat: None,
         }
     }
 
@@ -182,6 +209,12 @@ impl RegistryConfig {
         self
     }
 
+    /// Sets [`slow_heartbeat`](Self::slow_heartbeat).
+    pub const fn with_slow_heartbeat(mut self, slow: Option<Duration>) -> Self {
+        self.slow_heartbeat = slow;
+        self
+    }
+
     /// Checks every field and converts the durations to the nanoseconds the
     /// registry works in.
     pub(crate) fn validate(&self) -> Result<Rules, ConfigError> {
@@ -221,6 +254,7 @@ impl RegistryConfig {
             grace_ns: duration_nanos(self.removal_grace),
             hysteresis_ns: duration_nanos(self.hysteresis),
             max_nodes: self.max_nodes.unwrap_or(usize::MAX),
+            slow_ns: self.slow_heartbeat.map_or(u64::MAX, duration_nanos),
         })
     }
 }
@@ -248,4 +282,6 @@ pub(crate) struct Rules {
     pub(crate) hysteresis_ns: u64,
     /// [`RegistryConfig::max_nodes`], `usize::MAX` for none.
     pub(crate) max_nodes: usize,
+    /// [`RegistryConfig::slow_heartbeat`] in ns, `u64::MAX` for off.
+    pub(crate) slow_ns: u64,
 }

@@ -1,6 +1,7 @@
 //! What a registry reports: lifecycle states, events, per-node snapshots, counts.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::detectors::Stats;
 use crate::time::Timestamp;
@@ -19,6 +20,11 @@ use crate::time::Timestamp;
 /// Removed is not a state a node can be queried in: its state is dropped, and the
 /// registry no longer knows it ([`Event::Removed`] reports the removal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum NodeState {
     /// Heartbeats arrive in time: the detector considers the node available.
     Alive,
@@ -40,13 +46,15 @@ impl fmt::Display for NodeState {
     }
 }
 
-/// One lifecycle transition of one node, sent on the registry's event channel.
+/// One lifecycle transition of one node, sent on the registry's event channel (or,
+/// if [`slow_heartbeat`](super::RegistryConfig::slow_heartbeat) is set, a
+/// [`SlowHeartbeat`](Event::SlowHeartbeat) notice, which is not a transition).
 ///
 /// Exactly one event is produced per transition, and the events of one node are
 /// sent in the order the transitions happened (each node's transitions happen
-/// under its shard's lock, which is also held while the event is sent). Each event's
-/// `from` is the previous event's `to` for that node, so a listener can replay the
-/// stream into the registry's current states.
+/// under its shard's lock, which is also held while the event is sent). Each
+/// transition's `from` is the previous transition's `to` for that node, so a
+/// listener can replay the stream into the registry's current states.
 ///
 /// `at` is the instant the transition took effect, not when it was noticed: a node
 /// whose deadline passed at 15 s is reported Suspect `at` 15 s even if the next
@@ -56,6 +64,11 @@ impl fmt::Display for NodeState {
 /// (see [time never runs backwards](super::Registry#time-never-runs-backwards)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum Event<K> {
     /// The node is now monitored, as Alive: its first heartbeat arrived (with
     /// [`accept_unknown`](super::RegistryConfig::accept_unknown)) or it was
@@ -88,6 +101,21 @@ pub enum Event<K> {
         /// When it was removed.
         at: Timestamp,
     },
+    /// Not a transition: an Alive node's heartbeat came at least
+    /// [`slow_heartbeat`](super::RegistryConfig::slow_heartbeat) after its
+    /// previous one (sent only when that option is set). The first slow interval
+    /// of a run is reported; the next report comes after an interval shorter than
+    /// the limit ends the run. Pekko logs "heartbeat interval is growing too
+    /// large" for the same rule, from two thirds of the acceptable pause.
+    SlowHeartbeat {
+        /// The node.
+        node: K,
+        /// The interval since its previous heartbeat.
+        #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
+        interval: Duration,
+        /// When the heartbeat took effect.
+        at: Timestamp,
+    },
 }
 
 impl<K> Event<K> {
@@ -96,32 +124,45 @@ impl<K> Event<K> {
         match self {
             Event::Joined { node, .. }
             | Event::Changed { node, .. }
-            | Event::Removed { node, .. } => node,
+            | Event::Removed { node, .. }
+            | Event::SlowHeartbeat { node, .. } => node,
         }
     }
 
     /// When the transition took effect.
     pub fn at(&self) -> Timestamp {
         match *self {
-            Event::Joined { at, .. } | Event::Changed { at, .. } | Event::Removed { at, .. } => at,
+            Event::Joined { at, .. }
+            | Event::Changed { at, .. }
+            | Event::Removed { at, .. }
+            | Event::SlowHeartbeat { at, .. } => at,
         }
     }
 
-    /// The state before the transition; `None` for a node that joined.
+    /// The state before the transition; `None` for a node that joined, and for
+    /// an event that is not a transition ([`Event::SlowHeartbeat`]).
     pub fn from(&self) -> Option<NodeState> {
         match *self {
-            Event::Joined { .. } => None,
+            Event::Joined { .. } | Event::SlowHeartbeat { .. } => None,
             Event::Changed { from, .. } | Event::Removed { from, .. } => Some(from),
         }
     }
 
-    /// The state after the transition; `None` for a node that was removed.
+    /// The state after the transition; `None` for a node that was removed, and
+    /// for an event that is not a transition ([`Event::SlowHeartbeat`]).
     pub fn to(&self) -> Option<NodeState> {
         match *self {
             Event::Joined { .. } => Some(NodeState::Alive),
             Event::Changed { to, .. } => Some(to),
-            Event::Removed { .. } => None,
+            Event::Removed { .. } | Event::SlowHeartbeat { .. } => None,
         }
+    }
+
+    /// Whether the event is a lifecycle transition (every variant but
+    /// [`Event::SlowHeartbeat`]): replaying the transitions alone rebuilds the
+    /// states.
+    pub fn is_transition(&self) -> bool {
+        !matches!(self, Event::SlowHeartbeat { .. })
     }
 }
 
@@ -129,6 +170,11 @@ impl<K> Event<K> {
 /// ([`Registry::snapshot`](super::Registry::snapshot), [`Registry::info`](super::Registry::info)).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct NodeInfo<K> {
     /// The node.
     pub node: K,
@@ -155,6 +201,11 @@ pub struct NodeInfo<K> {
 /// from slightly different instants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct StateCounts {
     /// Nodes that are Alive.
     pub alive: usize,

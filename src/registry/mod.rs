@@ -5,12 +5,14 @@ mod config;
 mod error;
 mod event;
 pub(crate) mod index;
+mod observe;
 mod shard;
 
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,7 +37,27 @@ pub type EventReceiver<K> = crossbeam_channel::Receiver<Event<K>>;
 /// A shard behind its lock, on cache lines of its own, so that threads working on
 /// different shards do not slow each other down.
 #[repr(align(128))]
-struct LockedShard<K, D>(Mutex<Shard<K, D>>);
+struct LockedShard<K, D>(Mutex<ShardCell<K, D>>);
+
+/// A shard and its heartbeat counters (zero-sized without the `metrics`
+/// feature), both behind the shard's lock: counting is a plain addition.
+struct ShardCell<K, D> {
+    shard: Shard<K, D>,
+    counters: observe::ShardCounters,
+}
+
+impl<K, D> Deref for ShardCell<K, D> {
+    type Target = Shard<K, D>;
+    fn deref(&self) -> &Shard<K, D> {
+        &self.shard
+    }
+}
+
+impl<K, D> DerefMut for ShardCell<K, D> {
+    fn deref_mut(&mut self) -> &mut Shard<K, D> {
+        &mut self.shard
+    }
+}
 
 /// Watches many nodes from many threads: one failure detector per node, a lifecycle
 /// (Alive -> Suspect -> Dead -> Removed) driven by the detectors' deadlines, and an
@@ -343,7 +365,12 @@ where
         let shards = config.shards.min(MAX_SHARDS);
         let registry = Registry {
             shards: (0..shards)
-                .map(|_| LockedShard(Mutex::new(Shard::new())))
+                .map(|_| {
+                    LockedShard(Mutex::new(ShardCell {
+                        shard: Shard::new(),
+                        counters: observe::ShardCounters::default(),
+                    }))
+                })
                 .collect(),
             next: (0..shards).map(|_| AtomicU64::new(NEVER)).collect(),
             shard_mask: shards - 1,
@@ -428,7 +455,7 @@ where
     /// The hash of `node`, the shard holding it, and what the shard's operations
     /// need.
     #[inline]
-    fn shard<Q: Hash + ?Sized>(&self, node: &Q) -> (u64, &Mutex<Shard<K, D>>, Env<'_, K, D>) {
+    fn shard<Q: Hash + ?Sized>(&self, node: &Q) -> (u64, &Mutex<ShardCell<K, D>>, Env<'_, K, D>) {
         let hash = self.hash(node);
         let i = self.shard_index(hash);
         (hash, &self.shards[i].0, self.env(&self.next[i]))
@@ -475,7 +502,10 @@ where
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let (hash, shard, env) = self.shard(node);
-        shard.lock().heartbeat(hash, node, at, env)
+        let mut shard = shard.lock();
+        let result = shard.heartbeat(hash, node, at, env);
+        shard.counters.count(&result);
+        result
     }
 
     /// Records many heartbeats, with the same effect as calling
@@ -550,7 +580,9 @@ where
                 for &entry in group {
                     let j = (entry & 0xFFFF) as usize;
                     let (node, at) = &chunk[j];
-                    match guard.heartbeat(hashes[j], node, *at, env) {
+                    let result = guard.heartbeat(hashes[j], node, *at, env);
+                    guard.counters.count(&result);
+                    match result {
                         Ok(()) => accepted += 1,
                         Err(e) => {
                             errors[failed] = (c * CHUNK + j, e);
@@ -595,14 +627,17 @@ where
             std::hint::black_box(touched);
             for item in batch.iter_mut() {
                 let (node, hint) = part(item);
-                let _ = shard.heartbeat_hinted(&|| self.hash(node), node, hint, at, env);
+                let result = shard.heartbeat_hinted(&|| self.hash(node), node, hint, at, env);
+                shard.counters.count(&result);
             }
             return;
         }
         for item in batch.iter_mut() {
             let (node, hint) = part(item);
             let (hash, shard, env) = self.shard(node);
-            let _ = shard.lock().heartbeat_hinted(&|| hash, node, hint, at, env);
+            let mut shard = shard.lock();
+            let result = shard.heartbeat_hinted(&|| hash, node, hint, at, env);
+            shard.counters.count(&result);
         }
     }
 
@@ -619,7 +654,9 @@ where
     {
         let (hash, shard, env) = self.shard(node);
         let mut shard = shard.lock();
-        shard.heartbeat(hash, node, self.clock.now(), env)
+        let result = shard.heartbeat(hash, node, self.clock.now(), env);
+        shard.counters.count(&result);
+        result
     }
 
     /// Starts monitoring `node` at `at` as if it had sent a heartbeat then (it joins
@@ -814,6 +851,130 @@ where
     pub fn undelivered_events(&self) -> u64 {
         self.ctx.undelivered.load(Ordering::Relaxed)
     }
+
+    /// Shows node keys with their `Debug` form in the `tracing` events of the
+    /// `tracing` feature (without it they show as `?`, since a key need not be
+    /// `Debug`). Call it before sharing the registry; it does nothing without the
+    /// feature.
+    pub fn with_debug_keys(mut self) -> Self
+    where
+        K: fmt::Debug,
+    {
+        self.ctx.observer.key_debug = Some(|key| key);
+        self
+    }
+
+    /// No `tracing` events from this registry: for the registries inside cluster
+    /// members, whose verdicts are traced as the member's cluster events.
+    pub(crate) fn untraced(mut self) -> Self {
+        self.ctx.observer.traced = false;
+        self
+    }
+
+    /// Publishes the registry's counters and gauges to the
+    /// [`metrics`](https://docs.rs/metrics) facade's installed recorder (a
+    /// Prometheus exporter, say), with the suspicions at `now`. Feature
+    /// `metrics`.
+    ///
+    /// | name | kind | labels | what |
+    /// |---|---|---|---|
+    /// | `failure_detector_heartbeats_total` | counter | | heartbeats accepted |
+    /// | `failure_detector_heartbeats_refused_total` | counter | | heartbeats refused (any [`RegistryHeartbeatError`]) |
+    /// | `failure_detector_transitions_total` | counter | `from` (`none` for a join, `alive`, `suspect`, `dead`), `to` (`alive`, `suspect`, `dead`, `removed`) | lifecycle transitions |
+    /// | `failure_detector_slow_heartbeats_total` | counter | | [`Event::SlowHeartbeat`]s |
+    /// | `failure_detector_events_undelivered_total` | counter | | [`undelivered_events`](Self::undelivered_events) |
+    /// | `failure_detector_nodes` | gauge | `state` (`alive`, `suspect`, `dead`) | nodes per state ([`counts`](Self::counts)) |
+    /// | `failure_detector_suspicion` | gauge | `quantile` (`0`, `0.5`, `0.9`, `0.99`, `1`) | the nodes' suspicion at `now` on the detector's scale (phi for the accrual detectors): exact quantiles over every node, nearest rank |
+    ///
+    /// `labels` are added to every metric (`[("registry", "peers")]`, say, to tell
+    /// two registries apart). Counters are published with
+    /// [`absolute`](metrics::Counter::absolute): they count since the registry
+    /// was built.
+    ///
+    /// **Cost.** The heartbeat path makes no facade call: each heartbeat adds one
+    /// to a plain integer of its shard, under the lock it already holds, and each
+    /// event one relaxed atomic addition. This call locks each shard once, asks
+    /// every node's detector for its suspicion (O(n), about what a
+    /// [`snapshot`](Self::snapshot) costs without cloning keys), and selects the
+    /// quantiles in O(n) from a buffer of 8 bytes per node that it allocates and
+    /// frees (8 MB for a million nodes). Call it at the exporter's scrape interval
+    /// (seconds), not per heartbeat.
+    #[cfg(feature = "metrics")]
+    pub fn record_metrics(&self, now: Timestamp, labels: &[(&'static str, &str)]) {
+        use metrics::Label;
+        let with = |extra: &[(&'static str, &'static str)]| -> Vec<Label> {
+            labels
+                .iter()
+                .map(|&(k, v)| Label::new(k, v.to_owned()))
+                .chain(extra.iter().map(|&(k, v)| Label::new(k, v)))
+                .collect()
+        };
+        let (mut accepted, mut refused) = (0u64, 0u64);
+        let mut suspicions = Vec::with_capacity(self.len());
+        for shard in self.shards.iter() {
+            let shard = shard.0.lock();
+            accepted += shard.counters.accepted;
+            refused += shard.counters.refused;
+            suspicions.extend(shard.nodes().iter().map(|n| n.detector().suspicion(now)));
+        }
+        metrics::counter!("failure_detector_heartbeats_total", with(&[])).absolute(accepted);
+        metrics::counter!("failure_detector_heartbeats_refused_total", with(&[])).absolute(refused);
+        let counts = &self.ctx.observer.counts;
+        for (row, from) in observe::FROM.iter().enumerate() {
+            for (col, to) in observe::TO.iter().enumerate() {
+                let n = counts[row * 4 + col].load(Ordering::Relaxed);
+                if n > 0 {
+                    metrics::counter!(
+                        "failure_detector_transitions_total",
+                        with(&[("from", from), ("to", to)])
+                    )
+                    .absolute(n);
+                }
+            }
+        }
+        metrics::counter!("failure_detector_slow_heartbeats_total", with(&[]))
+            .absolute(counts[observe::SLOW].load(Ordering::Relaxed));
+        metrics::counter!("failure_detector_events_undelivered_total", with(&[]))
+            .absolute(self.undelivered_events());
+        let states = self.counts();
+        for state in [NodeState::Alive, NodeState::Suspect, NodeState::Dead] {
+            let name = match state {
+                NodeState::Alive => "alive",
+                NodeState::Suspect => "suspect",
+                NodeState::Dead => "dead",
+            };
+            metrics::gauge!("failure_detector_nodes", with(&[("state", name)]))
+                .set(states.get(state) as f64);
+        }
+        for (q, value) in quantiles(&mut suspicions) {
+            metrics::gauge!("failure_detector_suspicion", with(&[("quantile", q)])).set(value);
+        }
+    }
+}
+
+/// The nearest-rank quantiles 0, 0.5, 0.9, 0.99 and 1 of `values` (reordered),
+/// by selection: O(n). None for no values. Suspicions are never NaN.
+#[cfg(feature = "metrics")]
+fn quantiles(values: &mut [f64]) -> Vec<(&'static str, f64)> {
+    let n = values.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    [
+        ("0", 0.0),
+        ("0.5", 0.5),
+        ("0.9", 0.9),
+        ("0.99", 0.99),
+        ("1", 1.0),
+    ]
+    .into_iter()
+    .map(|(label, q)| {
+        // Nearest rank: the ceil(q n)-th smallest, 1-based.
+        let rank = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+        let (_, v, _) = values.select_nth_unstable_by(rank, f64::total_cmp);
+        (label, *v)
+    })
+    .collect()
 }
 
 /// A xorshift-multiply-xorshift finaliser, so that every bit of `hash` moves the

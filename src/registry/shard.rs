@@ -82,6 +82,8 @@ pub(crate) struct Node<K, D> {
     /// Registered by hand and no heartbeat yet: the detector's only heartbeat is
     /// the registration, and a heartbeat at the same instant is not a duplicate.
     registered_only: bool,
+    /// The last interval was at least `rules.slow_ns` (reported once per run).
+    slow: bool,
     detector: D,
 }
 
@@ -98,6 +100,8 @@ pub(crate) struct Ctx<K> {
     /// `rules.max_nodes`: a join reserves its place here first, so the limit is
     /// exact across shards and threads.
     members: AtomicUsize,
+    /// Tracing and metrics hooks, run at every event.
+    pub(crate) observer: super::observe::Observer<K>,
 }
 
 /// A place reserved for a joining node ([`Ctx::reserve`]): given back when
@@ -164,6 +168,7 @@ impl<K: Clone> Ctx<K> {
             undelivered: AtomicU64::new(0),
             counts: Default::default(),
             members: AtomicUsize::new(0),
+            observer: super::observe::Observer::new(),
         }
     }
 
@@ -185,6 +190,7 @@ impl<K: Clone> Ctx<K> {
     /// Sends an event without ever blocking; counts it if it cannot be delivered
     /// (bounded channel full, or every receiver dropped).
     fn emit(&self, event: Event<K>) {
+        self.observer.on_event(&event);
         if self.events.try_send(event).is_err() {
             self.undelivered.fetch_add(1, Ordering::Relaxed);
         }
@@ -300,11 +306,20 @@ impl<K: Clone> Ctx<K> {
             return Ok(());
         }
         match node.state {
-            NodeState::Alive => match node.detector.heartbeat(at) {
-                // The registration stood in for this heartbeat.
-                Err(HeartbeatError::Duplicate { .. }) if node.registered_only => {}
-                result => result?,
-            },
+            NodeState::Alive => {
+                let last = match self.rules.slow_ns {
+                    NEVER => None,
+                    _ => node.detector.last_heartbeat(),
+                };
+                match node.detector.heartbeat(at) {
+                    // The registration stood in for this heartbeat.
+                    Err(HeartbeatError::Duplicate { .. }) if node.registered_only => {}
+                    result => result?,
+                }
+                if let Some(last) = last {
+                    self.slow_heartbeat(node, at.as_nanos().saturating_sub(last.as_nanos()), at);
+                }
+            }
             NodeState::Suspect => {
                 node.detector.heartbeat(at)?;
                 if self.rules.hysteresis_ns == 0 {
@@ -323,6 +338,21 @@ impl<K: Clone> Ctx<K> {
         node.registered_only = false;
         node.due = self.due_of(node);
         Ok(())
+    }
+
+    /// The opt-in slow-heartbeat signal: reports the first interval of at least
+    /// `rules.slow_ns` in a run of them.
+    #[cold]
+    fn slow_heartbeat<D>(&self, node: &mut Node<K, D>, interval_ns: u64, at: Timestamp) {
+        let slow = interval_ns >= self.rules.slow_ns;
+        if slow && !node.slow {
+            self.emit(Event::SlowHeartbeat {
+                node: node.key.clone(),
+                interval: std::time::Duration::from_nanos(interval_ns),
+                at,
+            });
+        }
+        node.slow = slow;
     }
 
     /// For a late heartbeat (stamped `stamp`, before the node's last evaluation):
@@ -567,6 +597,7 @@ where
             since: NEVER,
             evaluated: at.as_nanos(),
             registered_only: registered,
+            slow: false,
         };
         node.due = env.ctx.due_of(&node);
         let i = self.nodes.len();
@@ -738,6 +769,12 @@ where
         Q: Eq + ?Sized,
     {
         self.find(hash, key).map(|i| f(&self.nodes[i]))
+    }
+
+    /// The shard's nodes (for metrics).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn nodes(&self) -> &[Node<K, D>] {
+        &self.nodes
     }
 
     pub(crate) fn snapshot_into(&self, now: Timestamp, out: &mut Vec<NodeInfo<K>>) {

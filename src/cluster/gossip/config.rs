@@ -27,6 +27,11 @@ pub const MAX_OBSERVERS: usize = 64;
 /// How several observers' reachability records make one verdict on a member
 /// ([`ObserverConfig::policy`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum VerdictPolicy {
     /// Unreachable as soon as any observer flags it; reachable again only when
     /// every observer that flagged it has cleared it (Akka/Pekko
@@ -53,6 +58,11 @@ impl VerdictPolicy {
 /// watched by a few observers chosen on a hashed ring, which ask it for a
 /// heartbeat every gossip interval and gossip what they conclude.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct ObserverConfig {
     /// How many observers watch each member: `min(monitored_by, N - 1)` in a
     /// cluster of `N`. Default 9 (Akka/Pekko `reference.conf`,
@@ -144,10 +154,16 @@ impl Default for ObserverConfig {
 /// assert!(config.with_gossip_interval(Duration::ZERO).validate().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct GossipConfig {
     /// How often the member bumps its own heartbeat version and starts a gossip
     /// round. Default 1 s (Cassandra `gms/Gossiper.java`, `intervalInMillis`;
     /// chitchat's `gossip_interval`); not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub gossip_interval: Duration,
     /// How many live members, picked at random, each round's digest goes to.
     /// Default 3 (chitchat `server.rs`, `GOSSIP_COUNT = 3`; Cassandra sends to
@@ -161,17 +177,20 @@ pub struct GossipConfig {
     /// Default 10 s (the registry's default; it gives the isolation rule time to
     /// see a partition whole before anyone is convicted); may be zero;
     /// `Duration::MAX` never convicts.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub confirmation: Duration,
     /// How long a Dead member is kept (tombstoned: reported Dead, no longer
     /// gossiped) before it is removed. Default 30 s (memberlist `config.go`,
     /// `GossipToTheDeadTime`; Cassandra `FatClientTimeout` is half the
     /// quarantine); may be zero; at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub removal_grace: Duration,
     /// After a member is removed, news of it with the same (or a lower)
     /// generation is ignored for this long, so lagging gossip cannot resurrect
     /// it; a higher generation (a restart) is accepted at once. Default 60 s
     /// (Cassandra `gms/Gossiper.java`, `QUARANTINE_DELAY = 2 * RING_DELAY`);
     /// may be zero; at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub quarantine: Duration,
     /// The most other members tracked at once (known, dead or quarantined):
     /// gossip about more is ignored, so the network cannot grow memory without

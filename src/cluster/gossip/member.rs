@@ -256,6 +256,7 @@ where
             move |_: &I| detector.clone(),
             FxBuild::new(config.seed),
         )?;
+        let registry = registry.untraced();
         Ok(GossipMember {
             rng: SeededRng::new(config.seed),
             guard: LocalGuard::new(config.guard, config.gossip_interval),
@@ -1410,7 +1411,8 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
     }
 
     fn poll_event(&mut self) -> Option<ClusterEvent<I>> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        crate::cluster::event::handed_out(self.me(), event)
     }
 
     fn state_of(&self, id: &I) -> Option<NodeState> {

@@ -340,7 +340,8 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for AllToAllMember
     }
 
     fn poll_event(&mut self) -> Option<ClusterEvent<I>> {
-        self.judge.events.pop_front()
+        let event = self.judge.events.pop_front();
+        crate::cluster::event::handed_out(self.me(), event)
     }
 
     fn state_of(&self, id: &I) -> Option<NodeState> {

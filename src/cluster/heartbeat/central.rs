@@ -606,10 +606,11 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for CentralMember<
     }
 
     fn poll_event(&mut self) -> Option<ClusterEvent<I>> {
-        match &mut self.role {
+        let event = match &mut self.role {
             Role::Monitor(m) => m.judge.events.pop_front(),
             Role::Monitored(_) => self.events.pop_front(),
-        }
+        };
+        crate::cluster::event::handed_out(self.me(), event)
     }
 
     fn state_of(&self, id: &I) -> Option<NodeState> {

@@ -67,23 +67,32 @@ fn check_common(
 /// assert!(config.with_heartbeat_interval(Duration::ZERO).validate().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct AllToAllConfig {
     /// How often a member sends a heartbeat to every other member it knows
     /// (Alive or Suspect). Default 1 s (Akka/Pekko `heartbeat-interval`); not
     /// zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub heartbeat_interval: Duration,
     /// How long a member stays Suspect before it is convicted (Dead). Default
     /// 10 s (the registry's default; Akka's split-brain resolver waits
     /// `stable-after = 20 s`, see the Akka preset); may be zero;
     /// `Duration::MAX` never convicts.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub confirmation: Duration,
     /// How long a Dead member is kept (reported Dead, sent nothing) before it
     /// is removed. Default 30 s; may be zero; at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub removal_grace: Duration,
     /// After a removal, heartbeats of the same (or a lower) generation are
     /// ignored for this long; a restart (higher generation) is accepted at
     /// once. Default 60 s (Cassandra `gms/Gossiper.java`, `QUARANTINE_DELAY`);
     /// may be zero; at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub quarantine: Duration,
     /// The most other members tracked (and the most ids quarantined): news of
     /// more is ignored and counted. Default 4,096; 1 to 2^20.
@@ -196,11 +205,17 @@ impl AllToAllConfig {
 /// assert!(config.with_check_period(Duration::ZERO).validate().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct CentralConfig {
     /// How often a member heartbeats the monitor. Default 1 s; not zero, at
     /// most 2^47 ns. (ZooKeeper's client pings after a third of the session
     /// timeout idle, `ClientCnxn.java`; a Kubernetes kubelet renews its lease
     /// every 10 s.)
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub heartbeat_interval: Duration,
     /// The monitor evaluates its verdicts only at multiples of this (counted
     /// from [`Timestamp::ZERO`](crate::Timestamp::ZERO)), and dates them
@@ -209,6 +224,7 @@ pub struct CentralConfig {
     /// `ExpiryQueue.java` rounds expiries up to the next tick and Kubernetes'
     /// node lifecycle controller looks every `node-monitor-period`. Default
     /// 1 s; not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub check_period: Duration,
     /// Whether the monitor acks each heartbeat. `true` (the default): two
     /// datagrams per member and interval, 2 (N - 1) through the monitor, and
@@ -228,18 +244,22 @@ pub struct CentralConfig {
     /// reports itself [`Isolated`](crate::cluster::ClusterEvent::Isolated)
     /// from the monitor; the next ack brings them back. Default 10 s; not
     /// zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub view_timeout: Duration,
     /// How long the monitor keeps a member Suspect before it convicts it
     /// (Dead), quantized to the check period. Default 10 s; may be zero;
     /// `Duration::MAX` never convicts.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub confirmation: Duration,
     /// How long a Dead member is kept before it is removed (at the monitor,
     /// and in a member's view from when it learned it). Default 30 s; may be
     /// zero; at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub removal_grace: Duration,
     /// After a removal, heartbeats (or verdicts) of the same or a lower
     /// generation are ignored for this long. Default 60 s; may be zero; at
     /// most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub quarantine: Duration,
     /// The most members the monitor tracks (and a member holds verdicts of).
     /// Default 4,096; 1 to 2^20.

@@ -95,6 +95,7 @@ where
             .with_max_nodes(Some(rules.max_members));
         let (registry, registry_events) =
             Registry::with_factory_and_hasher(rc, move |_: &I| detector.clone(), Fixed::default())?;
+        let registry = registry.untraced();
         Ok(Judge {
             guard: LocalGuard::new(rules.guard, rules.interval),
             rules,

@@ -43,16 +43,23 @@ const MAX_PROBE_INTERVAL: Duration = Duration::from_secs(3_600);
 /// assert!(SwimConfig::wan().with_probe_timeout(Duration::from_secs(9)).validate().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct SwimConfig {
     /// The protocol period: one member is probed per period. A failed probe
     /// waits `probe_interval x (health score + 1)` for an ack before the
     /// target is suspected (Lifeguard). Default 1 s (LAN, local), 5 s (WAN)
     /// (memberlist `ProbeInterval`); not zero, at most 1 hour.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub probe_interval: Duration,
     /// How long a direct ping waits for its ack before `indirect_checks`
     /// relays are asked to ping the target. Not scaled by the health score, as
     /// in memberlist. Default 500 ms (LAN), 3 s (WAN), 200 ms (local)
     /// (memberlist `ProbeTimeout`); not zero, below `probe_interval`.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub probe_timeout: Duration,
     /// Relays asked to ping a target that did not ack in time (SWIM's `k`).
     /// Default 3 (LAN, WAN), 1 (local) (memberlist `IndirectChecks`); 0 to 16
@@ -84,6 +91,7 @@ pub struct SwimConfig {
     /// and told it is dead if it speaks) before it is removed. Default 30 s
     /// (LAN), 60 s (WAN), 15 s (local) (memberlist `GossipToTheDeadTime`, after
     /// which memberlist reaps dead nodes); not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub tombstone_grace: Duration,
     /// After removal, news of the member's same or older (generation,
     /// incarnation) is ignored for this long; only a restart (higher
@@ -91,6 +99,7 @@ pub struct SwimConfig {
     /// Default 60 s in every preset (Cassandra's quarantine delay,
     /// `gms/Gossiper.java`, twice its 30 s ring delay; memberlist has none);
     /// not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub quarantine: Duration,
     /// The most other members this one keeps (alive, suspect and tombstoned),
     /// and the most quarantined ids: news of more is ignored, so the network

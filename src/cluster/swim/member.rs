@@ -1433,7 +1433,8 @@ impl<I: MemberId, D: FailureDetector + Clone> ClusterMember<I> for SwimMember<I,
     }
 
     fn poll_event(&mut self) -> Option<ClusterEvent<I>> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        crate::cluster::event::handed_out(self.me(), event)
     }
 
     fn state_of(&self, id: &I) -> Option<NodeState> {
