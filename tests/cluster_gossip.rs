@@ -645,3 +645,28 @@ fn with_a_fast_detector_the_minority_of_a_2_3_partition_of_50_convicts_no_one() 
     net.run_until(at(30));
     net.check_two_sided_partition(n, small, at(60));
 }
+
+/// A member that fell silent and is then suspected counts once toward isolation,
+/// not twice (once as silent at the last round, once as suspect) until the next
+/// round: with one member dead, a second crash among the three peers left is
+/// not "most peers in doubt".
+#[test]
+fn a_suspected_member_is_not_also_counted_silent() {
+    for seed in 0..3 {
+        let mut net = cluster(seed, 5, GossipConfig::new());
+        net.run_until(at(20));
+        net.crash(5);
+        net.run_until(at(60));
+        net.crash(4);
+        net.run_until(at(100));
+        for o in 1..=3 {
+            assert_eq!(net.member(o).state_of(&4), Some(NodeState::Dead), "{o}");
+            let isolated: Vec<_> = net
+                .events()
+                .iter()
+                .filter(|(w, e)| *w == o && matches!(e, ClusterEvent::Isolated { .. }))
+                .collect();
+            assert!(isolated.is_empty(), "seed {seed}, member {o}: {isolated:?}");
+        }
+    }
+}

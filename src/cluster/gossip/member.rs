@@ -52,6 +52,10 @@ struct Known {
     last_at: Timestamp,
     /// A conviction was deferred ([`ClusterEvent::Deferred`] sent).
     deferred: bool,
+    /// Counted in the member's `silent` at the last round (plain mode), so it
+    /// leaves that count when it turns Suspect or Dead instead of counting twice
+    /// toward isolation until the next round.
+    silent: bool,
     /// When it is removed (published Dead only).
     remove_at: Option<Timestamp>,
     /// Since when it is unreachable for the verdict policy (observer mode).
@@ -475,6 +479,10 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         else {
             return;
         };
+        if to != NodeState::Alive && k.silent {
+            k.silent = false;
+            self.silent = self.silent.saturating_sub(1);
+        }
         match to {
             NodeState::Suspect => {
                 k.suspect_since = Some(at);
@@ -625,6 +633,7 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                         state: NodeState::Alive,
                         last_at: now,
                         deferred: false,
+                        silent: false,
                         remove_at: None,
                         suspect_since: None,
                         heard_at: now,
@@ -676,11 +685,15 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
                 let from = k.state;
                 let tombstone = k.remove_at;
                 let at = now.max(k.last_at);
+                if k.silent {
+                    self.silent = self.silent.saturating_sub(1);
+                }
                 *k = Known {
                     hb,
                     state: NodeState::Alive,
                     last_at: at,
                     deferred: false,
+                    silent: false,
                     remove_at: None,
                     suspect_since: None,
                     heard_at: now,
@@ -1089,13 +1102,13 @@ impl<I: MemberId, D: FailureDetector + Send> GossipMember<I, D> {
         if self.observers.is_none() {
             let quiet = self.config.gossip_interval.saturating_mul(SILENT_ROUNDS);
             let now = self.now;
-            self.silent = self
-                .members
-                .values()
-                .filter(|k| {
-                    k.state == NodeState::Alive && now.saturating_duration_since(k.heard_at) > quiet
-                })
-                .count();
+            let mut silent = 0;
+            for k in self.members.values_mut() {
+                k.silent = k.state == NodeState::Alive
+                    && now.saturating_duration_since(k.heard_at) > quiet;
+                silent += usize::from(k.silent);
+            }
+            self.silent = silent;
         }
         let targets = if self.ledger.n_suspect == 0 && self.ledger.n_dead == 0 {
             self.targets_all_alive()

@@ -134,6 +134,13 @@ impl<I: Ord + std::hash::Hash + Clone, V> Table<I, V> {
             .filter_map(|s| s.value.as_ref().map(|(_, v)| v))
     }
 
+    /// Every value, mutably, in slot order (not id order: for counts).
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.slots
+            .iter_mut()
+            .filter_map(|s| s.value.as_mut().map(|(_, v)| v))
+    }
+
     #[inline]
     pub(super) fn at(&self, slot: u32) -> Option<&V> {
         self.slots
