@@ -1,12 +1,14 @@
 //! Time never runs backwards in a member's events, whatever order its inputs'
-//! instants come in, for both protocols: per member it reports on, event instants
-//! never decrease, and no event is dated after the latest instant it was given.
+//! instants come in, for every topology: over a member's whole event stream (and so
+//! per member it reports on) event instants never decrease, and no event is dated
+//! after the latest instant it was given.
 
 use std::collections::BTreeMap;
 
 use failure_detector::Timestamp;
 use failure_detector::cluster::{
-    ClusterEvent, ClusterMember, GossipConfig, GossipMember, Member, SwimConfig, SwimMember,
+    AllToAllConfig, AllToAllMember, ClusterEvent, ClusterMember, GossipConfig, GossipMember,
+    Member, SwimConfig, SwimMember,
 };
 use proptest::prelude::*;
 
@@ -74,10 +76,13 @@ fn collect<M: ClusterMember<u64>>(
             at <= latest,
             "{id}: {e:?} is dated after the latest input {latest}"
         );
-        if let Some(&before) = last.get(&(id, subject)) {
-            prop_assert!(at >= before, "{id}: {e:?} is dated before {before}");
+        // Per subject, and over the member's whole stream.
+        for key in [(id, subject), (id, None)] {
+            if let Some(&before) = last.get(&key) {
+                prop_assert!(at >= before, "{id}: {e:?} is dated before {before}");
+            }
+            last.insert(key, at);
         }
-        last.insert((id, subject), at);
         if let ClusterEvent::LocalPause { until, .. } = e {
             prop_assert!(until >= at);
         }
@@ -108,6 +113,14 @@ proptest! {
         let config = GossipConfig::new().with_observers(Some(Default::default()));
         let members = (1..=4u64)
             .map(|id| GossipMember::new(Member::new(id, 1), config.with_seed(id)).unwrap())
+            .collect();
+        check(members, &steps)?;
+    }
+
+    #[test]
+    fn all_to_all_members_never_date_events_backwards(steps in steps()) {
+        let members = (1..=4u64)
+            .map(|id| AllToAllMember::new(Member::new(id, 1), AllToAllConfig::new()).unwrap())
             .collect();
         check(members, &steps)?;
     }

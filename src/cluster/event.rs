@@ -36,8 +36,11 @@ pub enum Doubt {
     Isolated,
 }
 
-/// Something a member concluded, in the order it concluded it. Per member id,
-/// `at` never decreases.
+/// Something a member concluded, in the order it concluded it. `at` never
+/// decreases from one event a member hands out to the next: a conclusion drawn
+/// late (say, a suspicion whose deadline passed while the member's process was
+/// frozen) is dated when the member drew it if an event already handed out is
+/// later than the deadline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 #[cfg_attr(
@@ -148,6 +151,20 @@ impl<I> ClusterEvent<I> {
         }
     }
 
+    fn at_mut(&mut self) -> &mut Timestamp {
+        match self {
+            ClusterEvent::Joined { at, .. }
+            | ClusterEvent::Changed { at, .. }
+            | ClusterEvent::Restarted { at, .. }
+            | ClusterEvent::Removed { at, .. }
+            | ClusterEvent::LocalPause { at, .. }
+            | ClusterEvent::Isolated { at, .. }
+            | ClusterEvent::Reconnected { at }
+            | ClusterEvent::Deferred { at, .. }
+            | ClusterEvent::Refuted { at, .. } => at,
+        }
+    }
+
     /// The member the event is about, if it is about another member.
     pub fn member(&self) -> Option<&Member<I>> {
         match self {
@@ -166,12 +183,19 @@ impl<I> ClusterEvent<I> {
 /// (target `failure_detector::cluster`, fields `me` (the observing member),
 /// `member`, `from`, `to`, `at_ns`, ...; Dead at warn, a deferred conviction,
 /// isolation and a local pause at warn, the rest at info, joins at debug).
-/// Without the feature it returns `event` and costs nothing.
+/// Without the feature it only keeps the stream in time order: an event dated
+/// before `*last` (the previous event handed out) is dated `*last`.
 #[inline]
 pub(crate) fn handed_out<I: MemberId>(
     me: &Member<I>,
-    event: Option<ClusterEvent<I>>,
+    mut event: Option<ClusterEvent<I>>,
+    last: &mut Timestamp,
 ) -> Option<ClusterEvent<I>> {
+    if let Some(e) = &mut event {
+        let at = e.at_mut();
+        *at = (*at).max(*last);
+        *last = *at;
+    }
     #[cfg(feature = "tracing")]
     if let Some(event) = &event {
         trace(me, event);

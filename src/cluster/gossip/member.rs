@@ -122,6 +122,8 @@ struct Observers<I> {
 pub struct GossipMember<I: MemberId, D: FailureDetector = ExponentialPhi> {
     config: GossipConfig,
     me: Member<I>,
+    /// The `at` of the last event handed out (events never go back in time).
+    handed_at: Timestamp,
     version: u64,
     rng: SeededRng,
     guard: LocalGuard,
@@ -275,6 +277,7 @@ where
             }),
             config,
             me,
+            handed_at: Timestamp::ZERO,
             version: 0,
             registry,
             registry_events,
@@ -1425,7 +1428,7 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for GossipMember<I
 
     fn poll_event(&mut self) -> Option<ClusterEvent<I>> {
         let event = self.events.pop_front();
-        crate::cluster::event::handed_out(self.me(), event)
+        crate::cluster::event::handed_out(&self.me, event, &mut self.handed_at)
     }
 
     fn state_of(&self, id: &I) -> Option<NodeState> {

@@ -127,13 +127,6 @@ impl<I: Ord + std::hash::Hash + Clone, V> Table<I, V> {
         self.index.touch(hash)
     }
 
-    /// Every value, in slot order (not id order: for counts).
-    pub(super) fn values(&self) -> impl Iterator<Item = &V> {
-        self.slots
-            .iter()
-            .filter_map(|s| s.value.as_ref().map(|(_, v)| v))
-    }
-
     /// Every value, mutably, in slot order (not id order: for counts).
     pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.slots

@@ -30,6 +30,8 @@ use crate::time::Timestamp;
 pub struct AllToAllMember<I: MemberId, D: FailureDetector = PhiAccrual> {
     config: AllToAllConfig,
     me: Member<I>,
+    /// The `at` of the last event handed out (events never go back in time).
+    handed_at: Timestamp,
     judge: Judge<I, D>,
     seq: u64,
     seeds: Vec<I>,
@@ -106,6 +108,7 @@ where
             judge: Judge::new(rules, detector)?,
             config,
             me,
+            handed_at: Timestamp::ZERO,
             seq: 0,
             seeds: Vec::new(),
             next_beat: None,
@@ -341,7 +344,7 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for AllToAllMember
 
     fn poll_event(&mut self) -> Option<ClusterEvent<I>> {
         let event = self.judge.events.pop_front();
-        crate::cluster::event::handed_out(self.me(), event)
+        crate::cluster::event::handed_out(&self.me, event, &mut self.handed_at)
     }
 
     fn state_of(&self, id: &I) -> Option<NodeState> {

@@ -78,6 +78,8 @@ enum Role<I: MemberId, D: FailureDetector> {
 pub struct CentralMember<I: MemberId, D: FailureDetector = FixedTimeout> {
     config: CentralConfig,
     me: Member<I>,
+    /// The `at` of the last event handed out (events never go back in time).
+    handed_at: Timestamp,
     role: Role<I, D>,
     now: Timestamp,
     out: VecDeque<Datagram<I>>,
@@ -144,6 +146,7 @@ where
             })),
             config,
             me,
+            handed_at: Timestamp::ZERO,
             now: Timestamp::ZERO,
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -177,6 +180,7 @@ impl<I: MemberId, D: FailureDetector + Send> CentralMember<I, D> {
             })),
             config,
             me,
+            handed_at: Timestamp::ZERO,
             now: Timestamp::ZERO,
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -610,7 +614,7 @@ impl<I: MemberId, D: FailureDetector + Send> ClusterMember<I> for CentralMember<
             Role::Monitor(m) => m.judge.events.pop_front(),
             Role::Monitored(_) => self.events.pop_front(),
         };
-        crate::cluster::event::handed_out(self.me(), event)
+        crate::cluster::event::handed_out(&self.me, event, &mut self.handed_at)
     }
 
     fn state_of(&self, id: &I) -> Option<NodeState> {

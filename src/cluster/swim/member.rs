@@ -176,6 +176,8 @@ struct Quarantined {
 pub struct SwimMember<I: MemberId, D: FailureDetector = PhiAccrual> {
     config: SwimConfig,
     me: Member<I>,
+    /// The `at` of the last event handed out (events never go back in time).
+    handed_at: Timestamp,
     incarnation: u64,
     rng: SeededRng,
     guard: LocalGuard,
@@ -288,6 +290,7 @@ impl<I: MemberId, D: FailureDetector + Clone> SwimMember<I, D> {
             awareness: Awareness::new(config.awareness_max_multiplier),
             config,
             me,
+            handed_at: Timestamp::ZERO,
             incarnation: 0,
             rng,
             prototype: detector,
@@ -1434,7 +1437,7 @@ impl<I: MemberId, D: FailureDetector + Clone> ClusterMember<I> for SwimMember<I,
 
     fn poll_event(&mut self) -> Option<ClusterEvent<I>> {
         let event = self.events.pop_front();
-        crate::cluster::event::handed_out(self.me(), event)
+        crate::cluster::event::handed_out(&self.me, event, &mut self.handed_at)
     }
 
     fn state_of(&self, id: &I) -> Option<NodeState> {
