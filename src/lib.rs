@@ -232,6 +232,7 @@ pub use registry::{
     RegistryConfig, RegistryHeartbeatError, StateCounts,
 };
 pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};
+pub use window::Resolution;
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

@@ -7,7 +7,7 @@ use crate::detectors::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::math::check_phi_threshold;
 use crate::time::Timestamp;
-use crate::window::Window;
+use crate::window::{Resolution, Window};
 
 /// Configuration of an [`ExponentialPhi`] detector. Defaults are Cassandra's
 /// (`org.apache.cassandra.gms.FailureDetector`: `phi_convict_threshold` 8, a window
@@ -28,6 +28,11 @@ pub struct ExponentialPhiConfig {
     /// The interval recorded at the first heartbeat, before any real one is known.
     /// Default 2 s; not zero, at most 2^47 ns.
     pub initial_interval: Duration,
+    /// How finely the window stores intervals, and so its bytes per slot. Default
+    /// [`Resolution::Microsecond`] (4 bytes, intervals up to about 71.6 minutes);
+    /// [`Resolution::Millisecond`] takes 2, [`Resolution::Nanosecond`] (exact) 8.
+    /// Intervals at whole milliseconds give the same phi at every resolution.
+    pub resolution: Resolution,
 }
 
 impl ExponentialPhiConfig {
@@ -38,6 +43,7 @@ impl ExponentialPhiConfig {
             window_size: 1000,
             max_interval: Duration::from_secs(2),
             initial_interval: Duration::from_secs(2),
+            resolution: Resolution::Microsecond,
         }
     }
 
@@ -62,6 +68,12 @@ impl ExponentialPhiConfig {
     /// Sets [`initial_interval`](Self::initial_interval).
     pub const fn with_initial_interval(mut self, initial_interval: Duration) -> Self {
         self.initial_interval = initial_interval;
+        self
+    }
+
+    /// Sets [`resolution`](Self::resolution).
+    pub const fn with_resolution(mut self, resolution: Resolution) -> Self {
+        self.resolution = resolution;
         self
     }
 }
@@ -123,7 +135,7 @@ impl ExponentialPhi {
             config,
             max_interval_ns,
             initial_interval_ns,
-            window: Window::new(window_size),
+            window: Window::new(window_size, config.resolution),
             arrivals: Arrivals::new(),
             phi_per_ns: 0.0,
             deadline_offset_ns: u64::MAX,
@@ -198,6 +210,7 @@ impl FailureDetector for ExponentialPhi {
             samples: self.window.len(),
             mean_ns: self.window.mean(),
             std_dev_ns: self.window.variance().sqrt(),
+            clamped_intervals: self.window.clamped(),
         }
     }
 

@@ -171,6 +171,7 @@ impl FailureDetector for FixedTimeout {
             samples: 0,
             mean_ns: self.interval,
             std_dev_ns: 0.0,
+            clamped_intervals: 0,
         }
     }
 

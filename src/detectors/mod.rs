@@ -175,6 +175,10 @@ pub struct Stats {
     /// Population standard deviation of the intervals in nanoseconds, before any
     /// configured minimum is applied.
     pub std_dev_ns: f64,
+    /// Intervals longer than the window could store, recorded as the longest it
+    /// can (see [`Resolution`](crate::Resolution)), since construction or the last
+    /// reset (0 for detectors without such a limit).
+    pub clamped_intervals: u64,
 }
 
 impl Stats {
@@ -196,6 +200,7 @@ impl Stats {
             samples,
             mean_ns,
             std_dev_ns,
+            clamped_intervals: 0,
         }
     }
 
@@ -314,6 +319,18 @@ impl Arrivals {
             raw
         } else {
             threshold
+        }
+    }
+
+    /// The offset of the deadline from the last heartbeat, as last
+    /// [`accept`](Self::accept)ed (`u64::MAX`: never), so that a detector need not
+    /// store it. Meaningful while monitoring.
+    #[inline]
+    pub(crate) fn offset_ns(&self) -> u64 {
+        if self.available_until == u64::MAX {
+            u64::MAX
+        } else {
+            self.available_until + 1 - self.last
         }
     }
 
