@@ -9,6 +9,7 @@ use crate::time::Timestamp;
 
 pub(crate) mod bertier;
 pub(crate) mod chen;
+pub(crate) mod ewma;
 pub(crate) mod exponential;
 pub(crate) mod fixed;
 pub(crate) mod phi;
