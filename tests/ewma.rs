@@ -51,7 +51,11 @@ fn smoothing_follows_rfc_6298_with_a_squared_deviation() {
         fd.heartbeat(ms(t)).unwrap();
         let (mean, var) = oracle(1e9, 0.125, 0.25, &xs);
         let s = fd.stats();
-        assert!((s.mean_ns - mean).abs() <= mean * 1e-12, "{} vs {mean}", s.mean_ns);
+        assert!(
+            (s.mean_ns - mean).abs() <= mean * 1e-12,
+            "{} vs {mean}",
+            s.mean_ns
+        );
         let std = var.sqrt();
         assert!((s.std_dev_ns - std).abs() <= std * 1e-9 + 1e-6);
         assert_eq!(s.samples, 0);
@@ -89,7 +93,10 @@ fn phi_is_akkas_on_the_smoothed_statistics() {
     for silence in [mean_ms as u64, mean_ms as u64 + 50, mean_ms as u64 + 100] {
         let phi = fd.suspicion(ms(t + silence));
         let oracle = akka_phi(silence as f64, mean_ms, std_ms);
-        assert!((phi - oracle).abs() <= 1e-9 * oracle.max(1e-3), "{phi} vs {oracle}");
+        assert!(
+            (phi - oracle).abs() <= 1e-9 * oracle.max(1e-3),
+            "{phi} vs {oracle}"
+        );
     }
 }
 
@@ -111,7 +118,11 @@ fn exponential_model_is_cassandras_on_the_smoothed_mean() {
 
 #[test]
 fn a_steady_sender_stays_available_and_a_stopped_one_is_suspected() {
-    for model in [EwmaModel::Logistic, EwmaModel::Normal, EwmaModel::Exponential] {
+    for model in [
+        EwmaModel::Logistic,
+        EwmaModel::Normal,
+        EwmaModel::Exponential,
+    ] {
         let mut fd = EwmaPhi::new(EwmaPhiConfig::new().with_model(model)).unwrap();
         for i in 0..100u64 {
             let at = ms(i * 1000 + (i * 37) % 50);
@@ -163,10 +174,22 @@ fn config_errors_name_the_field_and_build_nothing() {
         (base.with_mean_gain(-0.1), "mean_gain"),
         (base.with_variance_gain(f64::INFINITY), "variance_gain"),
         (base.with_variance_gain(1.0000001), "variance_gain"),
-        (base.with_min_std_deviation(Duration::ZERO), "min_std_deviation"),
-        (base.with_min_std_deviation(Duration::from_secs(200_000)), "min_std_deviation"),
-        (base.with_first_heartbeat_estimate(Duration::ZERO), "first_heartbeat_estimate"),
-        (base.with_first_heartbeat_estimate(Duration::MAX), "first_heartbeat_estimate"),
+        (
+            base.with_min_std_deviation(Duration::ZERO),
+            "min_std_deviation",
+        ),
+        (
+            base.with_min_std_deviation(Duration::from_secs(200_000)),
+            "min_std_deviation",
+        ),
+        (
+            base.with_first_heartbeat_estimate(Duration::ZERO),
+            "first_heartbeat_estimate",
+        ),
+        (
+            base.with_first_heartbeat_estimate(Duration::MAX),
+            "first_heartbeat_estimate",
+        ),
     ];
     for (cfg, field) in cases {
         let err = EwmaPhi::new(cfg).unwrap_err();
@@ -196,15 +219,16 @@ fn gaps() -> impl Strategy<Value = Vec<u64>> {
 }
 
 fn silences() -> impl Strategy<Value = Vec<u64>> {
-    proptest::collection::vec(
-        prop_oneof![0u64..2_000_000_000_000, Just(u64::MAX)],
-        1..30,
-    )
+    proptest::collection::vec(prop_oneof![0u64..2_000_000_000_000, Just(u64::MAX)], 1..30)
 }
 
 fn start() -> impl Strategy<Value = u64> {
     const HORIZON: u64 = Timestamp::HORIZON.as_nanos();
-    prop_oneof![0u64..1_000, 0u64..HORIZON, HORIZON - 100_000_000_000..HORIZON]
+    prop_oneof![
+        0u64..1_000,
+        0u64..HORIZON,
+        HORIZON - 100_000_000_000..HORIZON
+    ]
 }
 
 /// Feeds `gaps`, refusing a duplicate and an earlier arrival after each, and checks
@@ -229,7 +253,10 @@ fn check<D: FailureDetector + Debug>(mut fd: D, start: u64, gaps: &[u64], silenc
         assert_eq!(fd.last_heartbeat(), Some(at));
 
         let before = format!("{fd:?}");
-        assert!(matches!(fd.heartbeat(at), Err(HeartbeatError::Duplicate { .. })));
+        assert!(matches!(
+            fd.heartbeat(at),
+            Err(HeartbeatError::Duplicate { .. })
+        ));
         if t > 0 {
             assert!(matches!(
                 fd.heartbeat(Timestamp::from_nanos(t - 1)),
@@ -245,7 +272,10 @@ fn check<D: FailureDetector + Debug>(mut fd: D, start: u64, gaps: &[u64], silenc
             let now = Timestamp::from_nanos(t.saturating_add(s));
             let phi = fd.suspicion(now);
             assert!(!phi.is_nan() && phi >= 0.0, "suspicion {phi} at +{s} ns");
-            assert!(phi >= prev, "suspicion fell from {prev} to {phi} at +{s} ns");
+            assert!(
+                phi >= prev,
+                "suspicion fell from {prev} to {phi} at +{s} ns"
+            );
             prev = phi;
             assert_eq!(fd.is_available(now), phi < threshold, "at +{s} ns");
         }
