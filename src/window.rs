@@ -118,9 +118,10 @@ pub(crate) struct Window {
     inv_len: f64,
     /// Sum of the squares of the stored intervals, ns^2 (exact).
     sum_sq: u128,
-    /// Index the next sample is written to.
-    head: u32,
-    len: u32,
+    /// Index the next sample is written to (the capacity is at most 2^15, so
+    /// indices and lengths fit 16 bits and the header 64 bytes).
+    head: u16,
+    len: u16,
     /// Intervals clamped at the longest storable one since construction or
     /// [`clear`](Self::clear) (saturating).
     clamped: u32,
@@ -233,7 +234,8 @@ impl Window {
     /// (it was not full). O(1), no allocation.
     #[inline]
     pub(crate) fn push(&mut self, interval_ns: u64) -> bool {
-        let cap = self.capacity() as u32;
+        // At most MAX_WINDOW = 2^15: fits.
+        let cap = self.capacity() as u16;
         let (x, old, clamped) = self.store(interval_ns);
         self.clamped = self.clamped.saturating_add(u32::from(clamped));
         if self.len == cap {
@@ -259,7 +261,7 @@ impl Window {
     }
 
     #[inline]
-    fn advance(&mut self, cap: u32) {
+    fn advance(&mut self, cap: u16) {
         self.head += 1;
         if self.head == cap {
             self.head = 0;

@@ -163,9 +163,9 @@ impl Default for PhiAccrualConfig {
 /// assert!(deadline > Timestamp::from_secs(13) && deadline < Timestamp::from_secs(14));
 /// ```
 ///
-/// Memory: `size_of::<PhiAccrual>()` (128 bytes on 64-bit targets) plus the window's
+/// Memory: `size_of::<PhiAccrual>()` (112 bytes on 64-bit targets) plus the window's
 /// slots (4 bytes each at the default [`Resolution::Microsecond`], 2 at
-/// [`Resolution::Millisecond`], 8 at [`Resolution::Nanosecond`]): 528 bytes at a
+/// [`Resolution::Millisecond`], 8 at [`Resolution::Nanosecond`]): 512 bytes at a
 /// window of 100, about 4.1 KB at the default of 1000. The configuration and the
 /// constants derived from it live in one block shared by every clone of a
 /// detector (a registry's nodes share their prototype's), not counted in
