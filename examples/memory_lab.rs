@@ -109,7 +109,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             let s = sweep(label, &trace, &config, &phi_t, |t| {
                 EwmaPhi::new(cfg.with_threshold(t))
             })?;
-            rows.push((label.to_string(), 48, s));
+            rows.push((label.to_string(), 40, s));
         }
         let s = sweep(
             "exponential phi, window 1000",
@@ -128,7 +128,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             let s = sweep(label, &trace, &config, &exp_t, |t| {
                 EwmaPhi::new(cfg.with_threshold(t))
             })?;
-            rows.push((label.to_string(), 48, s));
+            rows.push((label.to_string(), 40, s));
         }
 
         println!("### {name}\n");

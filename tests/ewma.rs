@@ -150,16 +150,16 @@ fn a_pause_while_unavailable_is_not_learnt() {
 
 #[test]
 fn memory_is_constant_and_small() {
-    assert_eq!(std::mem::size_of::<EwmaPhi>(), 48);
+    assert_eq!(std::mem::size_of::<EwmaPhi>(), 40);
     let mut fd = EwmaPhi::new(EwmaPhiConfig::new()).unwrap();
-    assert_eq!(fd.memory_bytes(), 48);
+    assert_eq!(fd.memory_bytes(), 40);
     for i in 0..10_000u64 {
         fd.heartbeat(ms(i * 100)).unwrap();
     }
-    assert_eq!(fd.memory_bytes(), 48);
+    assert_eq!(fd.memory_bytes(), 40);
     // Clones share the configuration block.
     let clone = fd.clone();
-    assert_eq!(clone.memory_bytes(), 48);
+    assert_eq!(clone.memory_bytes(), 40);
 }
 
 #[test]

@@ -132,7 +132,7 @@ impl Default for EwmaPhiConfig {
 }
 
 /// Phi from an exponentially weighted mean and variance of the intervals: constant
-/// memory (48 bytes on 64-bit targets, whatever the history), for fleets too large
+/// memory (40 bytes on 64-bit targets, whatever the history), for fleets too large
 /// for a window per node.
 ///
 /// As [`PhiAccrual`](crate::PhiAccrual), an interval is recorded only if the node
@@ -151,7 +151,7 @@ impl Default for EwmaPhiConfig {
 /// (a window of 1000 averages over 1000), so they react faster to a change of the
 /// sender and are noisier on a steady one; `docs/memory.md` measures it on the
 /// shipped traces. A query costs a square root and a division more than
-/// `PhiAccrual`'s (the deviation is not stored, to keep the detector at 48 bytes).
+/// `PhiAccrual`'s (the deviation is not stored, to keep the detector at 40 bytes).
 ///
 /// ```
 /// use failure_detector::{EwmaPhi, EwmaPhiConfig, FailureDetector, Timestamp};
@@ -164,10 +164,10 @@ impl Default for EwmaPhiConfig {
 /// assert!(!fd.is_available(Timestamp::from_secs(20)));
 /// let deadline = fd.deadline().unwrap(); // phi reaches 8 about 4.2 s after the last
 /// assert!(deadline > Timestamp::from_secs(13) && deadline < Timestamp::from_secs(14));
-/// assert_eq!(fd.memory_bytes(), 48);
+/// assert_eq!(fd.memory_bytes(), 40);
 /// ```
 ///
-/// Memory: `size_of::<EwmaPhi>()`, 48 bytes, no heap. The configuration and the
+/// Memory: `size_of::<EwmaPhi>()`, 40 bytes, no heap. The configuration and the
 /// constants derived from it live in one block shared by every clone (a registry's
 /// nodes share their prototype's), not counted in
 /// [`memory_bytes`](FailureDetector::memory_bytes).

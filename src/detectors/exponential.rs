@@ -105,7 +105,7 @@ impl Default for ExponentialPhiConfig {
 /// assert!((phi - 3.0 / (1.5 * std::f64::consts::LN_10)).abs() < 1e-12);
 /// ```
 ///
-/// Memory: `size_of::<ExponentialPhi>()` (112 bytes on 64-bit targets) plus the
+/// Memory: `size_of::<ExponentialPhi>()` (96 bytes on 64-bit targets) plus the
 /// window's slots (4 bytes each at the default [`Resolution::Microsecond`], 2 at
 /// [`Resolution::Millisecond`], 8 at [`Resolution::Nanosecond`]): about 4.1 KB at
 /// the default window of 1000; see [`memory_bytes`](FailureDetector::memory_bytes).

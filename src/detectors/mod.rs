@@ -226,11 +226,15 @@ impl Stats {
 /// special cases.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Arrivals {
-    /// The last accepted arrival; [`HORIZON_NS`] while not monitoring.
+    /// The last accepted arrival (at most [`HORIZON_NS`]); [`NOT_MONITORING`]
+    /// before the first, so that the struct is two words (every detector of a
+    /// registry of millions carries one).
     last: u64,
-    monitoring: bool,
     available_until: u64,
 }
+
+/// [`Arrivals::last`] before the first heartbeat: above every accepted arrival.
+const NOT_MONITORING: u64 = u64::MAX;
 
 /// [`Timestamp::HORIZON`] in nanoseconds.
 const HORIZON_NS: u64 = Timestamp::HORIZON.as_nanos();
@@ -238,11 +242,10 @@ const HORIZON_NS: u64 = Timestamp::HORIZON.as_nanos();
 impl Arrivals {
     pub(crate) const fn new() -> Self {
         Arrivals {
-            // While not monitoring, `last` is the horizon: the fast path of `check`
-            // accepts only `last < at <= HORIZON`, so every arrival goes to the
-            // slow path.
-            last: HORIZON_NS,
-            monitoring: false,
+            // While not monitoring, `last` is above the horizon: the fast path of
+            // `check` accepts only `last < at <= HORIZON`, so every arrival goes to
+            // the slow path.
+            last: NOT_MONITORING,
             available_until: u64::MAX,
         }
     }
@@ -253,10 +256,11 @@ impl Arrivals {
     pub(crate) fn check(&self, at: Timestamp) -> Result<Option<(u64, bool)>, HeartbeatError> {
         let at_ns = at.as_nanos();
         let interval = at_ns.wrapping_sub(self.last);
-        // One comparison for `last < at <= HORIZON` (`last <= HORIZON` always): the
+        // One comparison for `last < at <= HORIZON` (`last <= HORIZON` while
+        // monitoring): the
         // wrapped `interval - 1` is below `HORIZON - last` exactly then. While not
-        // monitoring `last == HORIZON`, so nothing passes.
-        if interval.wrapping_sub(1) < HORIZON_NS - self.last {
+        // monitoring `HORIZON - last` saturates at 0, so nothing passes.
+        if interval.wrapping_sub(1) < HORIZON_NS.saturating_sub(self.last) {
             Ok(Some((interval, at_ns <= self.available_until)))
         } else {
             self.check_slow(at)
@@ -268,7 +272,7 @@ impl Arrivals {
         let at_ns = at.as_nanos();
         if at_ns > HORIZON_NS {
             Err(HeartbeatError::PastHorizon { at })
-        } else if !self.monitoring {
+        } else if !self.monitoring() {
             Ok(None)
         } else if at_ns == self.last {
             Err(HeartbeatError::Duplicate { at })
@@ -289,7 +293,6 @@ impl Arrivals {
     pub(crate) fn accept(&mut self, at: Timestamp, offset_ns: u64) {
         let at = at.as_nanos();
         self.last = at;
-        self.monitoring = true;
         // Branch-free: at + offset - 1, or u64::MAX (never) when the sum reaches it.
         let deadline = at.saturating_add(offset_ns);
         self.available_until = deadline - u64::from(deadline != u64::MAX);
@@ -298,6 +301,12 @@ impl Arrivals {
     #[inline]
     pub(crate) fn is_available(&self, now: Timestamp) -> bool {
         now.as_nanos() <= self.available_until
+    }
+
+    /// Whether a heartbeat has been accepted.
+    #[inline]
+    fn monitoring(&self) -> bool {
+        self.last != NOT_MONITORING
     }
 
     /// The suspicion a detector reports at `now` for its `raw` value (computed by a
@@ -353,7 +362,7 @@ impl Arrivals {
     /// or when that is at or beyond `Timestamp::MAX` (never), as in
     /// [`accept`](Self::accept), so `deadline_for(threshold())` is the deadline.
     pub(crate) fn deadline_after_ns(&self, offset_ns: u64) -> Option<Timestamp> {
-        if !self.monitoring {
+        if !self.monitoring() {
             return None;
         }
         let deadline = self.last.saturating_add(offset_ns);
@@ -377,12 +386,12 @@ impl Arrivals {
     /// [`silence_ns`](Self::silence_ns) in whole nanoseconds.
     #[inline]
     pub(crate) fn silence(&self, now: Timestamp) -> Option<u64> {
-        self.monitoring
+        self.monitoring()
             .then(|| now.as_nanos().saturating_sub(self.last))
     }
 
     pub(crate) fn last(&self) -> Option<Timestamp> {
-        self.monitoring.then(|| Timestamp::from_nanos(self.last))
+        self.monitoring().then(|| Timestamp::from_nanos(self.last))
     }
 }
 
