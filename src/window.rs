@@ -203,28 +203,29 @@ impl Window {
     }
 
     /// Writes the interval (rounded and clamped to the ring's unit) into the slot
-    /// at `head`; returns the new and the evicted value in ns, and whether the new
-    /// one was clamped.
+    /// at `head`; returns the new and the evicted value in ns, whether the new one
+    /// was clamped, and the capacity (each arm reads its own slice's length, so
+    /// that a heartbeat dispatches on the resolution once).
     #[inline]
-    fn store(&mut self, interval_ns: u64) -> (u64, u64, bool) {
+    fn store(&mut self, interval_ns: u64) -> (u64, u64, bool, usize) {
         let head = self.head as usize;
         match &mut self.ring {
             Ring::Nanos(r) => {
                 let clamped = interval_ns > MAX_INTERVAL_NS;
                 let x = interval_ns.min(MAX_INTERVAL_NS);
                 let old = std::mem::replace(&mut r[head], x);
-                (x, old, clamped)
+                (x, old, clamped, r.len())
             }
             Ring::Micros(r) => {
                 let (x, clamped) = to_units(interval_ns, 1_000, u64::from(u32::MAX));
                 // `x` fits: it is at most u32::MAX.
                 let old = std::mem::replace(&mut r[head], x as u32);
-                (x * 1_000, u64::from(old) * 1_000, clamped)
+                (x * 1_000, u64::from(old) * 1_000, clamped, r.len())
             }
             Ring::Millis(r) => {
                 let (x, clamped) = to_units(interval_ns, 1_000_000, u64::from(u16::MAX));
                 let old = std::mem::replace(&mut r[head], x as u16);
-                (x * 1_000_000, u64::from(old) * 1_000_000, clamped)
+                (x * 1_000_000, u64::from(old) * 1_000_000, clamped, r.len())
             }
         }
     }
@@ -234,10 +235,10 @@ impl Window {
     /// (it was not full). O(1), no allocation.
     #[inline]
     pub(crate) fn push(&mut self, interval_ns: u64) -> bool {
+        let (x, old, clamped, cap) = self.store(interval_ns);
         // At most MAX_WINDOW = 2^15: fits.
-        let cap = self.capacity() as u16;
-        let (x, old, clamped) = self.store(interval_ns);
-        self.clamped = self.clamped.saturating_add(u32::from(clamped));
+        let cap = cap as u16;
+        self.clamped += u32::from(clamped) & u32::from(self.clamped != u32::MAX);
         if self.len == cap {
             // x^2 - old^2 = (x - old)(x + old): one multiplication instead of two.
             // Both factors are below 2^48 in magnitude; the sum of squares stays

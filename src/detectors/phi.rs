@@ -193,6 +193,9 @@ struct PhiParams {
     inv_min_std: f64,
     /// `min_std_deviation^2`, ns^2 (at most 2^94).
     min_var: u128,
+    /// `min_var * capacity^2`: the threshold of the variance numerator once the
+    /// window is full (at most 2^124).
+    min_var_full: u128,
     /// `y_threshold * min_std_deviation`, ns.
     min_std_margin: f64,
     /// Standardised silence at which phi reaches the threshold.
@@ -234,6 +237,10 @@ impl PhiAccrual {
             y_threshold,
             y_floor,
             min_var: u128::from(min_std_ns) * u128::from(min_std_ns),
+            // window <= 2^15: window^2 fits a u64.
+            min_var_full: u128::from(min_std_ns)
+                * u128::from(min_std_ns)
+                * u128::from((window * window) as u64),
             inv_min_std: 1.0 / min_std_ns as f64,
             min_std_margin: y_threshold * min_std_ns as f64,
         };
@@ -268,9 +275,15 @@ impl PhiAccrual {
     #[inline]
     fn deviation_above_minimum(&self) -> Option<u128> {
         let numerator = self.window.variance_numerator();
-        // n <= 2^15: n^2 fits a u64, and min_var * n^2 <= 2^124.
-        let n = self.window.len() as u64;
-        (numerator > self.params.min_var * u128::from(n * n)).then_some(numerator)
+        let n = self.window.len();
+        let minimum = if n == self.window.capacity() {
+            // The common case: no multiplication.
+            self.params.min_var_full
+        } else {
+            // n <= 2^15: n^2 fits a u64, and min_var * n^2 <= 2^124.
+            self.params.min_var * u128::from((n * n) as u64)
+        };
+        (numerator > minimum).then_some(numerator)
     }
 
     /// `min_std_deviation` in whole nanoseconds (validated at construction).
