@@ -9,14 +9,17 @@
 //! The phi detectors use Akka's defaults, under which this trace's 2.9 ms standard
 //! deviation is below the 100 ms minimum; `phi_logistic_jittery` lowers the minimum
 //! to 1 ms so that every heartbeat pays for the square root and division.
+//!
+//! `ewma_phi_logistic/0` and `ewma_phi_exponential/0`: the constant-memory `EwmaPhi`
+//! (no window; Akka's defaults and RFC 6298's gains).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use failure_detector::{
-    ExponentialPhi, ExponentialPhiConfig, FailureDetector, FixedTimeout, FixedTimeoutConfig,
-    PhiAccrual, PhiAccrualConfig, PhiModel, Timestamp,
+    EwmaModel, EwmaPhi, EwmaPhiConfig, ExponentialPhi, ExponentialPhiConfig, FailureDetector,
+    FixedTimeout, FixedTimeoutConfig, PhiAccrual, PhiAccrualConfig, PhiModel, Timestamp,
 };
 
 const TRACE_LEN: usize = 4096;
@@ -121,6 +124,30 @@ fn detectors(c: &mut Criterion) {
         0,
         || FixedTimeout::new(fixed).unwrap(),
         fixed_rising,
+    );
+
+    let ewma = EwmaPhiConfig::new();
+    let mut probe = EwmaPhi::new(ewma).unwrap();
+    warm(&mut probe, &trace(), 200);
+    let rising = rising_offset(
+        &probe,
+        ewma.acceptable_heartbeat_pause,
+        ewma.min_std_deviation,
+    );
+    bench_detector(
+        c,
+        "ewma_phi_logistic",
+        0,
+        || EwmaPhi::new(ewma).unwrap(),
+        rising,
+    );
+    let ewma = ewma.with_model(EwmaModel::Exponential);
+    bench_detector(
+        c,
+        "ewma_phi_exponential",
+        0,
+        || EwmaPhi::new(ewma).unwrap(),
+        1_000_000_000,
     );
 
     for window in [100, 1000] {

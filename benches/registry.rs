@@ -20,8 +20,12 @@
 //!   but heap entries left behind by heartbeats are renewed.
 //! * `registry_tick/expire_1pct/1000000`: a tick in which 1% of the nodes (10,000)
 //!   pass their deadline and become Suspect (events sent to a listener included).
-//! * Before the benchmarks, the resident memory per node is printed for windows of
-//!   100 and 1000 (Linux: from `/proc/self/statm`).
+//! * `registry_heartbeat_ewma/{1,2}_threads/{nodes}`: as `registry_heartbeat`, with
+//!   the constant-memory `EwmaPhi` (40 bytes per detector, no window).
+//! * Before the benchmarks, the resident memory per node is printed for phi accrual
+//!   at windows of 100 and 1000 (microseconds, the default, and milliseconds) and for
+//!   `EwmaPhi` (Linux: from `/proc/self/statm`). `FAILURE_DETECTOR_BENCH_MEMORY_ONLY=1`
+//!   prints it and stops.
 //!
 //! Each registry is built once per group, outside the timed code.
 
@@ -32,15 +36,15 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use failure_detector::{
-    Confirmation, EventReceiver, FailureDetector, MonotonicClock, PhiAccrual, PhiAccrualConfig,
-    Registry, RegistryConfig, Timestamp,
+    Confirmation, EventReceiver, EwmaPhi, EwmaPhiConfig, FailureDetector, MonotonicClock,
+    PhiAccrual, PhiAccrualConfig, Registry, RegistryConfig, Resolution, Timestamp,
 };
 
 const PERIOD_NS: u64 = 1_000_000_000;
 const BASE_NS: u64 = 1_000_000_000_000;
 const SIZES: [u64; 3] = [1_000, 100_000, 1_000_000];
 
-type Reg = Registry<u64, PhiAccrual>;
+type Reg<D = PhiAccrual> = Registry<u64, D>;
 
 fn registry(window: usize, config: RegistryConfig) -> (Reg, EventReceiver<u64>) {
     let phi = PhiAccrual::new(PhiAccrualConfig::new().with_max_sample_size(window)).unwrap();
@@ -59,7 +63,14 @@ fn heartbeat_time(k: u64, nodes: u64) -> Timestamp {
 
 /// Sends heartbeats `start..end` of the round robin, those `k` with
 /// `k % stride == offset`, one call each.
-fn send(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u64) {
+fn send<D: FailureDetector + Send>(
+    reg: &Reg<D>,
+    nodes: u64,
+    start: u64,
+    end: u64,
+    offset: u64,
+    stride: u64,
+) {
     let mut k = start + (offset + stride - start % stride) % stride;
     while k < end {
         let _ = black_box(reg.heartbeat(&(k % nodes), heartbeat_time(k, nodes)));
@@ -101,22 +112,61 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
-/// Adds `nodes` nodes at `window` and prints the resident memory they took. Run in
-/// a child process each, so that memory freed by one measurement (and kept by the
+/// The detector a memory measurement uses: phi accrual at a window and resolution,
+/// or `EwmaPhi` (window 0).
+fn memory_registry(window: usize, millis: bool) -> (String, RegistryBox) {
+    {
+        if window == 0 {
+            let fd = EwmaPhi::new(EwmaPhiConfig::new()).unwrap();
+            let label = format!("EwmaPhi (the detector: {} bytes)", fd.memory_bytes());
+            (
+                label,
+                RegistryBox::Ewma(Registry::new(RegistryConfig::new(), fd).unwrap().0),
+            )
+        } else {
+            let resolution = if millis {
+                Resolution::Millisecond
+            } else {
+                Resolution::Microsecond
+            };
+            let cfg = PhiAccrualConfig::new()
+                .with_max_sample_size(window)
+                .with_resolution(resolution);
+            let fd = PhiAccrual::new(cfg).unwrap();
+            let label = format!(
+                "phi window {window:>4}, {resolution:?} (the detector: {} bytes)",
+                fd.memory_bytes()
+            );
+            (
+                label,
+                RegistryBox::Phi(Registry::new(RegistryConfig::new(), fd).unwrap().0),
+            )
+        }
+    }
+}
+
+enum RegistryBox {
+    Phi(Reg),
+    Ewma(Reg<EwmaPhi>),
+}
+
+/// Adds `nodes` nodes and prints the resident memory they took. Run in a child
+/// process each, so that memory freed by one measurement (and kept by the
 /// allocator) does not hide the next one's growth.
-fn measure_memory(window: usize, nodes: u64) {
+fn measure_memory(window: usize, millis: bool, nodes: u64) {
     let Some(before) = resident_bytes() else {
         println!("  /proc/self/statm not readable: skipped");
         return;
     };
-    let (reg, _) = registry(window, RegistryConfig::new());
-    send(&reg, nodes, 0, nodes, 0, 1);
+    let (label, reg) = memory_registry(window, millis);
+    match &reg {
+        RegistryBox::Phi(reg) => send(reg, nodes, 0, nodes, 0, 1),
+        RegistryBox::Ewma(reg) => send(reg, nodes, 0, nodes, 0, 1),
+    }
     let after = resident_bytes().unwrap_or(before);
-    let phi = PhiAccrual::new(PhiAccrualConfig::new().with_max_sample_size(window)).unwrap();
     println!(
-        "  window {window:>4}: {:>5} bytes per node over {nodes} nodes (the detector: {} bytes)",
+        "  {label}: {:>5} bytes per node over {nodes} nodes",
         (after - before) / nodes,
-        phi.memory_bytes()
     );
 }
 
@@ -127,9 +177,15 @@ fn report_memory() {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
-    for (window, nodes) in [(100, 1_000_000), (1000, 100_000)] {
+    for (window, millis, nodes) in [
+        (100, false, 1_000_000),
+        (100, true, 1_000_000),
+        (1000, false, 100_000),
+        (1000, true, 100_000),
+        (0, false, 1_000_000),
+    ] {
         let status = std::process::Command::new(&exe)
-            .env(MEMORY_ENV, format!("{window},{nodes}"))
+            .env(MEMORY_ENV, format!("{window},{},{nodes}", u8::from(millis)))
             .status();
         if !status.is_ok_and(|s| s.success()) {
             println!("  window {window}: measurement failed");
@@ -305,6 +361,31 @@ fn send_now(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u6
     }
 }
 
+/// `registry_heartbeat_ewma`: one `heartbeat` call each into `EwmaPhi` nodes.
+fn heartbeats_ewma(c: &mut Criterion) {
+    let mut group = c.benchmark_group("registry_heartbeat_ewma");
+    group.throughput(Throughput::Elements(1));
+    for nodes in SIZES {
+        let fd = EwmaPhi::new(EwmaPhiConfig::new()).unwrap();
+        let (reg, _) = Registry::<u64, _>::new(RegistryConfig::new(), fd).unwrap();
+        let next = AtomicU64::new(0);
+        send(&reg, nodes, 0, 2 * nodes, 0, 1);
+        next.store(2 * nodes, Ordering::Relaxed);
+        for threads in [1u64, 2] {
+            let id = BenchmarkId::new(format!("{threads}_threads"), nodes);
+            group.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    timed_split(&next, iters, threads, |start, end, j, threads| {
+                        send(&reg, nodes, start, end, j, threads)
+                    })
+                })
+            });
+        }
+        assert_eq!(reg.counts().alive as u64, nodes);
+    }
+    group.finish();
+}
+
 fn heartbeats_now(c: &mut Criterion) {
     let nodes = 1_000;
     let (reg, _) = registry(100, RegistryConfig::new());
@@ -329,13 +410,19 @@ fn heartbeats_now(c: &mut Criterion) {
 fn main() {
     if let Ok(spec) = std::env::var(MEMORY_ENV) {
         let mut parts = spec.split(',').map(|p| p.parse::<u64>().unwrap_or(0));
-        let (window, nodes) = (parts.next().unwrap_or(100), parts.next().unwrap_or(1));
-        measure_memory(window as usize, nodes.max(1));
+        let window = parts.next().unwrap_or(100);
+        let millis = parts.next().unwrap_or(0) == 1;
+        let nodes = parts.next().unwrap_or(1);
+        measure_memory(window as usize, millis, nodes.max(1));
         return;
     }
     report_memory();
+    if std::env::var_os("FAILURE_DETECTOR_BENCH_MEMORY_ONLY").is_some() {
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     heartbeats(&mut c);
+    heartbeats_ewma(&mut c);
     heartbeats_now(&mut c);
     ticks(&mut c);
     c.final_summary();

@@ -961,6 +961,7 @@ impl MarginDetector {
             samples: self.tracker.estimate.len(),
             mean_ns: self.expected_ns,
             std_dev_ns: 0.0,
+            clamped_intervals: 0,
         }
     }
 

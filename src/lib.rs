@@ -44,6 +44,7 @@
 //! | [`FixedTimeout`] | missed intervals, linear | nothing | the interval is known and the network is steady; simplest to explain |
 //! | [`PhiAccrual`] | phi, normal model (Akka/Pekko) | mean and spread of intervals | jitter varies between peers or over time; thresholds tuned in Akka carry over |
 //! | [`ExponentialPhi`] | phi, exponential model (Cassandra) | mean interval only | compatibility with Cassandra's `phi_convict_threshold` |
+//! | [`EwmaPhi`] | phi (normal or exponential model) from an exponentially weighted mean and variance (RFC 6298's gains) | the last dozen intervals or so | millions of watched nodes: 40 bytes each, no window |
 //! | [`Chen`] | seconds past the expected arrival (Chen et al. 2002) | mean delay, known period | the sender's period is known; the margin is set in time units |
 //! | [`Bertier`] | Chen's expectation plus a Jacobson margin (Bertier et al. 2002) | delay and its variation | a margin that follows the network, as TCP's RTO does |
 //! | [`Satzger`] | empirical share of shorter intervals (Satzger et al. 2007) | the whole interval distribution | no distribution can be assumed |
@@ -240,6 +241,7 @@ mod window;
 
 pub use detectors::bertier::{Bertier, BertierConfig};
 pub use detectors::chen::{Chen, ChenConfig};
+pub use detectors::ewma::{EwmaModel, EwmaPhi, EwmaPhiConfig};
 pub use detectors::exponential::{ExponentialPhi, ExponentialPhiConfig};
 pub use detectors::fixed::{FixedTimeout, FixedTimeoutConfig};
 pub use detectors::phi::{PhiAccrual, PhiAccrualConfig, PhiModel};
@@ -252,6 +254,7 @@ pub use registry::{
     RegistryConfig, RegistryHeartbeatError, StateCounts,
 };
 pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};
+pub use window::Resolution;
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

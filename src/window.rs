@@ -1,63 +1,184 @@
 //! A fixed-capacity ring of inter-arrival intervals with exact integer running sums.
 //!
-//! The sum of intervals is kept in a `u64` and the sum of their squares in a `u128`,
-//! so the mean and the variance are computed from exact integers however many
-//! heartbeats have passed: nothing drifts, and the variance has no catastrophic
-//! cancellation (its numerator `n * sum_sq - sum^2` is an exact integer).
+//! The ring stores each interval in the unit of its [`Resolution`]: 8 bytes of
+//! nanoseconds (exact), 4 bytes of microseconds or 2 bytes of milliseconds. An
+//! interval is rounded to the nearest unit (halves up, at least one unit: an
+//! interval is never zero) and clamped at the longest storable one; a clamped
+//! interval is counted ([`Window::clamped`]), never wrapped.
+//!
+//! The sums are kept in nanoseconds of the *stored* values (each a whole number of
+//! units, so nothing is lost): the sum of intervals in a `u64` and the sum of their
+//! squares in a `u128`. So the mean and the variance are computed from exact
+//! integers however many heartbeats have passed: nothing drifts, and the variance
+//! has no catastrophic cancellation (its numerator `n * sum_sq - sum^2` is an exact
+//! integer). They are exact for what is stored; against the intervals as they
+//! arrived, the error is the rounding to the unit (at most half a unit per
+//! interval, so at most half a unit on the mean).
 //!
 //! Bounds that make the integers exact (checked by the constructors that use this):
-//! at most [`MAX_WINDOW`] samples, each at most [`MAX_INTERVAL_NS`] nanoseconds, so
-//! `sum <= 2^62`, `sum_sq <= 2^109`, `n * sum_sq <= 2^124` and `sum^2 <= 2^124`.
-//! Keeping `sum` below 2^63 lets it be converted to `f64` through `i64`, which is
-//! one instruction on every x86-64 (the unsigned conversion is six).
+//! at most [`MAX_WINDOW`] samples, each at most [`MAX_INTERVAL_NS`] nanoseconds
+//! (the microsecond and millisecond rings store less), so `sum <= 2^62`,
+//! `sum_sq <= 2^109`, `n * sum_sq <= 2^124` and `sum^2 <= 2^124`. Keeping `sum`
+//! below 2^63 lets it be converted to `f64` through `i64`, which is one instruction
+//! on every x86-64 (the unsigned conversion is six).
 
 /// The largest window a detector may ask for.
 pub(crate) const MAX_WINDOW: usize = 1 << 15;
 
-/// Intervals longer than this (2^47 ns, about 39 hours) are recorded as this value.
+/// Intervals longer than this (2^47 ns, about 39 hours) are recorded as this value
+/// by a nanosecond window.
 pub(crate) const MAX_INTERVAL_NS: u64 = 1 << 47;
 
-/// In declaration order (`repr(C)`), so that the whole header is one 64-byte cache
-/// line: a heartbeat into one of a million nodes misses the cache less.
+/// How finely a windowed detector stores the intervals of its window, and so how
+/// many bytes each slot takes.
+///
+/// | resolution | bytes per slot | longest storable interval |
+/// |---|---|---|
+/// | [`Nanosecond`](Self::Nanosecond) | 8 | 2^47 ns (about 39 hours) |
+/// | [`Microsecond`](Self::Microsecond) | 4 | 2^32 - 1 µs (about 71.6 minutes) |
+/// | [`Millisecond`](Self::Millisecond) | 2 | 65,535 ms (about 65.5 seconds) |
+///
+/// An interval is rounded to the nearest unit (halves up), and to at least one unit
+/// (so a sub-unit interval counts as one unit, never zero). A longer interval than
+/// the longest storable is stored as that longest and counted in
+/// [`Stats::clamped_intervals`](crate::Stats::clamped_intervals); it never wraps.
+/// Mean and variance are exact integer computations over the stored values, so a
+/// detector whose heartbeats are whole milliseconds (Akka's and Cassandra's own
+/// resolution) computes exactly the same statistics at every resolution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Resolution {
+    /// Exact nanoseconds, 8 bytes per slot.
+    Nanosecond,
+    /// Microseconds, 4 bytes per slot: the default.
+    #[default]
+    Microsecond,
+    /// Milliseconds (Akka's unit), 2 bytes per slot: the smallest windows, for very
+    /// large fleets of senders whose intervals stay under a minute.
+    Millisecond,
+}
+
+impl Resolution {
+    /// The unit in nanoseconds (1, 1,000 or 1,000,000).
+    pub const fn unit_ns(self) -> u64 {
+        match self {
+            Resolution::Nanosecond => 1,
+            Resolution::Microsecond => 1_000,
+            Resolution::Millisecond => 1_000_000,
+        }
+    }
+
+    /// Bytes one window slot takes (8, 4 or 2).
+    pub const fn slot_bytes(self) -> usize {
+        match self {
+            Resolution::Nanosecond => 8,
+            Resolution::Microsecond => 4,
+            Resolution::Millisecond => 2,
+        }
+    }
+
+    /// The longest interval a window stores, in nanoseconds; longer ones are stored
+    /// as this value and counted.
+    pub const fn max_interval_ns(self) -> u64 {
+        match self {
+            Resolution::Nanosecond => MAX_INTERVAL_NS,
+            Resolution::Microsecond => u32::MAX as u64 * 1_000,
+            Resolution::Millisecond => u16::MAX as u64 * 1_000_000,
+        }
+    }
+}
+
+/// The ring's slots, in the unit of the window's resolution.
 #[derive(Clone, Debug)]
-#[repr(C)]
+enum Ring {
+    Nanos(Box<[u64]>),
+    Micros(Box<[u32]>),
+    Millis(Box<[u16]>),
+}
+
+/// `ns` in whole `unit`s, rounded to nearest (halves up), at least 1, at most
+/// `max`; and whether it was clamped at `max`.
+#[inline]
+fn to_units(ns: u64, unit: u64, max: u64) -> (u64, bool) {
+    let units = ns.saturating_add(unit / 2) / unit;
+    if units > max {
+        (max, true)
+    } else {
+        (units.max(1), false)
+    }
+}
+
+/// The ring first (its pointer is what a heartbeat needs first), then the sums.
+#[derive(Clone, Debug)]
 pub(crate) struct Window {
-    ring: Box<[u64]>,
-    /// Index the next sample is written to.
-    head: usize,
-    len: usize,
+    ring: Ring,
+    /// Sum of the stored intervals, ns (exact: each is a whole number of units).
     sum: u64,
     /// `1 / len` as a float, kept so that the mean needs no division.
     inv_len: f64,
+    /// Sum of the squares of the stored intervals, ns^2 (exact).
     sum_sq: u128,
+    /// Index the next sample is written to (the capacity is at most 2^15, so
+    /// indices and lengths fit 16 bits and the header 64 bytes).
+    head: u16,
+    len: u16,
+    /// Intervals clamped at the longest storable one since construction or
+    /// [`clear`](Self::clear) (saturating).
+    clamped: u32,
 }
 
 impl Window {
     /// An empty window of `capacity` samples (`1..=MAX_WINDOW`, checked by callers;
-    /// a zero capacity is raised to one so no index can go out of bounds).
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// out-of-range capacities are clamped so no index can go out of bounds) at
+    /// `resolution`.
+    pub(crate) fn new(capacity: usize, resolution: Resolution) -> Self {
         let capacity = capacity.clamp(1, MAX_WINDOW);
+        let ring = match resolution {
+            Resolution::Nanosecond => Ring::Nanos(vec![0; capacity].into_boxed_slice()),
+            Resolution::Microsecond => Ring::Micros(vec![0; capacity].into_boxed_slice()),
+            Resolution::Millisecond => Ring::Millis(vec![0; capacity].into_boxed_slice()),
+        };
         Window {
-            ring: vec![0; capacity].into_boxed_slice(),
+            ring,
             head: 0,
             len: 0,
             sum: 0,
             sum_sq: 0,
             inv_len: 0.0,
+            clamped: 0,
         }
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.ring.len()
+        match &self.ring {
+            Ring::Nanos(r) => r.len(),
+            Ring::Micros(r) => r.len(),
+            Ring::Millis(r) => r.len(),
+        }
     }
 
-    /// Bytes of heap the ring occupies (8 per slot).
+    /// The window's resolution.
+    pub(crate) fn resolution(&self) -> Resolution {
+        match &self.ring {
+            Ring::Nanos(_) => Resolution::Nanosecond,
+            Ring::Micros(_) => Resolution::Microsecond,
+            Ring::Millis(_) => Resolution::Millisecond,
+        }
+    }
+
+    /// Bytes of heap the ring occupies (8, 4 or 2 per slot).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.capacity() * std::mem::size_of::<u64>()
+        self.capacity() * self.resolution().slot_bytes()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
+    }
+
+    /// Intervals clamped at the longest storable one since construction or the
+    /// last [`clear`](Self::clear).
+    pub(crate) fn clamped(&self) -> u64 {
+        u64::from(self.clamped)
     }
 
     #[cfg(test)]
@@ -70,24 +191,55 @@ impl Window {
         self.sum_sq
     }
 
-    /// Empties the window; its allocation is kept.
+    /// Empties the window (and its count of clamped intervals); its allocation is
+    /// kept.
     pub(crate) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;
         self.sum = 0;
         self.sum_sq = 0;
         self.inv_len = 0.0;
+        self.clamped = 0;
     }
 
-    /// Adds one interval (clamped to `MAX_INTERVAL_NS`), evicting the oldest when full.
-    /// Returns whether the window grew (it was not full). O(1), no allocation.
+    /// Writes the interval (rounded and clamped to the ring's unit) into the slot
+    /// at `head`; returns the new and the evicted value in ns, whether the new one
+    /// was clamped, and the capacity (each arm reads its own slice's length, so
+    /// that a heartbeat dispatches on the resolution once).
+    #[inline]
+    fn store(&mut self, interval_ns: u64) -> (u64, u64, bool, usize) {
+        let head = self.head as usize;
+        match &mut self.ring {
+            Ring::Nanos(r) => {
+                let clamped = interval_ns > MAX_INTERVAL_NS;
+                let x = interval_ns.min(MAX_INTERVAL_NS);
+                let old = std::mem::replace(&mut r[head], x);
+                (x, old, clamped, r.len())
+            }
+            Ring::Micros(r) => {
+                let (x, clamped) = to_units(interval_ns, 1_000, u64::from(u32::MAX));
+                // `x` fits: it is at most u32::MAX.
+                let old = std::mem::replace(&mut r[head], x as u32);
+                (x * 1_000, u64::from(old) * 1_000, clamped, r.len())
+            }
+            Ring::Millis(r) => {
+                let (x, clamped) = to_units(interval_ns, 1_000_000, u64::from(u16::MAX));
+                let old = std::mem::replace(&mut r[head], x as u16);
+                (x * 1_000_000, u64::from(old) * 1_000_000, clamped, r.len())
+            }
+        }
+    }
+
+    /// Adds one interval (rounded to the resolution, clamped to the longest
+    /// storable), evicting the oldest when full. Returns whether the window grew
+    /// (it was not full). O(1), no allocation.
     #[inline]
     pub(crate) fn push(&mut self, interval_ns: u64) -> bool {
-        let x = interval_ns.min(MAX_INTERVAL_NS);
-        let cap = self.ring.len();
-        let slot = &mut self.ring[self.head];
+        let (x, old, clamped, cap) = self.store(interval_ns);
+        // At most MAX_WINDOW = 2^15: fits.
+        let cap = cap as u16;
+        self.clamped += u32::from(clamped) & u32::from(self.clamped != u32::MAX);
         if self.len == cap {
-            let old = *slot;
             // x^2 - old^2 = (x - old)(x + old): one multiplication instead of two.
             // Both factors are below 2^48 in magnitude; the sum of squares stays
             // non-negative, so wrapping two's-complement addition is exact.
@@ -97,22 +249,20 @@ impl Window {
             let delta = i128::from(diff) * i128::from((x + old) as i64);
             self.sum_sq = self.sum_sq.wrapping_add(delta as u128);
             self.sum = self.sum - old + x;
-            *slot = x;
             self.advance(cap);
             false
         } else {
             self.len += 1;
-            self.inv_len = 1.0 / self.len as f64;
+            self.inv_len = 1.0 / f64::from(self.len);
             self.sum += x;
             self.sum_sq += u128::from(x) * u128::from(x);
-            *slot = x;
             self.advance(cap);
             true
         }
     }
 
     #[inline]
-    fn advance(&mut self, cap: usize) {
+    fn advance(&mut self, cap: u16) {
         self.head += 1;
         if self.head == cap {
             self.head = 0;
@@ -132,7 +282,7 @@ impl Window {
     #[inline]
     pub(crate) fn variance_numerator(&self) -> u128 {
         let s = u128::from(self.sum);
-        self.len as u128 * self.sum_sq - s * s
+        u128::from(self.len) * self.sum_sq - s * s
     }
 
     /// Population variance (divided by `n`, as Akka and Cassandra do) in ns^2; 0 when
@@ -160,11 +310,18 @@ impl Window {
     /// The samples, oldest first (for tests and diagnostics; allocates).
     #[cfg(test)]
     pub(crate) fn samples(&self) -> Vec<u64> {
-        let cap = self.ring.len();
-        let start = (self.head + cap - self.len) % cap;
-        (0..self.len)
-            .map(|i| self.ring[(start + i) % cap])
-            .collect()
+        let cap = self.capacity();
+        let (head, len) = (self.head as usize, self.len as usize);
+        let start = (head + cap - len) % cap;
+        let unit = self.resolution().unit_ns();
+        let at = |i: usize| -> u64 {
+            match &self.ring {
+                Ring::Nanos(r) => r[i],
+                Ring::Micros(r) => u64::from(r[i]),
+                Ring::Millis(r) => u64::from(r[i]),
+            }
+        };
+        (0..len).map(|i| at((start + i) % cap) * unit).collect()
     }
 }
 
@@ -210,7 +367,7 @@ mod tests {
 
     #[test]
     fn fills_then_evicts_oldest() {
-        let mut w = Window::new(3);
+        let mut w = Window::new(3, Resolution::Nanosecond);
         for x in [10, 20, 30, 40] {
             w.push(x);
         }
@@ -229,19 +386,99 @@ mod tests {
 
     #[test]
     fn clamps_huge_intervals() {
-        let mut w = Window::new(2);
+        let mut w = Window::new(2, Resolution::Nanosecond);
         w.push(u64::MAX);
         w.push(u64::MAX);
         assert_eq!(w.sum(), 2 * MAX_INTERVAL_NS);
         assert_eq!(w.variance(), 0.0);
         assert_eq!(w.mean(), MAX_INTERVAL_NS as f64);
+        assert_eq!(w.clamped(), 2);
+        w.push(5);
+        assert_eq!(w.clamped(), 2);
+        w.clear();
+        assert_eq!(w.clamped(), 0);
+    }
+
+    /// The oracle's rounding: nearest unit, halves up, at least one unit, at most
+    /// the longest storable; in ns.
+    fn rounded(ns: u64, resolution: Resolution) -> u64 {
+        let unit = resolution.unit_ns();
+        let units = (u128::from(ns) + u128::from(unit / 2)) / u128::from(unit);
+        let units = units.clamp(1, u128::from(resolution.max_interval_ns() / unit));
+        units as u64 * unit
+    }
+
+    #[test]
+    fn compact_rings_round_clamp_and_count() {
+        let mut w = Window::new(4, Resolution::Microsecond);
+        for x in [1, 499, 1_499, 1_500, 2_499_999] {
+            w.push(x);
+        }
+        // Sub-unit intervals count as one unit; halves round up.
+        assert_eq!(w.samples(), vec![1_000, 1_000, 2_000, 2_500_000]);
+        assert_eq!(w.clamped(), 0);
+        w.push(u64::MAX);
+        w.push(Resolution::Microsecond.max_interval_ns() + 499);
+        assert_eq!(w.clamped(), 1, "only the one beyond the last half unit");
+        assert_eq!(w.heap_bytes(), 16);
+
+        let mut w = Window::new(3, Resolution::Millisecond);
+        w.push(65_535_499_999);
+        assert_eq!(w.clamped(), 0);
+        w.push(65_535_500_000);
+        w.push(3_600_000_000_000);
+        assert_eq!(w.clamped(), 2);
+        assert_eq!(w.samples(), vec![65_535_000_000; 3]);
+        assert_eq!(w.variance(), 0.0);
+        assert_eq!(w.heap_bytes(), 6);
+        assert_eq!(w.resolution(), Resolution::Millisecond);
+        assert_eq!(Window::new(3, Resolution::Nanosecond).heap_bytes(), 24);
+    }
+
+    #[test]
+    fn compact_rings_exact_at_their_bounds() {
+        for resolution in [Resolution::Microsecond, Resolution::Millisecond] {
+            let max = resolution.max_interval_ns();
+            let unit = resolution.unit_ns();
+            let mut w = Window::new(MAX_WINDOW, resolution);
+            for i in 0..MAX_WINDOW {
+                w.push(if i % 2 == 0 { max } else { unit });
+            }
+            let half_range = (max - unit) as f64 / 2.0;
+            let rel = (w.variance() - half_range * half_range).abs() / (half_range * half_range);
+            assert!(rel < 1e-15, "{resolution:?}: relative error {rel}");
+            assert_eq!(w.sum(), (MAX_WINDOW as u64 / 2) * (max + unit));
+            assert_eq!(w.clamped(), 0);
+        }
+    }
+
+    #[test]
+    fn whole_milliseconds_give_the_same_statistics_at_every_resolution() {
+        let xs: Vec<u64> = (0..500u64)
+            .map(|i| (900 + (i * 7919) % 211) * 1_000_000)
+            .collect();
+        let mut ws = [
+            Window::new(100, Resolution::Nanosecond),
+            Window::new(100, Resolution::Microsecond),
+            Window::new(100, Resolution::Millisecond),
+        ];
+        for &x in &xs {
+            for w in &mut ws {
+                w.push(x);
+            }
+        }
+        for w in &ws[1..] {
+            assert_eq!(w.samples(), ws[0].samples());
+            assert_eq!(w.mean().to_bits(), ws[0].mean().to_bits());
+            assert_eq!(w.variance_numerator(), ws[0].variance_numerator());
+        }
     }
 
     #[test]
     fn exact_at_the_integer_bounds() {
         // The largest window full of the largest and smallest intervals: the sums must
         // not overflow and the variance must be exact (max - min)^2 / 4.
-        let mut w = Window::new(MAX_WINDOW);
+        let mut w = Window::new(MAX_WINDOW, Resolution::Nanosecond);
         for i in 0..MAX_WINDOW {
             w.push(if i % 2 == 0 { MAX_INTERVAL_NS } else { 1 });
         }
@@ -274,7 +511,7 @@ mod tests {
     #[test]
     fn no_drift_over_a_long_run() {
         // Ten million pushes of values with fractional means: integer sums stay exact.
-        let mut w = Window::new(1000);
+        let mut w = Window::new(1000, Resolution::Nanosecond);
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
         for _ in 0..10_000_000 {
             state = state
@@ -300,7 +537,7 @@ mod tests {
             cap in 1usize..64,
             xs in proptest::collection::vec(0u64..=MAX_INTERVAL_NS * 2, 0..300),
         ) {
-            let mut w = Window::new(cap);
+            let mut w = Window::new(cap, Resolution::Nanosecond);
             let mut all = Vec::new();
             for &x in &xs {
                 w.push(x);
@@ -321,13 +558,58 @@ mod tests {
         fn variance_matches_two_pass_oracle(
             xs in proptest::collection::vec(1u64..=1u64 << 40, 1..100),
         ) {
-            let mut w = Window::new(xs.len());
+            let mut w = Window::new(xs.len(), Resolution::Nanosecond);
             for &x in &xs {
                 w.push(x);
             }
             let v = naive_variance(&xs);
             prop_assert!(w.variance() >= 0.0);
             prop_assert!((w.variance() - v).abs() <= v * 1e-14 + 1e-300);
+        }
+
+        /// The compact rings against a naive oracle on the rounded values: the
+        /// stored samples, the exact sums, mean, variance and the clamped count.
+        #[test]
+        fn compact_rings_match_an_oracle_on_rounded_values(
+            cap in 1usize..48,
+            millis in any::<bool>(),
+            xs in proptest::collection::vec(
+                prop_oneof![
+                    0u64..=5_000,
+                    0u64..=100_000_000_000,
+                    0u64..=5_000_000_000_000,
+                    Just(u64::MAX),
+                ],
+                1..200,
+            ),
+        ) {
+            let resolution = if millis { Resolution::Millisecond } else { Resolution::Microsecond };
+            let mut w = Window::new(cap, resolution);
+            let mut all = Vec::new();
+            let mut clamped = 0u64;
+            for &x in &xs {
+                w.push(x);
+                let unit = resolution.unit_ns();
+                if (u128::from(x) + u128::from(unit / 2)) / u128::from(unit)
+                    > u128::from(resolution.max_interval_ns() / unit)
+                {
+                    clamped += 1;
+                }
+                all.push(rounded(x, resolution));
+                let tail = &all[all.len().saturating_sub(cap)..];
+                prop_assert_eq!(w.samples(), tail.to_vec());
+                prop_assert_eq!(w.sum(), tail.iter().sum::<u64>());
+                prop_assert_eq!(
+                    w.sum_sq(),
+                    tail.iter().map(|&x| u128::from(x) * u128::from(x)).sum::<u128>()
+                );
+                prop_assert_eq!(w.clamped(), clamped);
+                let m = naive_mean(tail);
+                prop_assert!((w.mean() - m).abs() <= m * 1e-15);
+                let v = naive_variance(tail);
+                prop_assert!(w.variance() >= 0.0);
+                prop_assert!((w.variance() - v).abs() <= v * 1e-12 + 1e-300);
+            }
         }
     }
 }

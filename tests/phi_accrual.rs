@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use failure_detector::{
-    ConfigError, FailureDetector, HeartbeatError, PhiAccrual, PhiAccrualConfig, PhiModel, Timestamp,
+    ConfigError, FailureDetector, HeartbeatError, PhiAccrual, PhiAccrualConfig, PhiModel,
+    Resolution, Timestamp,
 };
 
 fn ms(t: u64) -> Timestamp {
@@ -491,14 +492,23 @@ fn a_silence_of_years_and_queries_before_the_last_heartbeat() {
 
 #[test]
 fn memory_per_detector_is_small_and_fixed() {
-    for window in [1, 100, 1000] {
-        let mut fd = detector(PhiAccrualConfig::new().with_max_sample_size(window));
+    // Bytes per slot at each resolution (the default is microseconds, 4 bytes).
+    let resolutions = [
+        (Resolution::Microsecond, 4),
+        (Resolution::Millisecond, 2),
+        (Resolution::Nanosecond, 8),
+    ];
+    for ((resolution, slot), window) in resolutions
+        .into_iter()
+        .flat_map(|r| [1, 100, 1000].map(|w| (r, w)))
+    {
+        let cfg = PhiAccrualConfig::new()
+            .with_max_sample_size(window)
+            .with_resolution(resolution);
+        let mut fd = detector(cfg);
         let before = fd.memory_bytes();
-        assert!(std::mem::size_of::<PhiAccrual>() <= 256);
-        assert!(
-            before >= window * 8 && before < window * 8 + 256,
-            "{before}"
-        );
+        assert!(std::mem::size_of::<PhiAccrual>() <= 128);
+        assert_eq!(before, std::mem::size_of::<PhiAccrual>() + window * slot);
         for i in 0..5_000u64 {
             fd.heartbeat(ms(i * 100)).unwrap();
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use failure_detector::{
     ExponentialPhi, ExponentialPhiConfig, FailureDetector, FixedTimeout, FixedTimeoutConfig,
-    HeartbeatError, PhiAccrual, PhiAccrualConfig, PhiModel, Timestamp,
+    HeartbeatError, PhiAccrual, PhiAccrualConfig, PhiModel, Resolution, Timestamp,
 };
 use proptest::prelude::*;
 
@@ -195,11 +195,20 @@ proptest! {
         intervals in proptest::collection::vec(50_000_000u64..2_000_000_000, 1..50),
         window in 1usize..20,
         silence_ms in 0u64..20_000,
+        exact in any::<bool>(),
     ) {
         let pause = Duration::from_secs(3600);
+        // The default window stores microseconds: the oracle sees the intervals
+        // rounded to the nearest microsecond; the nanosecond window keeps them.
+        let (resolution, unit) = if exact {
+            (Resolution::Nanosecond, 1)
+        } else {
+            (Resolution::Microsecond, 1_000)
+        };
         let cfg = PhiAccrualConfig::new()
             .with_max_sample_size(window)
-            .with_acceptable_heartbeat_pause(pause);
+            .with_acceptable_heartbeat_pause(pause)
+            .with_resolution(resolution);
         let mut fd = PhiAccrual::new(cfg).unwrap();
         let mut all = vec![750_000_000u64, 1_250_000_000]; // Akka's bootstrap
         let mut t = 0u64;
@@ -207,7 +216,7 @@ proptest! {
         for &i in &intervals {
             t += i;
             fd.heartbeat(Timestamp::from_nanos(t)).unwrap();
-            all.push(i);
+            all.push((i + unit / 2) / unit * unit);
         }
         let recent = &all[all.len().saturating_sub(window)..];
         let n = recent.len() as f64;

@@ -316,6 +316,7 @@ impl FailureDetector for Bertier {
             samples: self.tracker.estimate.len(),
             mean_ns: self.expected_ns.max(0.0),
             std_dev_ns: self.var_ns,
+            clamped_intervals: 0,
         }
     }
 

@@ -1,13 +1,14 @@
 //! The exponential-model phi detector that Apache Cassandra ships.
 
 use std::f64::consts::{LN_10, LOG10_E};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::detectors::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::math::check_phi_threshold;
 use crate::time::Timestamp;
-use crate::window::Window;
+use crate::window::{Resolution, Window};
 
 /// Configuration of an [`ExponentialPhi`] detector. Defaults are Cassandra's
 /// (`org.apache.cassandra.gms.FailureDetector`: `phi_convict_threshold` 8, a window
@@ -35,6 +36,11 @@ pub struct ExponentialPhiConfig {
     /// Default 2 s; not zero, at most 2^47 ns.
     #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub initial_interval: Duration,
+    /// How finely the window stores intervals, and so its bytes per slot. Default
+    /// [`Resolution::Microsecond`] (4 bytes, intervals up to about 71.6 minutes);
+    /// [`Resolution::Millisecond`] takes 2, [`Resolution::Nanosecond`] (exact) 8.
+    /// Intervals at whole milliseconds give the same phi at every resolution.
+    pub resolution: Resolution,
 }
 
 impl ExponentialPhiConfig {
@@ -45,6 +51,7 @@ impl ExponentialPhiConfig {
             window_size: 1000,
             max_interval: Duration::from_secs(2),
             initial_interval: Duration::from_secs(2),
+            resolution: Resolution::Microsecond,
         }
     }
 
@@ -69,6 +76,12 @@ impl ExponentialPhiConfig {
     /// Sets [`initial_interval`](Self::initial_interval).
     pub const fn with_initial_interval(mut self, initial_interval: Duration) -> Self {
         self.initial_interval = initial_interval;
+        self
+    }
+
+    /// Sets [`resolution`](Self::resolution).
+    pub const fn with_resolution(mut self, resolution: Resolution) -> Self {
+        self.resolution = resolution;
         self
     }
 }
@@ -99,20 +112,26 @@ impl Default for ExponentialPhiConfig {
 /// assert!((phi - 3.0 / (1.5 * std::f64::consts::LN_10)).abs() < 1e-12);
 /// ```
 ///
-/// Memory: `size_of::<ExponentialPhi>()` (176 bytes on 64-bit targets) plus 8 bytes per window
-/// slot: about 8.1 KB at the default window of 1000; see
-/// [`memory_bytes`](FailureDetector::memory_bytes).
+/// Memory: `size_of::<ExponentialPhi>()` (96 bytes on 64-bit targets) plus the
+/// window's slots (4 bytes each at the default [`Resolution::Microsecond`], 2 at
+/// [`Resolution::Millisecond`], 8 at [`Resolution::Nanosecond`]): about 4.1 KB at
+/// the default window of 1000; see [`memory_bytes`](FailureDetector::memory_bytes).
+/// The configuration lives in one block shared by every clone, not counted there.
 #[derive(Clone, Debug)]
 pub struct ExponentialPhi {
-    config: ExponentialPhiConfig,
-    max_interval_ns: u64,
-    initial_interval_ns: u64,
     window: Window,
     arrivals: Arrivals,
     /// `log10(e) / mean`: phi per nanosecond of silence.
     phi_per_ns: f64,
-    /// Silence at which phi reaches the threshold, rounded up.
-    deadline_offset_ns: u64,
+    params: Arc<ExponentialParams>,
+}
+
+/// What every clone of a detector shares.
+#[derive(Debug)]
+struct ExponentialParams {
+    max_interval_ns: u64,
+    initial_interval_ns: u64,
+    config: ExponentialPhiConfig,
 }
 
 impl ExponentialPhi {
@@ -127,42 +146,42 @@ impl ExponentialPhi {
         let max_interval_ns = check::recordable("max_interval", config.max_interval)?;
         let initial_interval_ns = check::recordable("initial_interval", config.initial_interval)?;
         Ok(ExponentialPhi {
-            config,
-            max_interval_ns,
-            initial_interval_ns,
-            window: Window::new(window_size),
+            window: Window::new(window_size, config.resolution),
             arrivals: Arrivals::new(),
             phi_per_ns: 0.0,
-            deadline_offset_ns: u64::MAX,
+            params: Arc::new(ExponentialParams {
+                max_interval_ns,
+                initial_interval_ns,
+                config,
+            }),
         })
     }
 
     /// The configuration this detector was built with.
     pub fn config(&self) -> &ExponentialPhiConfig {
-        &self.config
+        &self.params.config
     }
 
+    /// Records an interval; returns the deadline's offset from the heartbeat.
     #[inline]
-    fn record(&mut self, interval_ns: u64) {
+    fn record(&mut self, interval_ns: u64) -> u64 {
         self.window.push(interval_ns);
         let mean = self.window.mean();
         self.phi_per_ns = LOG10_E / mean;
-        self.deadline_offset_ns = ceil_ns(self.config.threshold * LN_10 * mean);
+        ceil_ns(self.params.config.threshold * LN_10 * mean)
     }
 }
 
 impl FailureDetector for ExponentialPhi {
     #[inline]
     fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
-        match self.arrivals.check(at)? {
-            None => self.record(self.initial_interval_ns),
-            Some((interval, _)) => {
-                if interval <= self.max_interval_ns {
-                    self.record(interval);
-                }
-            }
-        }
-        self.arrivals.accept(at, self.deadline_offset_ns);
+        let offset = match self.arrivals.check(at)? {
+            None => self.record(self.params.initial_interval_ns),
+            Some((interval, _)) if interval <= self.params.max_interval_ns => self.record(interval),
+            // Not recorded: the mean, hence the offset, stays as it was.
+            Some(_) => self.arrivals.offset_ns(),
+        };
+        self.arrivals.accept(at, offset);
         Ok(())
     }
 
@@ -172,11 +191,11 @@ impl FailureDetector for ExponentialPhi {
             Some(silence) => silence * self.phi_per_ns,
             None => 0.0,
         };
-        self.arrivals.report(now, raw, self.config.threshold)
+        self.arrivals.report(now, raw, self.params.config.threshold)
     }
 
     fn threshold(&self) -> f64 {
-        self.config.threshold
+        self.params.config.threshold
     }
 
     #[inline]
@@ -205,6 +224,7 @@ impl FailureDetector for ExponentialPhi {
             samples: self.window.len(),
             mean_ns: self.window.mean(),
             std_dev_ns: self.window.variance().sqrt(),
+            clamped_intervals: self.window.clamped(),
         }
     }
 
@@ -216,6 +236,5 @@ impl FailureDetector for ExponentialPhi {
         self.window.clear();
         self.arrivals = Arrivals::new();
         self.phi_per_ns = 0.0;
-        self.deadline_offset_ns = u64::MAX;
     }
 }

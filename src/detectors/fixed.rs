@@ -81,7 +81,7 @@ impl Default for FixedTimeoutConfig {
 /// assert_eq!(fd.deadline(), Some(Timestamp::from_secs(115)));
 /// ```
 ///
-/// Memory: `size_of::<FixedTimeout>()` (88 bytes on 64-bit targets), no heap.
+/// Memory: `size_of::<FixedTimeout>()` (80 bytes on 64-bit targets), no heap.
 #[derive(Clone, Debug)]
 pub struct FixedTimeout {
     config: FixedTimeoutConfig,
@@ -178,6 +178,7 @@ impl FailureDetector for FixedTimeout {
             samples: 0,
             mean_ns: self.interval,
             std_dev_ns: 0.0,
+            clamped_intervals: 0,
         }
     }
 

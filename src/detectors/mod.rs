@@ -9,6 +9,7 @@ use crate::time::Timestamp;
 
 pub(crate) mod bertier;
 pub(crate) mod chen;
+pub(crate) mod ewma;
 pub(crate) mod exponential;
 pub(crate) mod fixed;
 pub(crate) mod phi;
@@ -180,6 +181,10 @@ pub struct Stats {
     /// Population standard deviation of the intervals in nanoseconds, before any
     /// configured minimum is applied.
     pub std_dev_ns: f64,
+    /// Intervals longer than the window could store, recorded as the longest it
+    /// can (see [`Resolution`](crate::Resolution)), since construction or the last
+    /// reset (0 for detectors without such a limit).
+    pub clamped_intervals: u64,
 }
 
 impl Stats {
@@ -201,6 +206,7 @@ impl Stats {
             samples,
             mean_ns,
             std_dev_ns,
+            clamped_intervals: 0,
         }
     }
 
@@ -225,11 +231,15 @@ impl Stats {
 /// special cases.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Arrivals {
-    /// The last accepted arrival; [`HORIZON_NS`] while not monitoring.
+    /// The last accepted arrival (at most [`HORIZON_NS`]); [`NOT_MONITORING`]
+    /// before the first, so that the struct is two words (every detector of a
+    /// registry of millions carries one).
     last: u64,
-    monitoring: bool,
     available_until: u64,
 }
+
+/// [`Arrivals::last`] before the first heartbeat: above every accepted arrival.
+const NOT_MONITORING: u64 = u64::MAX;
 
 /// [`Timestamp::HORIZON`] in nanoseconds.
 const HORIZON_NS: u64 = Timestamp::HORIZON.as_nanos();
@@ -237,11 +247,10 @@ const HORIZON_NS: u64 = Timestamp::HORIZON.as_nanos();
 impl Arrivals {
     pub(crate) const fn new() -> Self {
         Arrivals {
-            // While not monitoring, `last` is the horizon: the fast path of `check`
-            // accepts only `last < at <= HORIZON`, so every arrival goes to the
-            // slow path.
-            last: HORIZON_NS,
-            monitoring: false,
+            // While not monitoring, `last` is above the horizon: the fast path of
+            // `check` accepts only `last < at <= HORIZON`, so every arrival goes to
+            // the slow path.
+            last: NOT_MONITORING,
             available_until: u64::MAX,
         }
     }
@@ -252,10 +261,11 @@ impl Arrivals {
     pub(crate) fn check(&self, at: Timestamp) -> Result<Option<(u64, bool)>, HeartbeatError> {
         let at_ns = at.as_nanos();
         let interval = at_ns.wrapping_sub(self.last);
-        // One comparison for `last < at <= HORIZON` (`last <= HORIZON` always): the
+        // One comparison for `last < at <= HORIZON` (`last <= HORIZON` while
+        // monitoring): the
         // wrapped `interval - 1` is below `HORIZON - last` exactly then. While not
-        // monitoring `last == HORIZON`, so nothing passes.
-        if interval.wrapping_sub(1) < HORIZON_NS - self.last {
+        // monitoring `HORIZON - last` saturates at 0, so nothing passes.
+        if interval.wrapping_sub(1) < HORIZON_NS.saturating_sub(self.last) {
             Ok(Some((interval, at_ns <= self.available_until)))
         } else {
             self.check_slow(at)
@@ -267,7 +277,7 @@ impl Arrivals {
         let at_ns = at.as_nanos();
         if at_ns > HORIZON_NS {
             Err(HeartbeatError::PastHorizon { at })
-        } else if !self.monitoring {
+        } else if !self.monitoring() {
             Ok(None)
         } else if at_ns == self.last {
             Err(HeartbeatError::Duplicate { at })
@@ -288,7 +298,6 @@ impl Arrivals {
     pub(crate) fn accept(&mut self, at: Timestamp, offset_ns: u64) {
         let at = at.as_nanos();
         self.last = at;
-        self.monitoring = true;
         // Branch-free: at + offset - 1, or u64::MAX (never) when the sum reaches it.
         let deadline = at.saturating_add(offset_ns);
         self.available_until = deadline - u64::from(deadline != u64::MAX);
@@ -297,6 +306,12 @@ impl Arrivals {
     #[inline]
     pub(crate) fn is_available(&self, now: Timestamp) -> bool {
         now.as_nanos() <= self.available_until
+    }
+
+    /// Whether a heartbeat has been accepted.
+    #[inline]
+    fn monitoring(&self) -> bool {
+        self.last != NOT_MONITORING
     }
 
     /// The suspicion a detector reports at `now` for its `raw` value (computed by a
@@ -322,6 +337,18 @@ impl Arrivals {
         }
     }
 
+    /// The offset of the deadline from the last heartbeat, as last
+    /// [`accept`](Self::accept)ed (`u64::MAX`: never), so that a detector need not
+    /// store it. Meaningful while monitoring.
+    #[inline]
+    pub(crate) fn offset_ns(&self) -> u64 {
+        if self.available_until == u64::MAX {
+            u64::MAX
+        } else {
+            self.available_until + 1 - self.last
+        }
+    }
+
     pub(crate) fn deadline(&self) -> Option<Timestamp> {
         if self.available_until == u64::MAX {
             None
@@ -340,7 +367,7 @@ impl Arrivals {
     /// or when that is at or beyond `Timestamp::MAX` (never), as in
     /// [`accept`](Self::accept), so `deadline_for(threshold())` is the deadline.
     pub(crate) fn deadline_after_ns(&self, offset_ns: u64) -> Option<Timestamp> {
-        if !self.monitoring {
+        if !self.monitoring() {
             return None;
         }
         let deadline = self.last.saturating_add(offset_ns);
@@ -364,12 +391,12 @@ impl Arrivals {
     /// [`silence_ns`](Self::silence_ns) in whole nanoseconds.
     #[inline]
     pub(crate) fn silence(&self, now: Timestamp) -> Option<u64> {
-        self.monitoring
+        self.monitoring()
             .then(|| now.as_nanos().saturating_sub(self.last))
     }
 
     pub(crate) fn last(&self) -> Option<Timestamp> {
-        self.monitoring.then(|| Timestamp::from_nanos(self.last))
+        self.monitoring().then(|| Timestamp::from_nanos(self.last))
     }
 }
 

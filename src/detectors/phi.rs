@@ -2,6 +2,7 @@
 //! Pekko ship it (Hayashibara, Defago, Yared and Katayama, "The phi accrual failure
 //! detector", SRDS 2004).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::detectors::{Arrivals, FailureDetector, Stats, ceil_ns};
@@ -11,7 +12,7 @@ use crate::math::{
     normal_phi_inverse,
 };
 use crate::time::{Timestamp, duration_nanos};
-use crate::window::{MAX_INTERVAL_NS, Window, variance_from_numerator};
+use crate::window::{MAX_INTERVAL_NS, Resolution, Window, variance_from_numerator};
 
 /// How phi turns the standardised silence `y = (silence - mean - pause) / sigma` into
 /// a suspicion level. Both are `-log10` of an upper tail of the normal distribution.
@@ -69,6 +70,12 @@ pub struct PhiAccrualConfig {
     /// How phi is computed from the standardised silence. Default
     /// [`PhiModel::Logistic`] (Akka's).
     pub model: PhiModel,
+    /// How finely the window stores intervals, and so its bytes per slot. Default
+    /// [`Resolution::Microsecond`] (4 bytes, intervals up to about 71.6 minutes);
+    /// [`Resolution::Millisecond`] (Akka's own unit) halves that, and
+    /// [`Resolution::Nanosecond`] keeps them exactly, in 8 bytes.
+    /// Heartbeats at whole milliseconds give the same phi at every resolution.
+    pub resolution: Resolution,
 }
 
 impl PhiAccrualConfig {
@@ -81,6 +88,7 @@ impl PhiAccrualConfig {
             acceptable_heartbeat_pause: Duration::from_secs(3),
             first_heartbeat_estimate: Duration::from_secs(1),
             model: PhiModel::Logistic,
+            resolution: Resolution::Microsecond,
         }
     }
 
@@ -117,6 +125,12 @@ impl PhiAccrualConfig {
     /// Sets [`model`](Self::model).
     pub const fn with_model(mut self, model: PhiModel) -> Self {
         self.model = model;
+        self
+    }
+
+    /// Sets [`resolution`](Self::resolution).
+    pub const fn with_resolution(mut self, resolution: Resolution) -> Self {
+        self.resolution = resolution;
         self
     }
 }
@@ -162,14 +176,14 @@ impl Default for PhiAccrualConfig {
 /// assert!(deadline > Timestamp::from_secs(13) && deadline < Timestamp::from_secs(14));
 /// ```
 ///
-/// Memory: `size_of::<PhiAccrual>()` (240 bytes on 64-bit targets) plus 8 bytes per
-/// window slot:
-/// about 8.3 KB at the default window of 1000, 1.0 KB at 100; see
+/// Memory: `size_of::<PhiAccrual>()` (112 bytes on 64-bit targets) plus the window's
+/// slots (4 bytes each at the default [`Resolution::Microsecond`], 2 at
+/// [`Resolution::Millisecond`], 8 at [`Resolution::Nanosecond`]): 512 bytes at a
+/// window of 100, about 4.1 KB at the default of 1000. The configuration and the
+/// constants derived from it live in one block shared by every clone of a
+/// detector (a registry's nodes share their prototype's), not counted in
 /// [`memory_bytes`](FailureDetector::memory_bytes).
 #[derive(Clone, Debug)]
-// Declaration order, the fields a heartbeat touches first, so that they share as
-// few cache lines as possible (it matters when a registry holds a million nodes).
-#[repr(C)]
 pub struct PhiAccrual {
     window: Window,
     arrivals: Arrivals,
@@ -180,13 +194,21 @@ pub struct PhiAccrual {
     /// minimum): a division at heartbeat time, off the critical path, saves one on
     /// every query.
     inv_sigma: f64,
-    deadline_offset_ns: u64,
+    params: Arc<PhiParams>,
+}
+
+/// What every clone of a detector shares: the configuration and the constants
+/// derived from it.
+#[derive(Debug)]
+struct PhiParams {
     pause_ns: f64,
     /// `1 / min_std_deviation`, 1/ns.
     inv_min_std: f64,
-    /// `min_std_deviation^2 * n^2` (exact) for the window's current length `n`: the
-    /// variance numerator above which the measured deviation exceeds the minimum.
-    min_var_numerator: u128,
+    /// `min_std_deviation^2`, ns^2 (at most 2^94).
+    min_var: u128,
+    /// `min_var * capacity^2`: the threshold of the variance numerator once the
+    /// window is full (at most 2^124).
+    min_var_full: u128,
     /// `y_threshold * min_std_deviation`, ns.
     min_std_margin: f64,
     /// Standardised silence at which phi reaches the threshold.
@@ -222,19 +244,25 @@ impl PhiAccrual {
             ),
             PhiModel::Normal => (normal_phi_inverse(threshold), normal_phi_inverse(PHI_FLOOR)),
         };
-        let mut fd = PhiAccrual {
+        let params = PhiParams {
             config,
-            window: Window::new(window),
-            arrivals: Arrivals::new(),
             pause_ns: duration_nanos(config.acceptable_heartbeat_pause) as f64,
             y_threshold,
             y_floor,
-            min_var_numerator: 0,
+            min_var: u128::from(min_std_ns) * u128::from(min_std_ns),
+            // window <= 2^15: window^2 fits a u64.
+            min_var_full: u128::from(min_std_ns)
+                * u128::from(min_std_ns)
+                * u128::from((window * window) as u64),
             inv_min_std: 1.0 / min_std_ns as f64,
             min_std_margin: y_threshold * min_std_ns as f64,
+        };
+        let mut fd = PhiAccrual {
+            window: Window::new(window, config.resolution),
+            arrivals: Arrivals::new(),
             mu: 0.0,
             inv_sigma: 1.0,
-            deadline_offset_ns: u64::MAX,
+            params: Arc::new(params),
         };
         fd.reset();
         Ok(fd)
@@ -242,13 +270,13 @@ impl PhiAccrual {
 
     /// The configuration this detector was built with.
     pub fn config(&self) -> &PhiAccrualConfig {
-        &self.config
+        &self.params.config
     }
 
     /// Phi as a function of the standardised silence.
     #[inline]
     fn phi_of(&self, y: f64) -> f64 {
-        match self.config.model {
+        match self.params.config.model {
             PhiModel::Logistic => logistic_phi(y),
             PhiModel::Normal => normal_phi(y),
         }
@@ -260,12 +288,20 @@ impl PhiAccrual {
     #[inline]
     fn deviation_above_minimum(&self) -> Option<u128> {
         let numerator = self.window.variance_numerator();
-        (numerator > self.min_var_numerator).then_some(numerator)
+        let n = self.window.len();
+        let minimum = if n == self.window.capacity() {
+            // The common case: no multiplication.
+            self.params.min_var_full
+        } else {
+            // n <= 2^15: n^2 fits a u64, and min_var * n^2 <= 2^124.
+            self.params.min_var * u128::from((n * n) as u64)
+        };
+        (numerator > minimum).then_some(numerator)
     }
 
     /// `min_std_deviation` in whole nanoseconds (validated at construction).
     fn min_std_ns(&self) -> u64 {
-        duration_nanos(self.config.min_std_deviation)
+        duration_nanos(self.params.config.min_std_deviation)
     }
 
     /// The standard deviation phi uses: the window's, at least the minimum.
@@ -276,34 +312,40 @@ impl PhiAccrual {
         }
     }
 
+    /// The deadline's offset from a heartbeat under the current statistics, by the
+    /// same arithmetic as [`record`](Self::record).
+    fn offset_ns(&self) -> u64 {
+        let margin = match self.deviation_above_minimum() {
+            Some(_) => self.params.y_threshold * self.sigma(),
+            None => self.params.min_std_margin,
+        };
+        ceil_ns(self.mu + margin)
+    }
+
     /// Records an interval and recomputes everything derived from the window: O(1),
-    /// at most one square root and one division.
+    /// at most one square root and one division. Returns the deadline's offset from
+    /// the heartbeat.
     #[inline]
     fn record(&mut self, interval_ns: u64) -> u64 {
-        if self.window.push(interval_ns) {
-            // The window grew (only while it fills up): rescale the threshold.
-            let n = self.window.len() as u128;
-            let min_std = u128::from(self.min_std_ns());
-            self.min_var_numerator = min_std * min_std * (n * n);
-        }
-        self.mu = self.window.mean() + self.pause_ns;
+        self.window.push(interval_ns);
+        let params = &*self.params;
+        self.mu = self.window.mean() + params.pause_ns;
         // Same value as `self.sigma()`, spelled out to pick precomputed constants in
         // the common case.
         let margin = match self.deviation_above_minimum() {
             Some(numerator) => {
                 let sigma = variance_from_numerator(numerator, self.window.inv_len()).sqrt();
                 self.inv_sigma = 1.0 / sigma;
-                self.y_threshold * sigma
+                params.y_threshold * sigma
             }
             None => {
                 // A steady sender usually sits here: no square root or division, and
                 // a query right after this heartbeat does not wait for them.
-                self.inv_sigma = self.inv_min_std;
-                self.min_std_margin
+                self.inv_sigma = params.inv_min_std;
+                params.min_std_margin
             }
         };
-        self.deadline_offset_ns = ceil_ns(self.mu + margin);
-        self.deadline_offset_ns
+        ceil_ns(self.mu + margin)
     }
 }
 
@@ -312,7 +354,10 @@ impl FailureDetector for PhiAccrual {
     fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
         let offset = match self.arrivals.check(at)? {
             Some((interval, true)) => self.record(interval),
-            _ => self.deadline_offset_ns,
+            // Not available: the statistics, hence the offset, stay as they were.
+            Some((_, false)) => self.arrivals.offset_ns(),
+            // The first: from the bootstrap statistics.
+            None => self.offset_ns(),
         };
         self.arrivals.accept(at, offset);
         Ok(())
@@ -327,16 +372,16 @@ impl FailureDetector for PhiAccrual {
         // Shortly after a heartbeat phi is below 1e-300: report 0 without the
         // transcendental math (and without exp's slow subnormal path). The
         // threshold is at least 1e-290, so the node is available there.
-        let raw = if y < self.y_floor {
+        let raw = if y < self.params.y_floor {
             0.0
         } else {
             self.phi_of(y)
         };
-        self.arrivals.report(now, raw, self.config.threshold)
+        self.arrivals.report(now, raw, self.params.config.threshold)
     }
 
     fn threshold(&self) -> f64 {
-        self.config.threshold
+        self.params.config.threshold
     }
 
     #[inline]
@@ -355,7 +400,7 @@ impl FailureDetector for PhiAccrual {
         if level <= 0.0 {
             return self.arrivals.deadline_after_ns(1);
         }
-        let y = match self.config.model {
+        let y = match self.params.config.model {
             PhiModel::Logistic => logistic_phi_inverse(level),
             PhiModel::Normal => normal_phi_inverse(level),
         };
@@ -373,6 +418,7 @@ impl FailureDetector for PhiAccrual {
             samples: self.window.len(),
             mean_ns: self.window.mean(),
             std_dev_ns: self.window.variance().sqrt(),
+            clamped_intervals: self.window.clamped(),
         }
     }
 
@@ -382,7 +428,7 @@ impl FailureDetector for PhiAccrual {
 
     fn reset(&mut self) {
         // Akka's bootstrap: two synthetic intervals at the estimate +- a quarter.
-        let estimate = duration_nanos(self.config.first_heartbeat_estimate);
+        let estimate = duration_nanos(self.params.config.first_heartbeat_estimate);
         self.window.clear();
         self.record(estimate - estimate / 4);
         self.record(estimate + estimate / 4);

@@ -8,7 +8,7 @@ use crate::detectors::{Arrivals, FailureDetector, Stats};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::order_stats::SlidingOrder;
 use crate::time::Timestamp;
-use crate::window::{MAX_INTERVAL_NS, Window};
+use crate::window::{MAX_INTERVAL_NS, Resolution, Window};
 
 /// Configuration of a [`Satzger`] detector.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -130,7 +130,8 @@ impl Satzger {
             config,
             bootstrap_ns,
             order: SlidingOrder::new(window),
-            window: Window::new(window),
+            // Exact: the empirical distribution is ranked in nanoseconds.
+            window: Window::new(window, Resolution::Nanosecond),
             arrivals: Arrivals::new(),
         };
         fd.reset();
@@ -227,6 +228,7 @@ impl FailureDetector for Satzger {
             samples: self.window.len(),
             mean_ns: self.window.mean(),
             std_dev_ns: self.window.variance().sqrt(),
+            clamped_intervals: self.window.clamped(),
         }
     }
 

@@ -66,8 +66,6 @@ fn nanos(t: Option<Timestamp>) -> u64 {
 #[repr(C)]
 pub(crate) struct Node<K, D> {
     key: K,
-    /// The key's hash, computed once when it joined.
-    hash: u64,
     /// When the lifecycle moves on if no heartbeat arrives; `NEVER` if it does not.
     due: u64,
     /// The instant of this node's earliest heap entry (`NEVER`: none); `<= due`.
@@ -78,6 +76,9 @@ pub(crate) struct Node<K, D> {
     /// The latest instant the node was evaluated at (an input, or a tick that
     /// settled it); inputs stamped earlier take effect at this instant.
     evaluated: u64,
+    /// The low half of the key's hash, computed once when it joined: all the
+    /// shard's index uses of it (its tag), so the node keeps 4 bytes, not 8.
+    hash: u32,
     state: NodeState,
     /// Registered by hand and no heartbeat yet: the detector's only heartbeat is
     /// the registration, and a heartbeat at the same instant is not a duplicate.
@@ -489,13 +490,13 @@ where
     /// Forgets the node at `i`; its detector is dropped with it.
     fn drop_node(&mut self, i: usize, next: &AtomicU64) {
         self.forgotten = self.forgotten.max(self.nodes[i].evaluated);
-        self.index.remove(self.nodes[i].hash, i as u32);
+        self.index.remove(u64::from(self.nodes[i].hash), i as u32);
         let last = self.nodes.len() - 1;
         if i != last {
             // The last node moves into the hole: its index slot and heap entries
             // point at its old position, so both are renewed.
             self.index
-                .relocate(self.nodes[last].hash, last as u32, i as u32);
+                .relocate(u64::from(self.nodes[last].hash), last as u32, i as u32);
             self.nodes[last].scheduled = NEVER;
         }
         self.nodes.swap_remove(i);
@@ -589,7 +590,8 @@ where
         }
         let mut node = Node {
             key: key.clone(),
-            hash,
+            // The index reads the low 32 bits only (its tag).
+            hash: hash as u32,
             detector,
             state: NodeState::Alive,
             due: NEVER,
