@@ -208,9 +208,11 @@
 //!
 //! `heartbeat`, `suspicion` and `is_available` never allocate and are O(1), except
 //! [`Satzger`]'s, which are O(log n) in its window. `is_available` is one integer
-//! comparison. [`PhiAccrual`] and [`ExponentialPhi`] hold 8 bytes per window slot
-//! plus 240 bytes or less, the estimation detectors 16 per slot, [`Satzger`] 40;
-//! [`FixedTimeout`] is 88 bytes with no heap ([`FailureDetector::memory_bytes`]).
+//! comparison. [`PhiAccrual`] and [`ExponentialPhi`] hold 112 and 96 bytes plus 4 per
+//! window slot (2 or 8 by [`Resolution`]), [`EwmaPhi`] 40 with no window, the
+//! estimation detectors 16 per slot, [`Satzger`] 40; [`FixedTimeout`] is 80 bytes
+//! with no heap ([`FailureDetector::memory_bytes`]). `docs/memory.md` has the figures
+//! per registry node.
 //!
 //! # Limitations
 //!

@@ -46,6 +46,11 @@ pub(crate) const MAX_INTERVAL_NS: u64 = 1 << 47;
 /// detector whose heartbeats are whole milliseconds (Akka's and Cassandra's own
 /// resolution) computes exactly the same statistics at every resolution.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum Resolution {
     /// Exact nanoseconds, 8 bytes per slot.

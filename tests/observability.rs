@@ -10,6 +10,16 @@ use failure_detector::{
     RegistryConfig, Timestamp,
 };
 
+/// The tests of this file run one at a time. `tracing` caches, per call site,
+/// whether any subscriber is interested; a call site first reached on one
+/// thread (no subscriber there) while another thread installs its scoped
+/// subscriber can keep the cached "never" and lose that test's events.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
 fn s(secs: u64) -> Duration {
     Duration::from_secs(secs)
@@ -44,6 +54,7 @@ mod slow_heartbeats {
 
     #[test]
     fn one_notice_per_run_of_slow_intervals() {
+        let _serial = serial();
         let (registry, events) = registry();
         // Intervals in ms: steady, then a run of slow ones, steady, slow again.
         let intervals = [
@@ -92,6 +103,7 @@ mod slow_heartbeats {
 
     #[test]
     fn only_while_alive_and_off_by_default() {
+        let _serial = serial();
         let (registry, events) = registry();
         registry.heartbeat(&1, Timestamp::from_secs(1)).unwrap();
         // Silent for 30 s: Suspect, then the heartbeat brings it back; that
@@ -112,6 +124,7 @@ mod slow_heartbeats {
 
     #[test]
     fn batches_report_the_same() {
+        let _serial = serial();
         let (registry, events) = registry();
         let batch: Vec<(u64, Timestamp)> = [0, 1000, 3500, 4000, 7000]
             .into_iter()
@@ -192,6 +205,7 @@ mod tracing_events {
 
     #[test]
     fn every_registry_event_is_traced_once_with_its_level() {
+        let _serial = serial();
         let capture = Capture::default();
         let clock = ManualClock::new(Timestamp::ZERO);
         let fd = FixedTimeout::new(FixedTimeoutConfig::new()).unwrap();
@@ -247,6 +261,7 @@ mod tracing_events {
 
     #[test]
     fn cluster_events_are_traced_as_they_are_handed_out() {
+        let _serial = serial();
         let capture = Capture::default();
         let config = |seed| GossipConfig::new().with_seed(seed);
         let mut a = GossipMember::new(Member::new(1u64, 0), config(1)).unwrap();
@@ -376,6 +391,7 @@ mod metrics_facade {
 
     #[test]
     fn counters_and_gauges_reach_the_recorder() {
+        let _serial = serial();
         let phi = PhiAccrual::new(PhiAccrualConfig::new()).unwrap();
         let config = RegistryConfig::new()
             .with_shards(4)
@@ -465,6 +481,7 @@ mod metrics_facade {
 
     #[test]
     fn an_empty_registry_publishes_no_quantiles() {
+        let _serial = serial();
         let fd = FixedTimeout::new(FixedTimeoutConfig::new()).unwrap();
         let (registry, _events) = Registry::<u64, _>::new(RegistryConfig::new(), fd).unwrap();
         let capture = Capture::default();

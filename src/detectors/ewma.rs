@@ -23,6 +23,11 @@ use crate::window::MAX_INTERVAL_NS;
 
 /// Which phi an [`EwmaPhi`] computes from its smoothed mean and variance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum EwmaModel {
     /// Normal model with Akka's logistic approximation, as
@@ -42,6 +47,11 @@ pub enum EwmaModel {
 /// Configuration of an [`EwmaPhi`] detector. Defaults: Akka's for what phi shares
 /// with [`PhiAccrualConfig`](crate::PhiAccrualConfig), RFC 6298's gains.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct EwmaPhiConfig {
     /// Phi at and above which the node is unavailable. Default 8.0; finite, at least
     /// 1e-290 (as [`PhiAccrual`](crate::PhiAccrual)).
@@ -56,13 +66,16 @@ pub struct EwmaPhiConfig {
     pub variance_gain: f64,
     /// Lower bound on the standard deviation of the normal models. Default 100 ms
     /// (Akka's); not zero, at most 2^47 ns (about 39 hours).
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub min_std_deviation: Duration,
     /// Silence tolerated on top of the mean by the normal models. Default 3 s
     /// (Akka's); may be zero.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub acceptable_heartbeat_pause: Duration,
     /// The mean before any interval is measured; the variance starts at a quarter
     /// of it, squared (the deviation of Akka's two bootstrap samples). Default 1 s;
     /// not zero, at most 2^47 ns.
+    #[cfg_attr(feature = "serde", serde(with = "crate::operator::duration_serde"))]
     pub first_heartbeat_estimate: Duration,
     /// Which phi. Default [`EwmaModel::Logistic`].
     pub model: EwmaModel,

@@ -115,7 +115,7 @@ pub struct RegistryConfig {
     /// Dead nodes count until they are removed. Set it when node keys come from
     /// input you do not control (datagrams from the network), so that memory stays
     /// bounded: about [`memory_bytes`](crate::FailureDetector::memory_bytes) of the
-    /// detector plus 120 bytes per node. The limit is exact across threads.
+    /// detector plus about 85 bytes per node. The limit is exact across threads.
     pub max_nodes: Option<usize>,
     /// Opt-in "heartbeats are getting slower" signal: `Some(d)` reports an
     /// [`Event::SlowHeartbeat`](super::Event::SlowHeartbeat) when an Alive node's

@@ -248,12 +248,13 @@ impl<K, D> DerefMut for ShardCell<K, D> {
 ///
 /// # Memory
 ///
-/// Per node: the detector (for [`PhiAccrual`], [`memory_bytes`](FailureDetector::memory_bytes): 1,040
-/// bytes at window 100, 8,240 at 1000), the key, 56 bytes of lifecycle state, an
-/// 8-byte index slot (at most three quarters of the slots are used) and one or
-/// two 16-byte heap entries. Measured with `u64` keys (resident memory, over a
-/// million nodes at window 100 and 100,000 at window 1000): 1,153 bytes per node at
-/// window 100, 8,377 at window 1000, so about 115 bytes of registry bookkeeping.
+/// Per node: the detector (for [`PhiAccrual`], [`memory_bytes`](FailureDetector::memory_bytes):
+/// 112 bytes plus 4 per window slot at the default microsecond resolution), the
+/// key, 48 bytes of lifecycle state, an 8-byte index slot (at most three quarters
+/// of the slots are used) and one or two 16-byte heap entries. Measured with `u64`
+/// keys (resident memory, `docs/memory.md`): 609 bytes per node for phi at window
+/// 100 (401 at millisecond resolution), 4,224 at window 1000, 124 for
+/// [`EwmaPhi`](crate::EwmaPhi); about 85 bytes of registry bookkeeping.
 /// Removed nodes are freed, and the
 /// tables shrink when most of their nodes have gone, so churn does not make the
 /// registry grow.
