@@ -76,15 +76,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|d| d.handle())
         .collect();
     loop {
-        if stopped.is_none() && Instant::now() >= stop_at {
-            if let Some(last) = drivers.pop() {
-                let member = last.stop().await?;
-                println!(
-                    "{:>7.3}s  member {N} stopped",
-                    clock.now().as_duration().as_secs_f64()
-                );
-                stopped = Some(member);
-            }
+        if stopped.is_none()
+            && Instant::now() >= stop_at
+            && let Some(last) = drivers.pop()
+        {
+            let member = last.stop().await?;
+            println!(
+                "{:>7.3}s  member {N} stopped",
+                clock.now().as_duration().as_secs_f64()
+            );
+            stopped = Some(member);
         }
         if stopped.is_some()
             && survivors

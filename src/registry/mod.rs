@@ -428,7 +428,7 @@ where
     /// [`ManualClock`]: crate::ManualClock
     ///
     /// A [`MonotonicClock`] (or, with the `tokio` feature, a
-    /// [`TokioClock`](crate::runtime::TokioClock)) is also kept as such:
+    /// `runtime::TokioClock`) is also kept as such:
     /// [`monotonic_clock`](Self::monotonic_clock) gives it back, so that
     /// timestamps convert to `Instant`s on the registry's own origin.
     pub fn with_clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Self {

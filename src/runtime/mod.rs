@@ -24,7 +24,7 @@
 //! runtime shuts down.
 //!
 //! **Panics.** None on network or caller input: malformed frames are counted and
-//! skipped, configurations are validated ([`ConfigError`](crate::ConfigError)),
+//! skipped, configurations are validated ([`ConfigError`]),
 //! and spawning outside a tokio runtime is an error ([`SpawnError::NoRuntime`]),
 //! not tokio's panic.
 
