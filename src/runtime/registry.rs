@@ -63,7 +63,7 @@ struct Shared {
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let fd = FixedTimeout::new(FixedTimeoutConfig::new())?; // suspected after 15 s of silence
-/// let (registry, events) = Registry::<&str, _>::new(RegistryConfig::new(), fd)?;
+/// let (registry, events) = Registry::<String, _>::new(RegistryConfig::new(), fd)?;
 /// let registry = Arc::new(registry.with_clock(TokioClock::new()));
 /// let driver = RegistryDriver::spawn(registry.clone())?;
 ///
