@@ -486,3 +486,51 @@ async fn events_the_application_does_not_read_are_counted() {
     let _ = d1.stop().await.unwrap();
     let _ = d2.stop().await.unwrap();
 }
+
+/// The registry's deadline watch loses no wake-up: a watcher that got `d` from
+/// `watch_next_deadline` and was not woken since never misses an earlier
+/// deadline, while another thread registers nodes with ever earlier deadlines.
+#[test]
+fn the_deadline_watch_loses_no_wake_up() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    for round in 0..100u64 {
+        let (registry, _events) =
+            Registry::<u64, _>::new(RegistryConfig::new(), fixed(Duration::from_secs(1))).unwrap();
+        let registry = Arc::new(registry);
+        let wakes = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let counter = wakes.clone();
+        registry.set_deadline_waker(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let writer = {
+            let (registry, done) = (registry.clone(), done.clone());
+            std::thread::spawn(move || {
+                for k in 0..40u64 {
+                    // Each deadline (registration + 3 s) is earlier than the last.
+                    let at = Timestamp::from_secs(1_000 - k) + Duration::from_nanos(round);
+                    registry.register(k, at).unwrap();
+                }
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        loop {
+            let seen = wakes.load(Ordering::SeqCst);
+            let deadline = registry.watch_next_deadline();
+            while wakes.load(Ordering::SeqCst) == seen && !done.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            if wakes.load(Ordering::SeqCst) == seen {
+                // Not woken since the watch, and the writer is done: nothing
+                // earlier than the answer may have been published.
+                let now = registry.next_deadline();
+                assert!(
+                    deadline.is_some() && now >= deadline,
+                    "round {round}: slept until {deadline:?}, missed {now:?}"
+                );
+                break;
+            }
+        }
+        writer.join().unwrap();
+    }
+}
