@@ -142,6 +142,18 @@
 //! growing too large" signal as an [`Event::SlowHeartbeat`], once per run of slow
 //! intervals.
 //!
+//! # Async
+//!
+//! With the `tokio` feature, `runtime::MemberDriver` runs any
+//! [`cluster::ClusterMember`] over a `tokio::net::UdpSocket` (events on a
+//! bounded channel, a cloneable handle to query it and stop it), and
+//! `runtime::RegistryDriver` ticks a [`Registry`] fed by your own transport,
+//! sleeping until [`Registry::watch_next_deadline`] and woken early through
+//! [`Registry::set_deadline_waker`]. `runtime::TokioClock` converts timestamps
+//! to `tokio::time::Instant`s on the registry's own origin
+//! ([`Registry::monotonic_clock`], [`MonotonicClock::instant_of`]).
+//! `examples/tokio_udp.rs` runs a few members over loopback UDP.
+//!
 //! # Time
 //!
 //! [`Timestamp`] is a `u64` of nanoseconds since an origin you choose, on a monotonic
@@ -236,6 +248,8 @@ mod order_stats;
 #[cfg(feature = "qos")]
 pub mod qos;
 mod registry;
+#[cfg(feature = "tokio")]
+pub mod runtime;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod time;

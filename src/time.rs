@@ -272,6 +272,157 @@ impl MonotonicClock {
     pub fn timestamp_of(&self, instant: Instant) -> Timestamp {
         Timestamp::from_duration(instant.saturating_duration_since(self.origin))
     }
+
+    /// The `Instant` of `t` on this clock: the origin plus `t`, or `None` if the
+    /// platform's `Instant` cannot represent it (never on Linux and the other
+    /// platforms whose `Instant` holds signed 64-bit seconds: the whole range,
+    /// 584 years, fits).
+    pub fn checked_instant_of(&self, t: Timestamp) -> Option<Instant> {
+        self.origin.checked_add(t.as_duration())
+    }
+
+    /// The `Instant` of `t` on this clock: the origin plus `t`, exact wherever
+    /// [`checked_instant_of`](Self::checked_instant_of) is `Some`; otherwise the
+    /// latest `Instant` after the origin that the platform represents, to the
+    /// nanosecond (found by bisection, about 64 tries, only at that edge). A
+    /// deadline so far away means "never" to a sleeper either way.
+    ///
+    /// `timestamp_of(instant_of(t)) == t` for every representable `t`, and
+    /// `instant_of(timestamp_of(i)) == i` for every `i` from the origin up to
+    /// [`Timestamp::MAX`] after it (with the nanosecond resolution of Linux's
+    /// `Instant`). An instant before the origin has timestamp zero, whose instant
+    /// is the origin: convert instants no earlier than the clock's origin.
+    ///
+    /// ```
+    /// use failure_detector::{MonotonicClock, Timestamp};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let clock = MonotonicClock::new();
+    /// let t = Timestamp::from_millis(1_500);
+    /// assert_eq!(clock.instant_of(t), clock.origin() + Duration::from_millis(1_500));
+    /// assert_eq!(clock.timestamp_of(clock.instant_of(t)), t);
+    /// // Before the origin: zero.
+    /// let early = clock.origin().checked_sub(Duration::from_secs(1));
+    /// if let Some(early) = early {
+    ///     assert_eq!(clock.timestamp_of(early), Timestamp::ZERO);
+    /// }
+    /// ```
+    pub fn instant_of(&self, t: Timestamp) -> Instant {
+        if let Some(instant) = self.checked_instant_of(t) {
+            return instant;
+        }
+        // The largest representable offset below `t`: `lo` fits, `hi` does not.
+        let (mut lo, mut hi) = (0u64, t.as_nanos());
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.origin.checked_add(Duration::from_nanos(mid)).is_some() {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.origin + Duration::from_nanos(lo)
+    }
+}
+
+/// [`MonotonicClock`] on tokio's clock (`tokio::time::Instant::now()`), which a
+/// test can pause and advance (`#[tokio::test(start_paused = true)]`,
+/// `tokio::time::advance`): the clock for a [`Registry`](crate::Registry) or a
+/// driver of [`runtime`](crate::runtime) when their timestamps must follow tokio's
+/// timers. Outside a paused runtime it reads the same instants as
+/// [`MonotonicClock`] (tokio's `Instant` is `std`'s).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use failure_detector::Timestamp;
+/// use failure_detector::runtime::TokioClock;
+/// use std::time::Duration;
+///
+/// let clock = TokioClock::new(); // origin: tokio's now
+/// let t = Timestamp::from_secs(2);
+/// let at = clock.instant_of(t);
+/// assert_eq!(at, clock.origin() + Duration::from_secs(2));
+/// assert_eq!(clock.timestamp_of(at), t);
+/// // The same origin as a MonotonicClock, for std `Instant`s:
+/// assert_eq!(clock.monotonic().instant_of(t), at.into_std());
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+#[derive(Clone, Copy, Debug)]
+pub struct TokioClock {
+    std: MonotonicClock,
+}
+
+#[cfg(feature = "tokio")]
+impl TokioClock {
+    /// A clock whose origin is tokio's now.
+    pub fn new() -> Self {
+        Self::with_origin(tokio::time::Instant::now())
+    }
+
+    /// A clock whose origin is `origin`.
+    pub fn with_origin(origin: tokio::time::Instant) -> Self {
+        TokioClock {
+            std: MonotonicClock::with_origin(origin.into_std()),
+        }
+    }
+
+    /// The `tokio::time::Instant` that is [`Timestamp::ZERO`] on this clock.
+    pub fn origin(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.std.origin())
+    }
+
+    /// The same origin as a [`MonotonicClock`] (which reads `std`'s clock).
+    pub fn monotonic(&self) -> MonotonicClock {
+        self.std
+    }
+
+    /// The timestamp of `instant`: zero before the origin, saturating at
+    /// [`Timestamp::MAX`] (as [`MonotonicClock::timestamp_of`]).
+    pub fn timestamp_of(&self, instant: tokio::time::Instant) -> Timestamp {
+        self.std.timestamp_of(instant.into_std())
+    }
+
+    /// The `tokio::time::Instant` of `t`, saturating as
+    /// [`MonotonicClock::instant_of`]. Tokio's timers round a deadline up to
+    /// the next millisecond: a sleep until this instant ends up to 1 ms after it.
+    pub fn instant_of(&self, t: Timestamp) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.std.instant_of(t))
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl PartialEq for TokioClock {
+    /// Same origin.
+    fn eq(&self, other: &Self) -> bool {
+        self.std.origin() == other.std.origin()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Eq for TokioClock {}
+
+#[cfg(feature = "tokio")]
+impl Default for TokioClock {
+    fn default() -> Self {
+        TokioClock::new()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl From<MonotonicClock> for TokioClock {
+    /// The same origin, read through tokio's clock.
+    fn from(clock: MonotonicClock) -> Self {
+        TokioClock { std: clock }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Clock for TokioClock {
+    fn now(&self) -> Timestamp {
+        self.timestamp_of(tokio::time::Instant::now())
+    }
 }
 
 impl Default for MonotonicClock {
@@ -415,5 +566,33 @@ mod tests {
         assert!(c.now() >= Timestamp::ZERO);
         let through_ref: &dyn Clock = &c;
         assert!(through_ref.now() >= c.timestamp_of(origin));
+    }
+
+    #[test]
+    fn instants_round_trip_and_saturate() {
+        let origin = Instant::now();
+        let c = MonotonicClock::with_origin(origin);
+        for t in [0, 1, 999_999_999, 1 << 40, 1 << 62, u64::MAX - 1, u64::MAX] {
+            let t = Timestamp::from_nanos(t);
+            match c.checked_instant_of(t) {
+                Some(i) => {
+                    assert_eq!(c.instant_of(t), i);
+                    assert_eq!(c.timestamp_of(i), t);
+                }
+                None => {
+                    // Saturated: the latest representable instant, below `t`.
+                    let i = c.instant_of(t);
+                    assert!(c.timestamp_of(i) < t);
+                    assert!(i.checked_add(Duration::from_nanos(1)).is_none());
+                }
+            }
+        }
+        // Instants before the origin are at zero.
+        if let Some(early) = origin.checked_sub(Duration::from_secs(1)) {
+            assert_eq!(c.timestamp_of(early), Timestamp::ZERO);
+            assert_eq!(c.instant_of(c.timestamp_of(early)), origin);
+        }
+        #[cfg(target_os = "linux")]
+        assert!(c.checked_instant_of(Timestamp::MAX).is_some());
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod index;
 mod observe;
 mod shard;
 
+use std::any::Any;
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -16,7 +17,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::detectors::FailureDetector;
 use crate::detectors::phi::PhiAccrual;
@@ -33,6 +34,62 @@ use shard::{Ctx, Env, Factory, NEVER, Shard};
 /// The receiving end of a registry's event channel (a `crossbeam-channel`
 /// receiver: it can be cloned, selected on, iterated, or polled with `try_recv`).
 pub type EventReceiver<K> = crossbeam_channel::Receiver<Event<K>>;
+
+/// A shard's earliest heap entry (`NEVER`: none), readable without its lock, and
+/// the registry's deadline watch, told when a shard publishes an earlier one.
+pub(crate) struct NextDeadline {
+    at: AtomicU64,
+    watch: Arc<DeadlineWatch>,
+}
+
+impl NextDeadline {
+    fn new(watch: Arc<DeadlineWatch>) -> Self {
+        NextDeadline {
+            at: AtomicU64::new(NEVER),
+            watch,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn load(&self, order: Ordering) -> u64 {
+        self.at.load(order)
+    }
+
+    /// Publishes the shard's earliest entry (only under the shard's lock). Costs
+    /// one relaxed load and a comparison more than the store, unless a watcher
+    /// must be woken (the published instant is earlier than its deadline).
+    #[inline]
+    pub(crate) fn publish(&self, at: u64) {
+        self.at.store(at, Ordering::Relaxed);
+        if at < self.watch.announced.load(Ordering::Relaxed) {
+            self.watch.wake(at);
+        }
+    }
+}
+
+/// Who sleeps until the registry's next deadline, and how to wake it
+/// ([`Registry::set_deadline_waker`], [`Registry::watch_next_deadline`]).
+#[derive(Default)]
+struct DeadlineWatch {
+    /// The deadline the watcher sleeps until: 0 while nobody watches (nothing is
+    /// earlier, so publishing never wakes), `NEVER` while it sleeps with nothing
+    /// scheduled (anything wakes it). Only lowered by a wake.
+    announced: AtomicU64,
+    waker: RwLock<Option<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl DeadlineWatch {
+    #[cold]
+    #[inline(never)]
+    fn wake(&self, at: u64) {
+        // The watcher rescans when woken: until then, publications no earlier
+        // than `at` need not wake it again.
+        self.announced.fetch_min(at, Ordering::Relaxed);
+        if let Some(wake) = self.waker.read().as_ref() {
+            wake();
+        }
+    }
+}
 
 /// A shard behind its lock, on cache lines of its own, so that threads working on
 /// different shards do not slow each other down.
@@ -267,7 +324,10 @@ impl<K, D> DerefMut for ShardCell<K, D> {
 pub struct Registry<K, D = PhiAccrual, S = RandomState> {
     shards: Box<[LockedShard<K, D>]>,
     /// Each shard's earliest heap entry (`NEVER`: none), readable without its lock.
-    next: Box<[AtomicU64]>,
+    next: Box<[NextDeadline]>,
+    watch: Arc<DeadlineWatch>,
+    /// The clock as a `MonotonicClock` (its origin), when it is one.
+    monotonic: Option<MonotonicClock>,
     shard_mask: usize,
     hasher: S,
     ctx: Ctx<K>,
@@ -364,6 +424,8 @@ where
             Some(capacity) => crossbeam_channel::bounded(capacity),
         };
         let shards = config.shards.min(MAX_SHARDS);
+        let watch = Arc::new(DeadlineWatch::default());
+        let clock = MonotonicClock::new();
         let registry = Registry {
             shards: (0..shards)
                 .map(|_| {
@@ -373,12 +435,16 @@ where
                     }))
                 })
                 .collect(),
-            next: (0..shards).map(|_| AtomicU64::new(NEVER)).collect(),
+            next: (0..shards)
+                .map(|_| NextDeadline::new(watch.clone()))
+                .collect(),
+            watch,
+            monotonic: Some(clock),
             shard_mask: shards - 1,
             hasher,
             ctx: Ctx::new(rules, sender),
             factory: Box::new(factory),
-            clock: Arc::new(MonotonicClock::new()),
+            clock: Arc::new(clock),
             config,
         };
         Ok((registry, receiver))
@@ -388,9 +454,123 @@ where
     /// and simulations). Call it before sharing the registry.
     ///
     /// [`ManualClock`]: crate::ManualClock
+    ///
+    /// A [`MonotonicClock`] (or, with the `tokio` feature, a
+    /// `runtime::TokioClock`) is also kept as such:
+    /// [`monotonic_clock`](Self::monotonic_clock) gives it back, so that
+    /// timestamps convert to `Instant`s on the registry's own origin.
     pub fn with_clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Self {
+        let any: &dyn Any = &clock;
+        self.monotonic = any.downcast_ref::<MonotonicClock>().copied();
+        #[cfg(feature = "tokio")]
+        if let Some(tokio) = any.downcast_ref::<crate::time::TokioClock>() {
+            self.monotonic = Some(tokio.monotonic());
+        }
         self.clock = Arc::new(clock);
         self
+    }
+
+    /// The clock that the `*_now` methods read.
+    pub fn clock(&self) -> &(dyn Clock + Send + Sync) {
+        &*self.clock
+    }
+
+    /// The registry's clock as a [`MonotonicClock`], whose
+    /// [`origin`](MonotonicClock::origin) and
+    /// [`instant_of`](MonotonicClock::instant_of) turn the registry's timestamps
+    /// into `Instant`s and back: the default clock, or one given to
+    /// [`with_clock`](Self::with_clock) that is a `MonotonicClock` (or a
+    /// `TokioClock`). `None` for any other clock (a
+    /// [`ManualClock`](crate::ManualClock)), whose timestamps are not tied to
+    /// an `Instant`.
+    ///
+    /// ```
+    /// use failure_detector::{FixedTimeout, FixedTimeoutConfig, MonotonicClock, Registry, RegistryConfig, Timestamp};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let clock = MonotonicClock::with_origin(Instant::now());
+    /// let fd = FixedTimeout::new(FixedTimeoutConfig::new())?;
+    /// let (registry, _events) = Registry::<u64, _>::new(RegistryConfig::new(), fd)?;
+    /// let registry = registry.with_clock(clock);
+    /// let same = registry.monotonic_clock().expect("a monotonic clock");
+    /// assert_eq!(same.origin(), clock.origin());
+    /// let t = Timestamp::from_secs(3);
+    /// assert_eq!(same.instant_of(t), clock.origin() + Duration::from_secs(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn monotonic_clock(&self) -> Option<MonotonicClock> {
+        self.monotonic
+    }
+
+    /// Installs `wake`, called when the registry's next deadline moves earlier
+    /// than the one [`watch_next_deadline`](Self::watch_next_deadline) last
+    /// returned (a node joined or registered, or a heartbeat brought a deadline
+    /// forward), replacing any earlier waker. Runtime-agnostic: a tokio task
+    /// passes `move || notify.notify_one()`, a thread `move || thread.unpark()`.
+    ///
+    /// `wake` is called while a shard's lock is held, by whichever thread moved
+    /// the deadline: it must be quick, must not block, and must not call back
+    /// into the registry. It may be called when nothing moved (spuriously); a
+    /// watcher that wakes just asks again.
+    ///
+    /// Cost: nothing on a heartbeat that postpones its node's deadline (the usual
+    /// case); one relaxed atomic load and a comparison where a shard publishes a
+    /// new earliest deadline; the waker runs only when that deadline is earlier
+    /// than the watcher's, and then once until the watcher asks again.
+    pub fn set_deadline_waker(&self, wake: impl Fn() + Send + Sync + 'static) {
+        *self.watch.waker.write() = Some(Box::new(wake));
+    }
+
+    /// Removes the waker; publishing deadlines then never calls one.
+    pub fn clear_deadline_waker(&self) {
+        *self.watch.waker.write() = None;
+        self.watch.announced.store(0, Ordering::Relaxed);
+    }
+
+    /// [`next_deadline`](Self::next_deadline) for a sleeper: the earliest instant
+    /// at which a [`tick`](Self::tick) may have something to do, and, until the
+    /// next call, the waker installed by
+    /// [`set_deadline_waker`](Self::set_deadline_waker) is called as soon as any
+    /// shard publishes an earlier one (or any one at all, if this returned
+    /// `None`). No wake-up is lost between this call and the sleep: a deadline
+    /// published while it runs is either in its answer or wakes the waker.
+    ///
+    /// Takes each shard's lock in turn (briefly, one at a time), which is what
+    /// makes the hand-over exact; call it once per sleep, not per heartbeat.
+    ///
+    /// ```
+    /// use failure_detector::{FixedTimeout, FixedTimeoutConfig, Registry, RegistryConfig, Timestamp};
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let fd = FixedTimeout::new(FixedTimeoutConfig::new())?; // suspects after 15 s
+    /// let (registry, _events) = Registry::<u64, _>::new(RegistryConfig::new(), fd)?;
+    /// let wakes = Arc::new(AtomicUsize::new(0));
+    /// let counter = wakes.clone();
+    /// registry.set_deadline_waker(move || { counter.fetch_add(1, Ordering::Relaxed); });
+    ///
+    /// assert_eq!(registry.watch_next_deadline(), None); // sleep until woken
+    /// registry.register(1, Timestamp::from_secs(10))?;
+    /// assert_eq!(wakes.load(Ordering::Relaxed), 1);
+    /// assert_eq!(registry.watch_next_deadline(), Some(Timestamp::from_secs(25)));
+    /// registry.register(2, Timestamp::from_secs(20))?; // later than 25 s: no wake
+    /// assert_eq!(wakes.load(Ordering::Relaxed), 1);
+    /// registry.register(3, Timestamp::from_secs(5))?; // earlier: wake
+    /// assert_eq!(wakes.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn watch_next_deadline(&self) -> Option<Timestamp> {
+        // Anything published from now on wakes; a shard that published before
+        // its lock is taken below is read; one that publishes after sees NEVER
+        // (or the answer stored last) through that lock.
+        self.watch.announced.store(NEVER, Ordering::Relaxed);
+        let mut earliest = NEVER;
+        for (shard, next) in self.shards.iter().zip(self.next.iter()) {
+            let _locked = shard.0.lock();
+            earliest = earliest.min(next.load(Ordering::Relaxed));
+        }
+        self.watch.announced.store(earliest, Ordering::Relaxed);
+        (earliest != NEVER).then(|| Timestamp::from_nanos(earliest))
     }
 
     /// The registry's clock's current time.
@@ -463,7 +643,7 @@ where
     }
 
     #[inline]
-    fn env<'a>(&'a self, next: &'a AtomicU64) -> Env<'a, K, D> {
+    fn env<'a>(&'a self, next: &'a NextDeadline) -> Env<'a, K, D> {
         Env {
             ctx: &self.ctx,
             next,

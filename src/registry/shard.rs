@@ -44,6 +44,7 @@ use crate::detectors::FailureDetector;
 use crate::error::HeartbeatError;
 use crate::time::Timestamp;
 
+use super::NextDeadline;
 use super::config::{DeadRule, Rules};
 use super::error::{RegisterError, RegistryHeartbeatError};
 use super::event::{Event, NodeInfo, NodeState};
@@ -397,7 +398,7 @@ pub(crate) struct Env<'a, K, D> {
     pub(crate) ctx: &'a Ctx<K>,
     /// The shard's earliest heap entry, published for lock-free reads; only
     /// written under the shard's lock.
-    pub(crate) next: &'a AtomicU64,
+    pub(crate) next: &'a NextDeadline,
     pub(crate) factory: &'a Factory<K, D>,
 }
 
@@ -453,7 +454,7 @@ where
 
     /// Makes sure the heap has an entry at or before the node's due instant.
     #[inline]
-    fn schedule(&mut self, i: usize, next: &AtomicU64) {
+    fn schedule(&mut self, i: usize, next: &NextDeadline) {
         let node = &mut self.nodes[i];
         let due = node.due;
         if due >= node.scheduled {
@@ -463,7 +464,7 @@ where
         // Positions fit: a shard would need 2^32 nodes (terabytes) to overflow.
         self.heap.push(Reverse((due, i as u32)));
         if due < next.load(Ordering::Relaxed) {
-            next.store(due, Ordering::Relaxed);
+            next.publish(due);
         }
         if self.heap.len() > 2 * self.nodes.len() + 64 {
             self.compact(next);
@@ -471,7 +472,7 @@ where
     }
 
     /// Drops the stale heap entries.
-    fn compact(&mut self, next: &AtomicU64) {
+    fn compact(&mut self, next: &NextDeadline) {
         let nodes = &self.nodes;
         self.heap.retain(|&Reverse((t, i))| {
             nodes
@@ -482,13 +483,15 @@ where
         self.publish(next);
     }
 
-    fn publish(&self, next: &AtomicU64) {
+    /// Publishes the earliest heap entry (and wakes the registry's deadline
+    /// watcher, if any, when it is earlier than the watcher's deadline).
+    fn publish(&self, next: &NextDeadline) {
         let earliest = self.heap.peek().map_or(NEVER, |&Reverse((t, _))| t);
-        next.store(earliest, Ordering::Relaxed);
+        next.publish(earliest);
     }
 
     /// Forgets the node at `i`; its detector is dropped with it.
-    fn drop_node(&mut self, i: usize, next: &AtomicU64) {
+    fn drop_node(&mut self, i: usize, next: &NextDeadline) {
         self.forgotten = self.forgotten.max(self.nodes[i].evaluated);
         self.index.remove(u64::from(self.nodes[i].hash), i as u32);
         let last = self.nodes.len() - 1;
