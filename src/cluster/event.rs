@@ -135,34 +135,31 @@ pub enum ClusterEvent<I> {
     },
 }
 
+/// The `at` field of any event, by reference (shared or mutable, as the event).
+macro_rules! event_at {
+    ($event:expr) => {
+        match $event {
+            ClusterEvent::Joined { at, .. }
+            | ClusterEvent::Changed { at, .. }
+            | ClusterEvent::Restarted { at, .. }
+            | ClusterEvent::Removed { at, .. }
+            | ClusterEvent::LocalPause { at, .. }
+            | ClusterEvent::Isolated { at, .. }
+            | ClusterEvent::Reconnected { at }
+            | ClusterEvent::Deferred { at, .. }
+            | ClusterEvent::Refuted { at, .. } => at,
+        }
+    };
+}
+
 impl<I> ClusterEvent<I> {
     /// When the event took effect.
     pub fn at(&self) -> Timestamp {
-        match *self {
-            ClusterEvent::Joined { at, .. }
-            | ClusterEvent::Changed { at, .. }
-            | ClusterEvent::Restarted { at, .. }
-            | ClusterEvent::Removed { at, .. }
-            | ClusterEvent::LocalPause { at, .. }
-            | ClusterEvent::Isolated { at, .. }
-            | ClusterEvent::Reconnected { at }
-            | ClusterEvent::Deferred { at, .. }
-            | ClusterEvent::Refuted { at, .. } => at,
-        }
+        *event_at!(self)
     }
 
     fn at_mut(&mut self) -> &mut Timestamp {
-        match self {
-            ClusterEvent::Joined { at, .. }
-            | ClusterEvent::Changed { at, .. }
-            | ClusterEvent::Restarted { at, .. }
-            | ClusterEvent::Removed { at, .. }
-            | ClusterEvent::LocalPause { at, .. }
-            | ClusterEvent::Isolated { at, .. }
-            | ClusterEvent::Reconnected { at }
-            | ClusterEvent::Deferred { at, .. }
-            | ClusterEvent::Refuted { at, .. } => at,
-        }
+        event_at!(self)
     }
 
     /// The member the event is about, if it is about another member.

@@ -19,3 +19,73 @@ pub use monitor::{MonitorConfig, MonitorStats, MonitorStatsHandle, RefusedCounts
 pub use relay::{Relay, RelayConfig, RelayError, RelayHandle, RelayStats};
 pub use routes::Routes;
 pub use udp::{DriverStats, UdpDriver};
+
+/// One burst of receives on a blocking socket, shared by the drivers that own
+/// one: waits at most `wait` for the first datagram, then takes what is already
+/// queued (a 1 µs timeout), up to `max` datagrams. A receive error other than
+/// "nothing came" ends the burst and is counted in `errors`.
+pub(crate) struct Burst {
+    received: usize,
+    max: usize,
+    done: bool,
+    /// Receive errors seen (at most one: it ends the burst).
+    pub(crate) errors: u64,
+}
+
+impl Burst {
+    /// Starts a burst: sets the socket's read timeout to `wait` (at least 1 µs:
+    /// the platform refuses zero).
+    pub(crate) fn start(
+        socket: &std::net::UdpSocket,
+        wait: std::time::Duration,
+        max: usize,
+    ) -> std::io::Result<Self> {
+        socket.set_read_timeout(Some(wait.max(std::time::Duration::from_micros(1))))?;
+        Ok(Burst {
+            received: 0,
+            max,
+            done: false,
+            errors: 0,
+        })
+    }
+
+    /// The next datagram's length and source, `None` when the burst is over.
+    ///
+    /// # Errors
+    /// Only if the read timeout cannot be set after the first datagram.
+    pub(crate) fn next(
+        &mut self,
+        socket: &std::net::UdpSocket,
+        buf: &mut [u8],
+    ) -> std::io::Result<Option<(usize, std::net::SocketAddr)>> {
+        use std::io::ErrorKind;
+        if self.done || self.received >= self.max {
+            return Ok(None);
+        }
+        match socket.recv_from(buf) {
+            Ok(got) => {
+                self.received += 1;
+                if self.received == 1 {
+                    // Take what else is queued without waiting.
+                    socket.set_read_timeout(Some(std::time::Duration::from_micros(1)))?;
+                }
+                Ok(Some(got))
+            }
+            Err(e) => {
+                self.done = true;
+                if !matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) {
+                    self.errors += 1;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// How many datagrams the burst received.
+    pub(crate) fn received(&self) -> usize {
+        self.received
+    }
+}

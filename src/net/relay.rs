@@ -35,6 +35,7 @@ use std::time::Duration;
 use crate::cluster::wire::MAX_MTU;
 use crate::cluster::{MemberId, SeededRng};
 use crate::error::ConfigError;
+use crate::net::Burst;
 use crate::net::frame::{Frame, FrameKind};
 use crate::time::{Clock, MonotonicClock, Timestamp, duration_nanos};
 
@@ -451,36 +452,13 @@ impl<I: MemberId> Relay<I> {
         if let Some(h) = self.held.peek() {
             wait = wait.min(h.due.saturating_duration_since(now));
         }
-        self.socket
-            .set_read_timeout(Some(wait.max(Duration::from_micros(1))))?;
-        let mut received = 0;
-        while received < MAX_RECEIVES_PER_STEP {
-            match self.socket.recv_from(&mut self.recv) {
-                Ok((len, src)) => {
-                    received += 1;
-                    let now = self.clock.now();
-                    self.receive(len, src, now);
-                    if received == 1 {
-                        self.socket
-                            .set_read_timeout(Some(Duration::from_micros(1)))?;
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    break;
-                }
-                Err(_) => {
-                    bump(&mut self.stats.recv_errors);
-                    break;
-                }
-            }
+        let mut burst = Burst::start(&self.socket, wait, MAX_RECEIVES_PER_STEP)?;
+        while let Some((len, src)) = burst.next(&self.socket, &mut self.recv)? {
+            let now = self.clock.now();
+            self.receive(len, src, now);
         }
+        self.stats.recv_errors = self.stats.recv_errors.saturating_add(burst.errors);
+        let received = burst.received();
         self.forward_due(self.clock.now());
         Ok(received)
     }

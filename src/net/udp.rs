@@ -26,6 +26,7 @@ use std::time::Duration;
 use crate::cluster::wire::MAX_MTU;
 use crate::cluster::{ClusterEvent, ClusterMember, MemberId};
 use crate::error::ConfigError;
+use crate::net::Burst;
 use crate::net::frame::{Frame, FrameKind};
 use crate::net::routes::Routes;
 use crate::time::{Clock, MonotonicClock, Timestamp};
@@ -281,38 +282,14 @@ impl<I: MemberId, M: ClusterMember<I>> UdpDriver<I, M> {
         if let Some(h) = self.next_hello {
             wait = wait.min(h.saturating_duration_since(now));
         }
-        // A zero read timeout is refused by the platform: wait at least 1 µs.
-        self.socket
-            .set_read_timeout(Some(wait.max(Duration::from_micros(1))))?;
-        let mut received = 0;
-        while received < MAX_RECEIVES_PER_STEP {
-            match self.socket.recv_from(&mut self.recv) {
-                Ok((len, src)) => {
-                    received += 1;
-                    let now = self.clock.now();
-                    self.receive(len, src, now);
-                    self.drain(on_event);
-                    // Take what else is queued without waiting.
-                    if received == 1 {
-                        self.socket
-                            .set_read_timeout(Some(Duration::from_micros(1)))?;
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
-                Err(_) => {
-                    bump(&mut self.stats.recv_errors);
-                    break;
-                }
-            }
+        let mut burst = Burst::start(&self.socket, wait, MAX_RECEIVES_PER_STEP)?;
+        while let Some((len, src)) = burst.next(&self.socket, &mut self.recv)? {
+            let now = self.clock.now();
+            self.receive(len, src, now);
+            self.drain(on_event);
         }
+        self.stats.recv_errors = self.stats.recv_errors.saturating_add(burst.errors);
+        let received = burst.received();
         let now = self.clock.now();
         self.tick_if_due(now);
         self.hello_if_due(now);
