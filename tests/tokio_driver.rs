@@ -534,3 +534,21 @@ fn the_deadline_watch_loses_no_wake_up() {
         writer.join().unwrap();
     }
 }
+
+/// A driver that stops does not remove the waker of one that replaced it: the
+/// second driver still wakes for a node registered after the first stopped.
+#[tokio::test(start_paused = true)]
+async fn a_stopping_driver_leaves_a_newer_drivers_waker_in_place() {
+    let (registry, _events, clock) = registry();
+    let origin = clock.origin();
+    let first = RegistryDriver::spawn(registry.clone()).unwrap();
+    let second = RegistryDriver::spawn(registry.clone()).unwrap();
+    let handle = second.handle();
+    tokio::task::yield_now().await; // both asleep, with nothing due
+    first.handle().stop();
+    tokio::task::yield_now().await;
+    registry.register_now("a".into()).unwrap(); // due at 15 s
+    sleep_until(origin + Duration::from_secs(15) + MS).await;
+    assert_eq!(registry.state("a"), Some(NodeState::Suspect));
+    assert_eq!(handle.stats().ticks, 1);
+}

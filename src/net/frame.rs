@@ -9,7 +9,7 @@
 //! | … | varies | receiver's id (same encoding) |
 //! | … | rest | the member's datagram (data), nothing (hello), the application's bytes (heartbeat) |
 //!
-//! A frame adds 5 to 23 bytes to a member's datagram with `u64` ids (3 to 7 for
+//! A frame adds 5 to 23 bytes to a member's datagram with `u64` ids (5 to 7 for
 //! ids below 2^14); a member's MTU should leave that room below the path's MTU.
 
 use crate::cluster::MemberId;

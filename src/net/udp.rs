@@ -35,7 +35,7 @@ use crate::time::{Clock, MonotonicClock, Timestamp};
 /// (65,507 bytes), so no frame is ever truncated.
 pub const DEFAULT_RECV_BUFFER: usize = MAX_MTU;
 
-/// The smallest receive buffer [`UdpDriver::with_recv_buffer`] accepts.
+/// The smallest receive buffer [`UdpDriver::set_recv_buffer`] accepts.
 pub const MIN_RECV_BUFFER: usize = 64;
 
 /// How often a driver with a default route (a relay) repeats its hello: 2 s.
@@ -103,7 +103,7 @@ pub struct DriverStats {
 /// driver's own address) it sends none.
 ///
 /// **Memory.** The member, the routes, a receive buffer of
-/// [`DEFAULT_RECV_BUFFER`] bytes (or what [`with_recv_buffer`](Self::with_recv_buffer)
+/// [`DEFAULT_RECV_BUFFER`] bytes (or what [`set_recv_buffer`](Self::set_recv_buffer)
 /// sets: a member's MTU plus a frame's overhead, 23 bytes at most with `u64`
 /// ids) and a send buffer that grows to the largest frame sent. Nothing else
 /// grows with traffic; a step allocates only what the member does.
@@ -178,8 +178,8 @@ impl<I: MemberId, M: ClusterMember<I>> UdpDriver<I, M> {
     ///
     /// # Errors
     /// [`ConfigError`] for fewer than [`MIN_RECV_BUFFER`] (64) or more than
-    /// 65,507 bytes; the driver is returned unchanged only on success.
-    pub fn with_recv_buffer(mut self, bytes: usize) -> Result<Self, ConfigError> {
+    /// 65,507 bytes; the driver is then unchanged.
+    pub fn set_recv_buffer(&mut self, bytes: usize) -> Result<(), ConfigError> {
         if !(MIN_RECV_BUFFER..=MAX_MTU).contains(&bytes) {
             return Err(ConfigError::OutOfRange {
                 field: "recv_buffer",
@@ -187,22 +187,26 @@ impl<I: MemberId, M: ClusterMember<I>> UdpDriver<I, M> {
             });
         }
         self.recv = vec![0; bytes];
-        Ok(self)
+        Ok(())
     }
 
     /// Repeats the hello to the default route every `interval` (default
     /// [`DEFAULT_HELLO_INTERVAL`]).
     ///
+    /// The next hello goes `interval` from now.
+    ///
     /// # Errors
-    /// [`ConfigError`] for a zero interval.
-    pub fn with_hello_interval(mut self, interval: Duration) -> Result<Self, ConfigError> {
+    /// [`ConfigError`] for a zero interval; the driver is then unchanged.
+    pub fn set_hello_interval(&mut self, interval: Duration) -> Result<(), ConfigError> {
         if interval.is_zero() {
             return Err(ConfigError::NotPositive {
                 field: "hello_interval",
             });
         }
         self.hello_interval = interval;
-        Ok(self)
+        let now = self.clock.now();
+        self.next_hello = self.next_hello.map(|_| now.saturating_add(interval));
+        Ok(())
     }
 
     /// The member.
@@ -341,12 +345,20 @@ impl<I: MemberId, M: ClusterMember<I>> UdpDriver<I, M> {
             bump(&mut self.stats.misaddressed);
             return;
         }
-        self.routes.learn(frame.from.clone(), src);
+        // Only a datagram the member accepted teaches where its sender is: a
+        // refused payload, a hello (meant for a relay) or a frame claiming to
+        // come from this member changes no route.
         match frame.kind {
-            FrameKind::Data => match self.member.handle_datagram(&frame.from, frame.payload, now) {
-                Ok(()) => bump(&mut self.stats.accepted),
-                Err(_) => bump(&mut self.stats.refused_payloads),
-            },
+            FrameKind::Data if frame.from != self.member.me().id => {
+                match self.member.handle_datagram(&frame.from, frame.payload, now) {
+                    Ok(()) => {
+                        bump(&mut self.stats.accepted);
+                        self.routes.learn(frame.from, src);
+                    }
+                    Err(_) => bump(&mut self.stats.refused_payloads),
+                }
+            }
+            FrameKind::Data => bump(&mut self.stats.refused_payloads),
             _ => bump(&mut self.stats.ignored),
         }
     }
@@ -564,26 +576,58 @@ mod tests {
             .unwrap();
         let s = bind();
         let me = s.local_addr().unwrap();
-        let mut d = UdpDriver::new(s, member(3), Routes::new().via(relay.local_addr().unwrap()))
-            .unwrap()
-            .with_hello_interval(Duration::from_millis(30))
-            .unwrap();
+        let mut d =
+            UdpDriver::new(s, member(3), Routes::new().via(relay.local_addr().unwrap())).unwrap();
+        d.set_hello_interval(Duration::from_millis(30)).unwrap();
         let mut buf = [0u8; 64];
         let (n, from) = relay.recv_from(&mut buf).unwrap();
         assert_eq!(from, me);
         let f = Frame::<u64>::decode(&buf[..n]).unwrap();
         assert_eq!((f.kind, f.from, f.to), (FrameKind::Hello, 3, 3));
-        // A second hello follows after the interval.
+        // A second hello follows after the interval (30 ms, not the default 2 s).
         let start = Instant::now();
-        while d.stats().hellos < 2 && start.elapsed() < Duration::from_secs(5) {
+        while d.stats().hellos < 2 && start.elapsed() < Duration::from_millis(1_500) {
             d.step(Duration::from_millis(10), &mut |_| {}).unwrap();
         }
         assert!(d.stats().hellos >= 2);
-        assert!(d.with_recv_buffer(10).is_err());
+        assert!(d.set_recv_buffer(10).is_err());
         // Without any route, a member's datagrams are counted and dropped.
         let mut lone = UdpDriver::new(bind(), member(4), Routes::new()).unwrap();
         lone.join(&[5]);
         assert!(lone.stats().no_route >= 1);
         assert_eq!(lone.stats().datagrams_out, 0);
+    }
+
+    #[test]
+    fn forged_or_refused_frames_teach_no_route() {
+        let s = bind();
+        let addr = s.local_addr().unwrap();
+        let mut d = UdpDriver::new(s, member(1), Routes::new()).unwrap();
+        let attacker = bind();
+        let mut send = |kind, from: u64, payload: &[u8]| {
+            let mut out = Vec::new();
+            Frame {
+                kind,
+                from,
+                to: 1u64,
+                payload,
+            }
+            .encode(&mut out);
+            attacker.send_to(&out, addr).unwrap();
+        };
+        send(FrameKind::Hello, 2, &[]); // claims to be 2
+        send(FrameKind::Hello, 1, &[]); // claims to be the member itself
+        send(FrameKind::Data, 2, &[0xFD, 1, 0x7F]); // a payload the member refuses
+        send(FrameKind::Data, 1, &[0xFD, 1, 0x7F]); // from the member itself
+        let start = Instant::now();
+        while d.stats().datagrams_in < 4 && start.elapsed() < Duration::from_secs(5) {
+            d.step(Duration::from_millis(10), &mut |_| {}).unwrap();
+        }
+        assert_eq!(d.stats().datagrams_in, 4);
+        assert_eq!(d.routes().learned_len(), 0);
+        assert_eq!(
+            (d.routes().resolve(&1), d.routes().resolve(&2)),
+            (None, None)
+        );
     }
 }

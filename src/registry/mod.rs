@@ -75,7 +75,10 @@ struct DeadlineWatch {
     /// earlier, so publishing never wakes), `NEVER` while it sleeps with nothing
     /// scheduled (anything wakes it). Only lowered by a wake.
     announced: AtomicU64,
-    waker: RwLock<Option<Box<dyn Fn() + Send + Sync>>>,
+    /// The waker and the number [`Registry::set_deadline_waker`] gave it.
+    waker: RwLock<Option<(u64, Box<dyn Fn() + Send + Sync>)>>,
+    /// Wakers installed so far (numbers them).
+    installed: AtomicU64,
 }
 
 impl DeadlineWatch {
@@ -85,7 +88,7 @@ impl DeadlineWatch {
         // The watcher rescans when woken: until then, publications no earlier
         // than `at` need not wake it again.
         self.announced.fetch_min(at, Ordering::Relaxed);
-        if let Some(wake) = self.waker.read().as_ref() {
+        if let Some((_, wake)) = self.waker.read().as_ref() {
             wake();
         }
     }
@@ -517,14 +520,34 @@ where
     /// case); one relaxed atomic load and a comparison where a shard publishes a
     /// new earliest deadline; the waker runs only when that deadline is earlier
     /// than the watcher's, and then once until the watcher asks again.
-    pub fn set_deadline_waker(&self, wake: impl Fn() + Send + Sync + 'static) {
-        *self.watch.waker.write() = Some(Box::new(wake));
+    ///
+    /// Returns the waker's number, for
+    /// [`clear_deadline_waker_if`](Self::clear_deadline_waker_if).
+    pub fn set_deadline_waker(&self, wake: impl Fn() + Send + Sync + 'static) -> u64 {
+        let id = self.watch.installed.fetch_add(1, Ordering::Relaxed);
+        *self.watch.waker.write() = Some((id, Box::new(wake)));
+        id
     }
 
     /// Removes the waker; publishing deadlines then never calls one.
     pub fn clear_deadline_waker(&self) {
         *self.watch.waker.write() = None;
         self.watch.announced.store(0, Ordering::Relaxed);
+    }
+
+    /// Removes the waker only if it is still the one numbered `id` (what
+    /// [`set_deadline_waker`](Self::set_deadline_waker) returned), so a watcher
+    /// that stops never removes the waker of one that replaced it. Returns
+    /// whether it removed it.
+    pub fn clear_deadline_waker_if(&self, id: u64) -> bool {
+        let mut waker = self.watch.waker.write();
+        if waker.as_ref().is_some_and(|(mine, _)| *mine == id) {
+            *waker = None;
+            self.watch.announced.store(0, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
     }
 
     /// [`next_deadline`](Self::next_deadline) for a sleeper: the earliest instant

@@ -557,22 +557,28 @@ where
     if frame.to != shared.me.id {
         return bump(&c.misaddressed);
     }
-    if frame.kind != FrameKind::Data && frame.kind != FrameKind::Hello {
+    // Hellos are for relays; a frame claiming to come from this member is
+    // refused. Only a datagram the member accepted teaches where its sender is,
+    // so forged or refused frames change no route.
+    if frame.kind != FrameKind::Data {
         return bump(&c.ignored);
+    }
+    if frame.from == shared.me.id {
+        return bump(&c.refused);
     }
     let now = shared.clock.now();
     let mut guard = shared.state.lock();
     let Some(State { member, routes }) = guard.as_mut() else {
         return;
     };
-    if !routes.learn(frame.from.clone(), source) {
-        bump(&c.routes_full);
-    }
-    if frame.kind == FrameKind::Data {
-        match member.handle_datagram(&frame.from, frame.payload, now) {
-            Ok(()) => bump(&c.delivered),
-            Err(_) => bump(&c.refused),
+    match member.handle_datagram(&frame.from, frame.payload, now) {
+        Ok(()) => {
+            bump(&c.delivered);
+            if !routes.learn(frame.from, source) {
+                bump(&c.routes_full);
+            }
         }
+        Err(_) => bump(&c.refused),
     }
 }
 

@@ -131,8 +131,8 @@ impl RegistryDriver {
             wakes: AtomicU64::new(0),
         });
         let waker = shared.clone();
-        registry.set_deadline_waker(move || waker.wake.notify_one());
-        let task = runtime.spawn(run(registry, clock, shared.clone()));
+        let waker_id = registry.set_deadline_waker(move || waker.wake.notify_one());
+        let task = runtime.spawn(run(registry, clock, shared.clone(), waker_id));
         Ok(RegistryDriver {
             handle: RegistryDriverHandle { shared },
             task,
@@ -174,8 +174,12 @@ impl RegistryDriverHandle {
     }
 }
 
-async fn run<K, D, S>(registry: Arc<Registry<K, D, S>>, clock: TokioClock, shared: Arc<Shared>)
-where
+async fn run<K, D, S>(
+    registry: Arc<Registry<K, D, S>>,
+    clock: TokioClock,
+    shared: Arc<Shared>,
+    waker_id: u64,
+) where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     D: FailureDetector + Send + 'static,
     S: BuildHasher + Send + Sync + 'static,
@@ -193,7 +197,9 @@ where
             let events = registry.tick(now);
             shared.ticks.fetch_add(1, Ordering::Relaxed);
             shared.events.fetch_add(events as u64, Ordering::Relaxed);
-            // The tick published later deadlines: ask again.
+            // The tick published later deadlines: ask again, after letting the
+            // runtime's other tasks (the ones feeding heartbeats) run.
+            tokio::task::yield_now().await;
             continue;
         }
         if let Some(deadline) = deadline {
@@ -207,5 +213,6 @@ where
             _ = &mut sleep, if deadline.is_some() => {}
         }
     }
-    registry.clear_deadline_waker();
+    // Not another driver's waker, installed since.
+    registry.clear_deadline_waker_if(waker_id);
 }

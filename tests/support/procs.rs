@@ -302,9 +302,9 @@ fn drive<M: ClusterMember<u64>>(args: &MemberArgs, member: M) -> Result<(), Stri
     let io = |e: io::Error| e.to_string();
     let socket = UdpSocket::bind("127.0.0.1:0").map_err(io)?;
     let addr = socket.local_addr().map_err(io)?;
-    let mut driver = UdpDriver::new(socket, member, Routes::new().via(args.relay))
-        .map_err(io)?
-        .with_recv_buffer(MTU + 23)
+    let mut driver = UdpDriver::new(socket, member, Routes::new().via(args.relay)).map_err(io)?;
+    driver
+        .set_recv_buffer(MTU + 23)
         .map_err(|e| e.to_string())?;
     let stop = Arc::new(AtomicBool::new(false));
     {
