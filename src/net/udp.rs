@@ -604,7 +604,7 @@ mod tests {
         let addr = s.local_addr().unwrap();
         let mut d = UdpDriver::new(s, member(1), Routes::new()).unwrap();
         let attacker = bind();
-        let mut send = |kind, from: u64, payload: &[u8]| {
+        let send = |kind, from: u64, payload: &[u8]| {
             let mut out = Vec::new();
             Frame {
                 kind,

@@ -67,6 +67,9 @@ impl NextDeadline {
     }
 }
 
+/// What [`Registry::set_deadline_waker`] installs.
+type Waker = Box<dyn Fn() + Send + Sync>;
+
 /// Who sleeps until the registry's next deadline, and how to wake it
 /// ([`Registry::set_deadline_waker`], [`Registry::watch_next_deadline`]).
 #[derive(Default)]
@@ -76,7 +79,7 @@ struct DeadlineWatch {
     /// scheduled (anything wakes it). Only lowered by a wake.
     announced: AtomicU64,
     /// The waker and the number [`Registry::set_deadline_waker`] gave it.
-    waker: RwLock<Option<(u64, Box<dyn Fn() + Send + Sync>)>>,
+    waker: RwLock<Option<(u64, Waker)>>,
     /// Wakers installed so far (numbers them).
     installed: AtomicU64,
 }
