@@ -294,6 +294,8 @@ impl OperatorTargets {
         };
         let margin = inverse(base_threshold) * min_std as f64;
         let mut warnings = Vec::new();
+        // The detector's mean is the interval as its window stores it.
+        let interval = base.resolution.stored_ns(interval);
         let fits = within as f64 - interval as f64 - margin;
         let (mut pause, threshold) = if fits >= tolerate as f64 {
             (fits.floor() as u64, base_threshold)
@@ -420,6 +422,8 @@ impl OperatorTargets {
     /// ns, `detect_within` zero, or a threshold under 1e-290.
     pub fn exponential_phi(&self) -> Result<Tuned<ExponentialPhiConfig>, ConfigError> {
         let (interval, within, tolerate) = self.check()?;
+        // The detector's mean is the interval as its window stores it.
+        let interval = ExponentialPhiConfig::new().resolution.stored_ns(interval);
         let mut threshold = check_phi_threshold(within as f64 / (interval as f64 * LN_10))?;
         // The deadline is ceil(threshold ln 10 mean): step down past rounding.
         while ceil_ns(threshold * LN_10 * interval as f64) > within && threshold > MIN_PHI_THRESHOLD
@@ -588,7 +592,9 @@ impl AkkaFailureDetectorSettings {
             .with_acceptable_heartbeat_pause(self.acceptable_heartbeat_pause)
             .with_first_heartbeat_estimate(self.heartbeat_interval);
         let y = logistic_phi_inverse(threshold);
-        let detection = ceil_ns((interval as f64 + pause as f64) + y * min_std as f64);
+        // The detector's mean is the interval as its window stores it.
+        let stored = config.resolution.stored_ns(interval);
+        let detection = ceil_ns((stored as f64 + pause as f64) + y * min_std as f64);
         let mut warnings = Vec::new();
         if threshold < 1.0 {
             warnings.push(ConfigWarning::LowThreshold { threshold });

@@ -82,6 +82,14 @@ impl Resolution {
         }
     }
 
+    /// `ns` as a window of this resolution stores it, in nanoseconds: rounded to
+    /// the nearest unit (halves up), at least one unit, at most
+    /// [`max_interval_ns`](Self::max_interval_ns).
+    pub(crate) fn stored_ns(self, ns: u64) -> u64 {
+        let unit = self.unit_ns();
+        to_units(ns, unit, self.max_interval_ns() / unit).0 * unit
+    }
+
     /// The longest interval a window stores, in nanoseconds; longer ones are stored
     /// as this value and counted.
     pub const fn max_interval_ns(self) -> u64 {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use failure_detector::{
     Bertier, BertierConfig, ConfigError, ExponentialPhi, ExponentialPhiConfig, FailureDetector,
     FixedTimeout, FixedTimeoutConfig, HeartbeatError, PhiAccrual, PhiAccrualConfig, PhiModel,
-    Timestamp,
+    Resolution, Timestamp,
 };
 
 fn ns(n: u64) -> Timestamp {
@@ -371,7 +371,8 @@ proptest! {
             .with_min_std_deviation(min_std)
             .with_acceptable_heartbeat_pause(pause)
             .with_first_heartbeat_estimate(estimate)
-            .with_model(if normal { PhiModel::Normal } else { PhiModel::Logistic });
+            .with_model(if normal { PhiModel::Normal } else { PhiModel::Logistic })
+            .with_resolution(resolution_for(estimate + estimate / 4));
         let mut fd = PhiAccrual::new(cfg).unwrap();
         check(&mut fd, start, &gaps, &probes, &levels, 1e-290);
     }
@@ -388,7 +389,8 @@ proptest! {
             .with_threshold(threshold)
             .with_window_size(window)
             .with_max_interval(max_interval)
-            .with_initial_interval(initial);
+            .with_initial_interval(initial)
+            .with_resolution(resolution_for(max_interval.max(initial)));
         let mut fd = ExponentialPhi::new(cfg).unwrap();
         check(&mut fd, start, &gaps, &probes, &levels, 0.0);
     }
@@ -456,5 +458,16 @@ proptest! {
             .with_safety_margin(margin);
         let mut fd = TwoWindows::new(cfg).unwrap();
         check(&mut fd, start, &gaps, &probes, &levels, 0.0);
+    }
+}
+
+/// The default microsecond resolution where the configured durations fit it,
+/// else exact nanoseconds (the only one that stores up to 2^47 ns).
+fn resolution_for(longest: Duration) -> Resolution {
+    let micro = Resolution::Microsecond;
+    if longest.as_nanos() <= u128::from(micro.max_interval_ns()) {
+        micro
+    } else {
+        Resolution::Nanosecond
     }
 }

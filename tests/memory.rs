@@ -195,3 +195,28 @@ fn a_registry_of_ewma_detectors_works_and_stays_small() {
     // A minute of silence: nobody is Alive any more.
     assert_eq!(registry.counts().alive, 0);
 }
+
+/// A configured duration the window's resolution cannot store is refused at
+/// construction (not clamped from the first sample on), with the field named.
+#[test]
+fn durations_beyond_the_resolution_are_refused() {
+    use failure_detector::ConfigError;
+    let field = |e: ConfigError| match e {
+        ConfigError::OutOfRange { field, .. } => field,
+        other => panic!("{other:?}"),
+    };
+    let ms = PhiAccrualConfig::new().with_resolution(Resolution::Millisecond);
+    // 52 s + 25% = 65 s fits 65.535 s; 53 s does not.
+    assert!(PhiAccrual::new(ms.with_first_heartbeat_estimate(Duration::from_secs(52))).is_ok());
+    let e = PhiAccrual::new(ms.with_first_heartbeat_estimate(Duration::from_secs(53))).unwrap_err();
+    assert_eq!(field(e), "first_heartbeat_estimate");
+    let two_hours = Duration::from_secs(7_200);
+    let e =
+        ExponentialPhi::new(ExponentialPhiConfig::new().with_max_interval(two_hours)).unwrap_err();
+    assert_eq!(field(e), "max_interval");
+    let e = ExponentialPhi::new(ExponentialPhiConfig::new().with_initial_interval(two_hours))
+        .unwrap_err();
+    assert_eq!(field(e), "initial_interval");
+    let nanos = ExponentialPhiConfig::new().with_resolution(Resolution::Nanosecond);
+    assert!(ExponentialPhi::new(nanos.with_max_interval(two_hours)).is_ok());
+}

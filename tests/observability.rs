@@ -52,6 +52,28 @@ mod slow_heartbeats {
         Registry::new(config, phi).unwrap()
     }
 
+    /// A run of slow intervals ends with a transition: after the node was
+    /// suspected and came back, its next slow interval is reported again.
+    #[test]
+    fn a_transition_ends_a_run_of_slow_intervals() {
+        let _serial = serial();
+        let (registry, events) = registry();
+        let t = Timestamp::from_millis;
+        for ms in [0, 1000, 2000, 3000, 5000] {
+            registry.heartbeat(&1, t(ms)).unwrap(); // 2000 ms: slow
+        }
+        registry.tick(t(14_000)); // long silence: suspected
+        assert_eq!(registry.state(&1), Some(NodeState::Suspect));
+        registry.heartbeat(&1, t(14_500)).unwrap(); // back
+        registry.heartbeat(&1, t(16_500)).unwrap(); // slow again
+        let seen: Vec<_> = events.try_iter().collect();
+        assert_eq!(
+            slow(&seen).iter().map(|n| n.2).collect::<Vec<_>>(),
+            [t(5000), t(16_500)],
+            "{seen:?}"
+        );
+    }
+
     #[test]
     fn one_notice_per_run_of_slow_intervals() {
         let _serial = serial();

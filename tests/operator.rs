@@ -10,7 +10,7 @@ use failure_detector::operator::{
 };
 use failure_detector::{
     ConfigError, ExponentialPhi, FailureDetector, FixedTimeout, PhiAccrual, PhiAccrualConfig,
-    PhiModel, Timestamp,
+    PhiModel, Resolution, Timestamp,
 };
 
 /// Feeds `n` heartbeats every `interval` and returns the silence after the last
@@ -431,5 +431,55 @@ fn implied_detection_matches_the_detector_for_many_targets() {
             "{targets:?}: {got:?} vs {exp:?}"
         );
         assert!(exp.detection_time <= within);
+    }
+}
+
+/// Property: the implied detection time is the detector's also for intervals
+/// that are not whole units of the window's resolution (the window stores the
+/// interval rounded; the tuning must use what it stores).
+#[test]
+fn implied_detection_holds_at_every_resolution_for_odd_intervals() {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for _ in 0..300 {
+        let interval = Duration::from_nanos(2_000_000 + next(2_000_000_000));
+        let pause = Duration::from_nanos(next(5_000_000_000));
+        let within = interval + Duration::from_nanos(next(10_000_000_000));
+        let targets = OperatorTargets::new(interval, within, pause);
+        for resolution in [
+            Resolution::Nanosecond,
+            Resolution::Microsecond,
+            Resolution::Millisecond,
+        ] {
+            let base = PhiAccrualConfig::new().with_resolution(resolution);
+            let tuned = targets.phi_accrual_from(base).unwrap();
+            let mut fd = PhiAccrual::new(tuned.config).unwrap();
+            let got = steady_detection(&mut fd, interval, tuned.settle_heartbeats);
+            assert!(
+                close(got, tuned.detection_time),
+                "{resolution:?} {targets:?}: {got:?} vs {tuned:?}"
+            );
+            let unmet = tuned
+                .warnings
+                .iter()
+                .any(|w| matches!(w, ConfigWarning::DetectionBoundUnmet { .. }));
+            assert!(
+                unmet || got <= within,
+                "{resolution:?} {targets:?}: {got:?}"
+            );
+        }
+        let exp = targets.exponential_phi().unwrap();
+        let mut fd = ExponentialPhi::new(exp.config).unwrap();
+        let got = steady_detection(&mut fd, interval, 3);
+        assert!(
+            close(got, exp.detection_time),
+            "{targets:?}: {got:?} vs {exp:?}"
+        );
+        assert!(got <= within, "{targets:?}: {got:?}");
     }
 }

@@ -139,12 +139,26 @@ impl ExponentialPhi {
     ///
     /// # Errors
     /// [`ConfigError`] naming the field: `threshold` NaN, infinite or below 1e-290,
-    /// `window_size` zero or above 32,768, a duration zero or above 2^47 ns.
+    /// `window_size` zero or above 32,768, a duration zero or above 2^47 ns, or
+    /// above the longest interval the [`Resolution`](crate::Resolution) stores.
     pub fn new(config: ExponentialPhiConfig) -> Result<Self, ConfigError> {
         check_phi_threshold(config.threshold)?;
         let window_size = check::window("window_size", config.window_size)?;
         let max_interval_ns = check::recordable("max_interval", config.max_interval)?;
         let initial_interval_ns = check::recordable("initial_interval", config.initial_interval)?;
+        let longest = config.resolution.max_interval_ns();
+        for (field, ns) in [
+            ("max_interval", max_interval_ns),
+            ("initial_interval", initial_interval_ns),
+        ] {
+            if ns > longest {
+                return Err(ConfigError::OutOfRange {
+                    field,
+                    allowed: "at most the longest interval the window's resolution stores \
+                              (about 71.6 min at microseconds, 65.535 s at milliseconds)",
+                });
+            }
+        }
         Ok(ExponentialPhi {
             window: Window::new(window_size, config.resolution),
             arrivals: Arrivals::new(),

@@ -224,17 +224,20 @@ impl PhiAccrual {
     /// # Errors
     /// [`ConfigError`] naming the field: `threshold` NaN, infinite or below 1e-290;
     /// `max_sample_size` zero or above 32,768; `min_std_deviation` zero or above 2^47 ns;
-    /// `first_heartbeat_estimate` zero or above 2^47 ns.
+    /// `first_heartbeat_estimate` zero, or with its +25% sample above 2^47 ns or the
+    /// longest interval the [`Resolution`] stores.
     pub fn new(config: PhiAccrualConfig) -> Result<Self, ConfigError> {
         let threshold = check_phi_threshold(config.threshold)?;
         let window = check::window("max_sample_size", config.max_sample_size)?;
         let min_std_ns = check::recordable("min_std_deviation", config.min_std_deviation)?;
         let estimate =
             check::recordable("first_heartbeat_estimate", config.first_heartbeat_estimate)?;
-        if estimate + estimate / 4 > MAX_INTERVAL_NS {
+        if estimate + estimate / 4 > MAX_INTERVAL_NS.min(config.resolution.max_interval_ns()) {
             return Err(ConfigError::OutOfRange {
                 field: "first_heartbeat_estimate",
-                allowed: "at most 2^47 ns (about 39 hours) including the +25% sample",
+                allowed: "with its +25% sample, at most the longest interval the window's \
+                          resolution stores (2^47 ns, about 71.6 min at microseconds, \
+                          65.535 s at milliseconds)",
             });
         }
         let (y_threshold, y_floor) = match config.model {
@@ -427,11 +430,17 @@ impl FailureDetector for PhiAccrual {
     }
 
     fn reset(&mut self) {
-        // Akka's bootstrap: two synthetic intervals at the estimate +- a quarter.
-        let estimate = duration_nanos(self.params.config.first_heartbeat_estimate);
+        // Akka's bootstrap: two synthetic intervals at the estimate +- a quarter,
+        // the quarter taken in whole units of the window (Akka divides whole
+        // milliseconds), so that the two average exactly to the stored estimate.
+        let resolution = self.params.config.resolution;
+        let unit = resolution.unit_ns();
+        let estimate =
+            resolution.stored_ns(duration_nanos(self.params.config.first_heartbeat_estimate));
+        let quarter = estimate / unit / 4 * unit;
         self.window.clear();
-        self.record(estimate - estimate / 4);
-        self.record(estimate + estimate / 4);
+        self.record(estimate - quarter);
+        self.record(estimate + quarter);
         self.arrivals = Arrivals::new();
     }
 }

@@ -214,6 +214,8 @@ impl<K: Clone> Ctx<K> {
     fn change<D>(&self, node: &mut Node<K, D>, to: NodeState, at: u64) {
         let from = node.state;
         node.state = to;
+        // A transition ends a run of slow intervals: the next one is reported.
+        node.slow = false;
         node.since = NEVER;
         self.count(Some(from), Some(to));
         self.emit(Event::Changed {
