@@ -381,29 +381,14 @@ fn warnings_display() {
 /// Property: for any targets, the implied detection time is the detector's.
 #[test]
 fn implied_detection_matches_the_detector_for_many_targets() {
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
     for _ in 0..500 {
         let interval = ms(50 + next(2_000));
         let pause = ms(next(5_000));
         let within = interval + ms(next(10_000));
         let targets = OperatorTargets::new(interval, within, pause);
         let tuned = targets.phi_accrual().unwrap();
-        let mut fd = PhiAccrual::new(tuned.config).unwrap();
-        let got = steady_detection(&mut fd, interval, tuned.settle_heartbeats);
-        assert!(
-            close(got, tuned.detection_time),
-            "{targets:?}: {got:?} vs {tuned:?}"
-        );
-        let unmet = tuned
-            .warnings
-            .iter()
-            .any(|w| matches!(w, ConfigWarning::DetectionBoundUnmet { .. }));
+        let (_, unmet) = detection_as_implied(&tuned, &targets);
         assert_eq!(
             unmet,
             tuned.detection_time > within,
@@ -439,13 +424,7 @@ fn implied_detection_matches_the_detector_for_many_targets() {
 /// interval rounded; the tuning must use what it stores).
 #[test]
 fn implied_detection_holds_at_every_resolution_for_odd_intervals() {
-    let mut seed = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut next = xorshift(0x2545_F491_4F6C_DD1D);
     for _ in 0..300 {
         let interval = Duration::from_nanos(2_000_000 + next(2_000_000_000));
         let pause = Duration::from_nanos(next(5_000_000_000));
@@ -458,16 +437,7 @@ fn implied_detection_holds_at_every_resolution_for_odd_intervals() {
         ] {
             let base = PhiAccrualConfig::new().with_resolution(resolution);
             let tuned = targets.phi_accrual_from(base).unwrap();
-            let mut fd = PhiAccrual::new(tuned.config).unwrap();
-            let got = steady_detection(&mut fd, interval, tuned.settle_heartbeats);
-            assert!(
-                close(got, tuned.detection_time),
-                "{resolution:?} {targets:?}: {got:?} vs {tuned:?}"
-            );
-            let unmet = tuned
-                .warnings
-                .iter()
-                .any(|w| matches!(w, ConfigWarning::DetectionBoundUnmet { .. }));
+            let (got, unmet) = detection_as_implied(&tuned, &targets);
             assert!(
                 unmet || got <= within,
                 "{resolution:?} {targets:?}: {got:?}"
@@ -482,4 +452,34 @@ fn implied_detection_holds_at_every_resolution_for_odd_intervals() {
         );
         assert!(got <= within, "{targets:?}: {got:?}");
     }
+}
+
+/// A seeded xorshift: `next(n)` draws below `n`.
+fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
+}
+
+/// Checks that a steady sender is suspected exactly when `tuned` says (to 1 ns)
+/// and returns that detection time and whether `tuned` warned that the bound is
+/// not met.
+fn detection_as_implied(
+    tuned: &Tuned<PhiAccrualConfig>,
+    targets: &OperatorTargets,
+) -> (Duration, bool) {
+    let mut fd = PhiAccrual::new(tuned.config).unwrap();
+    let got = steady_detection(&mut fd, targets.heartbeat_interval, tuned.settle_heartbeats);
+    assert!(
+        close(got, tuned.detection_time),
+        "{targets:?}: {got:?} vs {tuned:?}"
+    );
+    let unmet = tuned
+        .warnings
+        .iter()
+        .any(|w| matches!(w, ConfigWarning::DetectionBoundUnmet { .. }));
+    (got, unmet)
 }
