@@ -89,3 +89,61 @@ impl Burst {
         self.received
     }
 }
+
+/// What became of a datagram a member's driver received ([`frame_for`] then
+/// [`deliver`]): the one rule both the blocking and the tokio driver follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Not a frame of this crate.
+    BadFrame,
+    /// A frame for another member.
+    Misaddressed,
+    /// A hello (meant for a relay) or a heartbeat frame: nothing for a member.
+    Ignored,
+    /// A data frame the member refused, or one claiming to come from the
+    /// member itself.
+    Refused,
+    /// Handed to the member, which accepted it; `learned` is false when the
+    /// routes' learned table was full.
+    Accepted {
+        /// The sender's address was recorded.
+        learned: bool,
+    },
+}
+
+/// The data frame in `bytes` for member `me`, or why there is none. Decoding
+/// needs no access to the member, so a driver can do it before taking a lock.
+pub(crate) fn frame_for<'a, I: crate::cluster::MemberId>(
+    bytes: &'a [u8],
+    me: &I,
+) -> Result<Frame<'a, I>, Received> {
+    let frame = Frame::<I>::decode(bytes).map_err(|_| Received::BadFrame)?;
+    if frame.to != *me {
+        return Err(Received::Misaddressed);
+    }
+    if frame.kind != FrameKind::Data {
+        return Err(Received::Ignored);
+    }
+    if frame.from == *me {
+        return Err(Received::Refused);
+    }
+    Ok(frame)
+}
+
+/// Hands a data frame from [`frame_for`] to the member. Only a datagram the
+/// member accepted teaches where its sender is, so forged or refused frames
+/// change no route.
+pub(crate) fn deliver<I: crate::cluster::MemberId, M: crate::cluster::ClusterMember<I>>(
+    member: &mut M,
+    routes: &mut Routes<I>,
+    frame: Frame<'_, I>,
+    source: std::net::SocketAddr,
+    now: crate::time::Timestamp,
+) -> Received {
+    match member.handle_datagram(&frame.from, frame.payload, now) {
+        Ok(()) => Received::Accepted {
+            learned: routes.learn(frame.from, source),
+        },
+        Err(_) => Received::Refused,
+    }
+}

@@ -26,9 +26,9 @@ use std::time::Duration;
 use crate::cluster::wire::MAX_MTU;
 use crate::cluster::{ClusterEvent, ClusterMember, MemberId};
 use crate::error::ConfigError;
-use crate::net::Burst;
 use crate::net::frame::{Frame, FrameKind};
 use crate::net::routes::Routes;
+use crate::net::{Burst, Received, deliver, frame_for};
 use crate::time::{Clock, MonotonicClock, Timestamp};
 
 /// The receive buffer of a new driver: the largest UDP payload over IPv4
@@ -334,33 +334,17 @@ impl<I: MemberId, M: ClusterMember<I>> UdpDriver<I, M> {
             bump(&mut self.stats.refused_frames);
             return;
         };
-        let frame = match Frame::<I>::decode(bytes) {
-            Ok(f) => f,
-            Err(_) => {
-                bump(&mut self.stats.refused_frames);
-                return;
-            }
+        let outcome = match frame_for(bytes, &self.member.me().id) {
+            Ok(frame) => deliver(&mut self.member, &mut self.routes, frame, src, now),
+            Err(outcome) => outcome,
         };
-        if frame.to != self.member.me().id {
-            bump(&mut self.stats.misaddressed);
-            return;
-        }
-        // Only a datagram the member accepted teaches where its sender is: a
-        // refused payload, a hello (meant for a relay) or a frame claiming to
-        // come from this member changes no route.
-        match frame.kind {
-            FrameKind::Data if frame.from != self.member.me().id => {
-                match self.member.handle_datagram(&frame.from, frame.payload, now) {
-                    Ok(()) => {
-                        bump(&mut self.stats.accepted);
-                        self.routes.learn(frame.from, src);
-                    }
-                    Err(_) => bump(&mut self.stats.refused_payloads),
-                }
-            }
-            FrameKind::Data => bump(&mut self.stats.refused_payloads),
-            _ => bump(&mut self.stats.ignored),
-        }
+        bump(match outcome {
+            Received::BadFrame => &mut self.stats.refused_frames,
+            Received::Misaddressed => &mut self.stats.misaddressed,
+            Received::Ignored => &mut self.stats.ignored,
+            Received::Refused => &mut self.stats.refused_payloads,
+            Received::Accepted { .. } => &mut self.stats.accepted,
+        });
     }
 
     /// Sends every datagram, then hands over every event.

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use super::{SpawnError, current_runtime};
 use crate::cluster::{ClusterEvent, ClusterMember, Member, MemberId};
 use crate::error::ConfigError;
-use crate::net::{Frame, FrameKind, Routes};
+use crate::net::{Frame, FrameKind, Received, Routes, deliver, frame_for};
 use crate::registry::NodeState;
 use crate::time::{Clock, Timestamp, TokioClock};
 
@@ -550,35 +550,28 @@ where
 {
     let c = &shared.counters;
     bump(&c.received);
-    let frame = match Frame::<I>::decode(bytes) {
-        Ok(frame) => frame,
-        Err(_) => return bump(&c.bad_frames),
+    let outcome = match frame_for(bytes, &shared.me.id) {
+        Ok(frame) => {
+            let now = shared.clock.now();
+            let mut guard = shared.state.lock();
+            let Some(State { member, routes }) = guard.as_mut() else {
+                return;
+            };
+            deliver(member, routes, frame, source, now)
+        }
+        Err(outcome) => outcome,
     };
-    if frame.to != shared.me.id {
-        return bump(&c.misaddressed);
-    }
-    // Hellos are for relays; a frame claiming to come from this member is
-    // refused. Only a datagram the member accepted teaches where its sender is,
-    // so forged or refused frames change no route.
-    if frame.kind != FrameKind::Data {
-        return bump(&c.ignored);
-    }
-    if frame.from == shared.me.id {
-        return bump(&c.refused);
-    }
-    let now = shared.clock.now();
-    let mut guard = shared.state.lock();
-    let Some(State { member, routes }) = guard.as_mut() else {
-        return;
-    };
-    match member.handle_datagram(&frame.from, frame.payload, now) {
-        Ok(()) => {
+    match outcome {
+        Received::BadFrame => bump(&c.bad_frames),
+        Received::Misaddressed => bump(&c.misaddressed),
+        Received::Ignored => bump(&c.ignored),
+        Received::Refused => bump(&c.refused),
+        Received::Accepted { learned } => {
             bump(&c.delivered);
-            if !routes.learn(frame.from, source) {
+            if !learned {
                 bump(&c.routes_full);
             }
         }
-        Err(_) => bump(&c.refused),
     }
 }
 
