@@ -270,7 +270,7 @@ pub use registry::{
     RegistryConfig, RegistryHeartbeatError, StateCounts,
 };
 pub use time::{Clock, ManualClock, MonotonicClock, Timestamp};
-pub use window::Resolution;
+pub use window::{HeapWindow, InlineMicros, InlineMillis, InlineNanos, Resolution, WindowStorage};
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

@@ -101,7 +101,308 @@ impl Resolution {
     }
 }
 
-/// The ring's slots, in the unit of the window's resolution.
+/// Where a windowed detector ([`PhiAccrual`](crate::PhiAccrual),
+/// [`ExponentialPhi`](crate::ExponentialPhi)) keeps the slots of its window.
+///
+/// * [`HeapWindow`], the default: the slots in their own heap block, sized and
+///   typed at run time from the configuration (its window size and
+///   [`Resolution`]).
+/// * [`InlineMicros<N>`](InlineMicros), [`InlineMillis<N>`](InlineMillis) and
+///   [`InlineNanos<N>`](InlineNanos): `N` slots inside the detector itself, so a
+///   detector is one block with no allocation of its own. A registry's nodes hold
+///   their detectors inline, so a heartbeat into a registry of such detectors
+///   touches the index slot and one node block (not a node and, elsewhere in memory,
+///   its window): fewer cache and TLB misses, and no allocator overhead per node.
+///   The configuration must ask for exactly `N` samples at the type's resolution.
+///
+/// ```
+/// use failure_detector::{FailureDetector, InlineMicros, PhiAccrual, PhiAccrualConfig, Timestamp};
+///
+/// let config = PhiAccrualConfig::new().with_max_sample_size(100);
+/// let mut fd = PhiAccrual::<InlineMicros<100>>::with_storage(config)?;
+/// fd.heartbeat(Timestamp::from_secs(1))?;
+/// assert!(fd.is_available(Timestamp::from_secs(2)));
+/// // The window is inside the detector: 400 bytes of slots, no heap block.
+/// assert_eq!(fd.memory_bytes(), std::mem::size_of_val(&fd));
+///
+/// // A configuration that does not match the type is refused, naming the field.
+/// let other = PhiAccrualConfig::new().with_max_sample_size(1000);
+/// assert!(PhiAccrual::<InlineMicros<100>>::with_storage(other).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The trait is sealed: the crate's four storages are its only implementations.
+pub trait WindowStorage: sealed::Slots + Clone + std::fmt::Debug + Send + Sync + 'static {}
+
+pub(crate) use sealed::Mismatch;
+
+pub(crate) mod sealed {
+    use super::Resolution;
+
+    /// Why a storage cannot hold the window a configuration asks for.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Mismatch {
+        /// Not the storage's number of slots (or that number is 0 or above
+        /// `MAX_WINDOW`).
+        Capacity,
+        /// Not the storage's resolution.
+        Resolution,
+    }
+
+    /// What a [`Window`](super::Window) needs of its slots. Crate-private in
+    /// effect: the module is private, so no other crate can implement it.
+    pub trait Slots: Sized {
+        /// Storage for `capacity` slots at `resolution` (checked by the caller to
+        /// be in `1..=MAX_WINDOW`), or why this storage cannot be it.
+        fn build(capacity: usize, resolution: Resolution) -> Result<Self, Mismatch>;
+        /// The number of slots.
+        fn capacity(&self) -> usize;
+        /// The unit of the slots.
+        fn resolution(&self) -> Resolution;
+        /// Bytes held outside the value itself.
+        fn heap_bytes(&self) -> usize;
+        /// Writes `interval_ns` (rounded and clamped to the unit) into slot `head`
+        /// (`head < capacity`); returns the new and the evicted value in ns,
+        /// whether the new one was clamped, and the capacity.
+        fn store(&mut self, head: usize, interval_ns: u64) -> (u64, u64, bool, usize);
+        /// The value of slot `i` in ns (`i < capacity`).
+        fn get_ns(&self, i: usize) -> u64;
+        /// Told the window's new length after it changes.
+        fn note_len(&mut self, len: u16);
+        /// `1 / len` (0 when empty), exactly as `1.0 / f64::from(len)`.
+        fn inv_len(&self, len: u16) -> f64;
+    }
+}
+
+/// The default [`WindowStorage`]: the window's slots in a heap block of the size and
+/// [`Resolution`] the configuration asks for, chosen at run time.
+#[derive(Clone, Debug)]
+pub struct HeapWindow {
+    ring: Ring,
+    /// `1 / len` as a float, kept so that the mean needs no division.
+    inv_len: f64,
+}
+
+impl WindowStorage for HeapWindow {}
+
+impl HeapWindow {
+    /// `capacity` slots (clamped to `1..=MAX_WINDOW`, so no index can go out of
+    /// bounds) at `resolution`.
+    fn new(capacity: usize, resolution: Resolution) -> Self {
+        let capacity = capacity.clamp(1, MAX_WINDOW);
+        let ring = match resolution {
+            Resolution::Nanosecond => Ring::Nanos(vec![0; capacity].into_boxed_slice()),
+            Resolution::Microsecond => Ring::Micros(vec![0; capacity].into_boxed_slice()),
+            Resolution::Millisecond => Ring::Millis(vec![0; capacity].into_boxed_slice()),
+        };
+        HeapWindow { ring, inv_len: 0.0 }
+    }
+}
+
+impl sealed::Slots for HeapWindow {
+    fn build(capacity: usize, resolution: Resolution) -> Result<Self, Mismatch> {
+        Ok(HeapWindow::new(capacity, resolution))
+    }
+
+    fn capacity(&self) -> usize {
+        match &self.ring {
+            Ring::Nanos(r) => r.len(),
+            Ring::Micros(r) => r.len(),
+            Ring::Millis(r) => r.len(),
+        }
+    }
+
+    fn resolution(&self) -> Resolution {
+        match &self.ring {
+            Ring::Nanos(_) => Resolution::Nanosecond,
+            Ring::Micros(_) => Resolution::Microsecond,
+            Ring::Millis(_) => Resolution::Millisecond,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.capacity() * self.resolution().slot_bytes()
+    }
+
+    /// Each arm reads its own slice's length, so that a heartbeat dispatches on
+    /// the resolution once.
+    #[inline]
+    fn store(&mut self, head: usize, interval_ns: u64) -> (u64, u64, bool, usize) {
+        match &mut self.ring {
+            Ring::Nanos(r) => store_in::<u64>(r, head, interval_ns),
+            Ring::Micros(r) => store_in::<u32>(r, head, interval_ns),
+            Ring::Millis(r) => store_in::<u16>(r, head, interval_ns),
+        }
+    }
+
+    fn get_ns(&self, i: usize) -> u64 {
+        match &self.ring {
+            Ring::Nanos(r) => r[i].ns(),
+            Ring::Micros(r) => r[i].ns(),
+            Ring::Millis(r) => r[i].ns(),
+        }
+    }
+
+    #[inline]
+    fn note_len(&mut self, len: u16) {
+        self.inv_len = if len == 0 { 0.0 } else { 1.0 / f64::from(len) };
+    }
+
+    #[inline]
+    fn inv_len(&self, _len: u16) -> f64 {
+        self.inv_len
+    }
+}
+
+/// A slot type: an interval in whole units of one resolution.
+trait Slot: Copy {
+    const RESOLUTION: Resolution;
+    /// `units` (at most the type's maximum) as a slot.
+    fn from_units(units: u64) -> Self;
+    /// The slot's interval in ns.
+    fn ns(self) -> u64;
+}
+
+impl Slot for u64 {
+    const RESOLUTION: Resolution = Resolution::Nanosecond;
+    #[inline]
+    fn from_units(units: u64) -> Self {
+        units
+    }
+    #[inline]
+    fn ns(self) -> u64 {
+        self
+    }
+}
+
+impl Slot for u32 {
+    const RESOLUTION: Resolution = Resolution::Microsecond;
+    #[inline]
+    fn from_units(units: u64) -> Self {
+        // At most u32::MAX (the resolution's longest interval).
+        units as u32
+    }
+    #[inline]
+    fn ns(self) -> u64 {
+        u64::from(self) * 1_000
+    }
+}
+
+impl Slot for u16 {
+    const RESOLUTION: Resolution = Resolution::Millisecond;
+    #[inline]
+    fn from_units(units: u64) -> Self {
+        // At most u16::MAX (the resolution's longest interval).
+        units as u16
+    }
+    #[inline]
+    fn ns(self) -> u64 {
+        u64::from(self) * 1_000_000
+    }
+}
+
+/// [`Slots::store`](sealed::Slots::store) for a slice of slots of type `T`.
+#[inline]
+fn store_in<T: Slot>(slots: &mut [T], head: usize, interval_ns: u64) -> (u64, u64, bool, usize) {
+    let resolution = T::RESOLUTION;
+    let unit = resolution.unit_ns();
+    let (units, clamped) = if unit == 1 {
+        // Nanoseconds: no rounding, only the clamp.
+        let clamped = interval_ns > MAX_INTERVAL_NS;
+        (interval_ns.min(MAX_INTERVAL_NS), clamped)
+    } else {
+        to_units(interval_ns, unit, resolution.max_interval_ns() / unit)
+    };
+    let new = T::from_units(units);
+    let old = std::mem::replace(&mut slots[head], new);
+    (new.ns(), old.ns(), clamped, slots.len())
+}
+
+macro_rules! inline_storage {
+    ($(#[$doc:meta])* $name:ident, $slot:ty) => {
+        $(#[$doc])*
+        ///
+        /// Build a detector with it through `with_storage`, with a configuration
+        /// asking for exactly `N` samples (1 to 32,768) at this resolution; any other
+        /// is refused with a [`ConfigError`](crate::ConfigError) naming the field.
+        #[derive(Clone, Debug)]
+        pub struct $name<const N: usize>([$slot; N]);
+
+        impl<const N: usize> WindowStorage for $name<N> {}
+
+        impl<const N: usize> sealed::Slots for $name<N> {
+            fn build(capacity: usize, resolution: Resolution) -> Result<Self, Mismatch> {
+                if N == 0 || N > MAX_WINDOW || capacity != N {
+                    return Err(Mismatch::Capacity);
+                }
+                if resolution != <$slot as Slot>::RESOLUTION {
+                    return Err(Mismatch::Resolution);
+                }
+                Ok($name([0; N]))
+            }
+
+            #[inline]
+            fn capacity(&self) -> usize {
+                N
+            }
+
+            fn resolution(&self) -> Resolution {
+                <$slot as Slot>::RESOLUTION
+            }
+
+            fn heap_bytes(&self) -> usize {
+                0
+            }
+
+            #[inline]
+            fn store(&mut self, head: usize, interval_ns: u64) -> (u64, u64, bool, usize) {
+                store_in::<$slot>(&mut self.0, head, interval_ns)
+            }
+
+            fn get_ns(&self, i: usize) -> u64 {
+                self.0[i].ns()
+            }
+
+            #[inline]
+            fn note_len(&mut self, _len: u16) {}
+
+            #[inline]
+            fn inv_len(&self, len: u16) -> f64 {
+                // The common case (a full window) divides by a constant, folded at
+                // compile time; the value is the same as the division's.
+                if usize::from(len) == N {
+                    1.0 / N as f64
+                } else if len == 0 {
+                    0.0
+                } else {
+                    1.0 / f64::from(len)
+                }
+            }
+        }
+    };
+}
+
+inline_storage!(
+    /// A [`WindowStorage`] of `N` microsecond slots (4 bytes each, intervals up to
+    /// about 71.6 minutes) inside the detector: for [`Resolution::Microsecond`], the
+    /// default.
+    InlineMicros,
+    u32
+);
+inline_storage!(
+    /// A [`WindowStorage`] of `N` millisecond slots (2 bytes each, intervals up to
+    /// 65.535 s) inside the detector: for [`Resolution::Millisecond`].
+    InlineMillis,
+    u16
+);
+inline_storage!(
+    /// A [`WindowStorage`] of `N` nanosecond slots (8 bytes each, exact, intervals
+    /// up to 2^47 ns) inside the detector: for [`Resolution::Nanosecond`].
+    InlineNanos,
+    u64
+);
+
+/// The heap ring's slots, in the unit of the window's resolution.
 #[derive(Clone, Debug)]
 enum Ring {
     Nanos(Box<[u64]>),
@@ -121,67 +422,101 @@ fn to_units(ns: u64, unit: u64, max: u64) -> (u64, bool) {
     }
 }
 
-/// The ring first (its pointer is what a heartbeat needs first), then the sums.
+/// A `u128` in two `u64` halves, so that it needs only 8-byte alignment: a
+/// detector with an inline window would otherwise be padded to a multiple of 16
+/// bytes (8 bytes more per node at a window of 100).
+#[derive(Clone, Copy, Debug, Default)]
+struct Wide {
+    lo: u64,
+    hi: u64,
+}
+
+impl Wide {
+    #[inline]
+    fn get(self) -> u128 {
+        u128::from(self.hi) << 64 | u128::from(self.lo)
+    }
+
+    #[inline]
+    fn set(&mut self, x: u128) {
+        self.lo = x as u64;
+        self.hi = (x >> 64) as u64;
+    }
+}
+
+/// The sums and the ring's position, then the slots (inline or a heap pointer).
 #[derive(Clone, Debug)]
-pub(crate) struct Window {
-    ring: Ring,
+pub(crate) struct Window<S = HeapWindow> {
     /// Sum of the stored intervals, ns (exact: each is a whole number of units).
     sum: u64,
-    /// `1 / len` as a float, kept so that the mean needs no division.
-    inv_len: f64,
     /// Sum of the squares of the stored intervals, ns^2 (exact).
-    sum_sq: u128,
+    sum_sq: Wide,
     /// Index the next sample is written to (the capacity is at most 2^15, so
-    /// indices and lengths fit 16 bits and the header 64 bytes).
+    /// indices and lengths fit 16 bits).
     head: u16,
     len: u16,
     /// Intervals clamped at the longest storable one since construction or
     /// [`clear`](Self::clear) (saturating).
     clamped: u32,
+    slots: S,
 }
 
 impl Window {
-    /// An empty window of `capacity` samples (`1..=MAX_WINDOW`, checked by callers;
-    /// out-of-range capacities are clamped so no index can go out of bounds) at
-    /// `resolution`.
+    /// An empty heap window of `capacity` samples (`1..=MAX_WINDOW`, checked by
+    /// callers; out-of-range capacities are clamped so no index can go out of
+    /// bounds) at `resolution`.
     pub(crate) fn new(capacity: usize, resolution: Resolution) -> Self {
-        let capacity = capacity.clamp(1, MAX_WINDOW);
-        let ring = match resolution {
-            Resolution::Nanosecond => Ring::Nanos(vec![0; capacity].into_boxed_slice()),
-            Resolution::Microsecond => Ring::Micros(vec![0; capacity].into_boxed_slice()),
-            Resolution::Millisecond => Ring::Millis(vec![0; capacity].into_boxed_slice()),
-        };
+        Window::with_slots(HeapWindow::new(capacity, resolution))
+    }
+}
+
+impl<S: WindowStorage> Window<S> {
+    /// An empty window of `capacity` samples (`1..=MAX_WINDOW`, checked by the
+    /// caller) at `resolution` in the storage `S`, or why `S` cannot hold it.
+    pub(crate) fn build(capacity: usize, resolution: Resolution) -> Result<Self, Mismatch> {
+        S::build(capacity, resolution).map(Window::with_slots)
+    }
+
+    /// [`build`](Self::build) for a detector's configuration: a mismatch is a
+    /// [`ConfigError`] naming `capacity_field` or `resolution`.
+    pub(crate) fn for_config(
+        capacity_field: &'static str,
+        capacity: usize,
+        resolution: Resolution,
+    ) -> Result<Self, crate::error::ConfigError> {
+        Self::build(capacity, resolution).map_err(|m| match m {
+            Mismatch::Capacity => crate::error::ConfigError::OutOfRange {
+                field: capacity_field,
+                allowed: "exactly the N of the detector's inline window storage \
+                          (InlineMicros<N>, InlineMillis<N> or InlineNanos<N>)",
+            },
+            Mismatch::Resolution => crate::error::ConfigError::OutOfRange {
+                field: "resolution",
+                allowed: "the resolution of the detector's inline window storage \
+                          (Microsecond for InlineMicros, Millisecond for InlineMillis, \
+                          Nanosecond for InlineNanos)",
+            },
+        })
+    }
+
+    fn with_slots(slots: S) -> Self {
         Window {
-            ring,
+            sum: 0,
+            sum_sq: Wide::default(),
             head: 0,
             len: 0,
-            sum: 0,
-            sum_sq: 0,
-            inv_len: 0.0,
             clamped: 0,
+            slots,
         }
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        match &self.ring {
-            Ring::Nanos(r) => r.len(),
-            Ring::Micros(r) => r.len(),
-            Ring::Millis(r) => r.len(),
-        }
+        self.slots.capacity()
     }
 
-    /// The window's resolution.
-    pub(crate) fn resolution(&self) -> Resolution {
-        match &self.ring {
-            Ring::Nanos(_) => Resolution::Nanosecond,
-            Ring::Micros(_) => Resolution::Microsecond,
-            Ring::Millis(_) => Resolution::Millisecond,
-        }
-    }
-
-    /// Bytes of heap the ring occupies (8, 4 or 2 per slot).
+    /// Bytes of heap the slots occupy (8, 4 or 2 per slot; 0 inline).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.capacity() * self.resolution().slot_bytes()
+        self.slots.heap_bytes()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -201,46 +536,26 @@ impl Window {
 
     #[cfg(test)]
     pub(crate) fn sum_sq(&self) -> u128 {
-        self.sum_sq
+        self.sum_sq.get()
     }
 
-    /// Empties the window (and its count of clamped intervals); its allocation is
+    /// Empties the window (and its count of clamped intervals); its slots are
     /// kept.
     pub(crate) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;
         self.sum = 0;
-        self.sum_sq = 0;
-        self.inv_len = 0.0;
+        self.sum_sq = Wide::default();
         self.clamped = 0;
+        self.slots.note_len(0);
     }
 
-    /// Writes the interval (rounded and clamped to the ring's unit) into the slot
-    /// at `head`; returns the new and the evicted value in ns, whether the new one
-    /// was clamped, and the capacity (each arm reads its own slice's length, so
-    /// that a heartbeat dispatches on the resolution once).
+    /// The slot the next interval is written to, in ns: reading it fetches the
+    /// cache line the next [`push`](Self::push) writes.
+    #[allow(dead_code)]
     #[inline]
-    fn store(&mut self, interval_ns: u64) -> (u64, u64, bool, usize) {
-        let head = self.head as usize;
-        match &mut self.ring {
-            Ring::Nanos(r) => {
-                let clamped = interval_ns > MAX_INTERVAL_NS;
-                let x = interval_ns.min(MAX_INTERVAL_NS);
-                let old = std::mem::replace(&mut r[head], x);
-                (x, old, clamped, r.len())
-            }
-            Ring::Micros(r) => {
-                let (x, clamped) = to_units(interval_ns, 1_000, u64::from(u32::MAX));
-                // `x` fits: it is at most u32::MAX.
-                let old = std::mem::replace(&mut r[head], x as u32);
-                (x * 1_000, u64::from(old) * 1_000, clamped, r.len())
-            }
-            Ring::Millis(r) => {
-                let (x, clamped) = to_units(interval_ns, 1_000_000, u64::from(u16::MAX));
-                let old = std::mem::replace(&mut r[head], x as u16);
-                (x * 1_000_000, u64::from(old) * 1_000_000, clamped, r.len())
-            }
-        }
+    pub(crate) fn next_slot(&self) -> u64 {
+        self.slots.get_ns(usize::from(self.head))
     }
 
     /// Adds one interval (rounded to the resolution, clamped to the longest
@@ -248,7 +563,7 @@ impl Window {
     /// (it was not full). O(1), no allocation.
     #[inline]
     pub(crate) fn push(&mut self, interval_ns: u64) -> bool {
-        let (x, old, clamped, cap) = self.store(interval_ns);
+        let (x, old, clamped, cap) = self.slots.store(usize::from(self.head), interval_ns);
         // At most MAX_WINDOW = 2^15: fits.
         let cap = cap as u16;
         self.clamped += u32::from(clamped) & u32::from(self.clamped != u32::MAX);
@@ -260,15 +575,17 @@ impl Window {
             // 64 x 64 -> 128 multiplication.
             let diff = x as i64 - old as i64;
             let delta = i128::from(diff) * i128::from((x + old) as i64);
-            self.sum_sq = self.sum_sq.wrapping_add(delta as u128);
+            self.sum_sq
+                .set(self.sum_sq.get().wrapping_add(delta as u128));
             self.sum = self.sum - old + x;
             self.advance(cap);
             false
         } else {
             self.len += 1;
-            self.inv_len = 1.0 / f64::from(self.len);
+            self.slots.note_len(self.len);
             self.sum += x;
-            self.sum_sq += u128::from(x) * u128::from(x);
+            self.sum_sq
+                .set(self.sum_sq.get() + u128::from(x) * u128::from(x));
             self.advance(cap);
             true
         }
@@ -287,7 +604,7 @@ impl Window {
     #[inline]
     pub(crate) fn mean(&self) -> f64 {
         // sum <= 2^62: the signed conversion is exact in range and cheaper.
-        self.sum as i64 as f64 * self.inv_len
+        self.sum as i64 as f64 * self.inv_len()
     }
 
     /// `n^2` times the population variance, exactly: `n * sum_sq - sum^2` (never
@@ -295,7 +612,7 @@ impl Window {
     #[inline]
     pub(crate) fn variance_numerator(&self) -> u128 {
         let s = u128::from(self.sum);
-        u128::from(self.len) * self.sum_sq - s * s
+        u128::from(self.len) * self.sum_sq.get() - s * s
     }
 
     /// Population variance (divided by `n`, as Akka and Cassandra do) in ns^2; 0 when
@@ -303,21 +620,13 @@ impl Window {
     /// about 2^-51.
     #[inline]
     pub(crate) fn variance(&self) -> f64 {
-        variance_from_numerator(self.variance_numerator(), self.inv_len)
+        variance_from_numerator(self.variance_numerator(), self.inv_len())
     }
-}
 
-/// `numerator / n^2` as a float, given `1/n`.
-#[inline]
-pub(crate) fn variance_from_numerator(numerator: u128, inv_len: f64) -> f64 {
-    u128_to_f64(numerator) * inv_len * inv_len
-}
-
-impl Window {
     /// `1 / len` (0 when empty).
     #[inline]
     pub(crate) fn inv_len(&self) -> f64 {
-        self.inv_len
+        self.slots.inv_len(self.len)
     }
 
     /// The samples, oldest first (for tests and diagnostics; allocates).
@@ -326,16 +635,16 @@ impl Window {
         let cap = self.capacity();
         let (head, len) = (self.head as usize, self.len as usize);
         let start = (head + cap - len) % cap;
-        let unit = self.resolution().unit_ns();
-        let at = |i: usize| -> u64 {
-            match &self.ring {
-                Ring::Nanos(r) => r[i],
-                Ring::Micros(r) => u64::from(r[i]),
-                Ring::Millis(r) => u64::from(r[i]),
-            }
-        };
-        (0..len).map(|i| at((start + i) % cap) * unit).collect()
+        (0..len)
+            .map(|i| self.slots.get_ns((start + i) % cap))
+            .collect()
     }
+}
+
+/// `numerator / n^2` as a float, given `1/n`.
+#[inline]
+pub(crate) fn variance_from_numerator(numerator: u128, inv_len: f64) -> f64 {
+    u128_to_f64(numerator) * inv_len * inv_len
 }
 
 /// `u128 -> f64` through its two 64-bit halves, within two units in the last place of
@@ -356,6 +665,7 @@ fn u128_to_f64(x: u128) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::sealed::Slots;
     use super::*;
     use proptest::prelude::*;
 
@@ -444,7 +754,7 @@ mod tests {
         assert_eq!(w.samples(), vec![65_535_000_000; 3]);
         assert_eq!(w.variance(), 0.0);
         assert_eq!(w.heap_bytes(), 6);
-        assert_eq!(w.resolution(), Resolution::Millisecond);
+        assert_eq!(w.slots.resolution(), Resolution::Millisecond);
         assert_eq!(Window::new(3, Resolution::Nanosecond).heap_bytes(), 24);
     }
 

@@ -8,7 +8,7 @@ use crate::detectors::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
 use crate::math::check_phi_threshold;
 use crate::time::Timestamp;
-use crate::window::{Resolution, Window};
+use crate::window::{HeapWindow, Resolution, Window, WindowStorage};
 
 /// Configuration of an [`ExponentialPhi`] detector. Defaults are Cassandra's
 /// (`org.apache.cassandra.gms.FailureDetector`: `phi_convict_threshold` 8, a window
@@ -116,10 +116,13 @@ impl Default for ExponentialPhiConfig {
 /// window's slots (4 bytes each at the default [`Resolution::Microsecond`], 2 at
 /// [`Resolution::Millisecond`], 8 at [`Resolution::Nanosecond`]): about 4.1 KB at
 /// the default window of 1000; see [`memory_bytes`](FailureDetector::memory_bytes).
+/// With the window inside the detector ([`WindowStorage`];
+/// `ExponentialPhi<InlineMicros<100>>`) it is one block of 464 bytes at a window
+/// of 100.
 /// The configuration lives in one block shared by every clone, not counted there.
 #[derive(Clone, Debug)]
-pub struct ExponentialPhi {
-    window: Window,
+pub struct ExponentialPhi<S = HeapWindow> {
+    window: Window<S>,
     arrivals: Arrivals,
     /// `log10(e) / mean`: phi per nanosecond of silence.
     phi_per_ns: f64,
@@ -142,6 +145,19 @@ impl ExponentialPhi {
     /// `window_size` zero or above 32,768, a duration zero or above 2^47 ns, or
     /// above the longest interval the [`Resolution`](crate::Resolution) stores.
     pub fn new(config: ExponentialPhiConfig) -> Result<Self, ConfigError> {
+        Self::with_storage(config)
+    }
+}
+
+impl<S: WindowStorage> ExponentialPhi<S> {
+    /// Builds the detector with its window in the storage `S` (see
+    /// [`WindowStorage`]): `ExponentialPhi::<InlineMicros<100>>::with_storage(config)`
+    /// keeps a window of 100 inside the detector.
+    ///
+    /// # Errors
+    /// As [`ExponentialPhi::new`], and also: for an inline storage of `N` slots,
+    /// `window_size` other than `N`, or a `resolution` other than the storage's.
+    pub fn with_storage(config: ExponentialPhiConfig) -> Result<Self, ConfigError> {
         check_phi_threshold(config.threshold)?;
         let window_size = check::window("window_size", config.window_size)?;
         let max_interval_ns = check::recordable("max_interval", config.max_interval)?;
@@ -160,7 +176,7 @@ impl ExponentialPhi {
             }
         }
         Ok(ExponentialPhi {
-            window: Window::new(window_size, config.resolution),
+            window: Window::for_config("window_size", window_size, config.resolution)?,
             arrivals: Arrivals::new(),
             phi_per_ns: 0.0,
             params: Arc::new(ExponentialParams {
@@ -186,7 +202,7 @@ impl ExponentialPhi {
     }
 }
 
-impl FailureDetector for ExponentialPhi {
+impl<S: WindowStorage> FailureDetector for ExponentialPhi<S> {
     #[inline]
     fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
         let offset = match self.arrivals.check(at)? {

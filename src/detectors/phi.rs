@@ -12,7 +12,9 @@ use crate::math::{
     normal_phi_inverse,
 };
 use crate::time::{Timestamp, duration_nanos};
-use crate::window::{MAX_INTERVAL_NS, Resolution, Window, variance_from_numerator};
+use crate::window::{
+    HeapWindow, MAX_INTERVAL_NS, Resolution, Window, WindowStorage, variance_from_numerator,
+};
 
 /// How phi turns the standardised silence `y = (silence - mean - pause) / sigma` into
 /// a suspicion level. Both are `-log10` of an upper tail of the normal distribution.
@@ -176,16 +178,18 @@ impl Default for PhiAccrualConfig {
 /// assert!(deadline > Timestamp::from_secs(13) && deadline < Timestamp::from_secs(14));
 /// ```
 ///
-/// Memory: `size_of::<PhiAccrual>()` (112 bytes on 64-bit targets) plus the window's
-/// slots (4 bytes each at the default [`Resolution::Microsecond`], 2 at
-/// [`Resolution::Millisecond`], 8 at [`Resolution::Nanosecond`]): 512 bytes at a
-/// window of 100, about 4.1 KB at the default of 1000. The configuration and the
-/// constants derived from it live in one block shared by every clone of a
-/// detector (a registry's nodes share their prototype's), not counted in
-/// [`memory_bytes`](FailureDetector::memory_bytes).
+/// Memory: `size_of::<PhiAccrual>()` (104 bytes on 64-bit targets) plus the window's
+/// slots on the heap (4 bytes each at the default [`Resolution::Microsecond`], 2 at
+/// [`Resolution::Millisecond`], 8 at [`Resolution::Nanosecond`]): 504 bytes at a
+/// window of 100, about 4.1 KB at the default of 1000. With the window inside the
+/// detector ([`WindowStorage`]; `PhiAccrual<InlineMicros<100>>`) it is one block of
+/// 472 bytes at a window of 100 (272 with [`InlineMillis`](crate::InlineMillis)).
+/// The configuration and the constants derived from it live in one block shared by
+/// every clone of a detector (a registry's nodes share their prototype's), not
+/// counted in [`memory_bytes`](FailureDetector::memory_bytes).
 #[derive(Clone, Debug)]
-pub struct PhiAccrual {
-    window: Window,
+pub struct PhiAccrual<S = HeapWindow> {
+    window: Window<S>,
     arrivals: Arrivals,
     // Derived from the window whenever it changes:
     /// Mean interval plus the acceptable pause, ns.
@@ -219,7 +223,7 @@ struct PhiParams {
 }
 
 impl PhiAccrual {
-    /// Builds the detector.
+    /// Builds the detector, its window on the heap.
     ///
     /// # Errors
     /// [`ConfigError`] naming the field: `threshold` NaN, infinite or below 1e-290;
@@ -227,6 +231,20 @@ impl PhiAccrual {
     /// `first_heartbeat_estimate` zero, or with its +25% sample above 2^47 ns or the
     /// longest interval the [`Resolution`] stores.
     pub fn new(config: PhiAccrualConfig) -> Result<Self, ConfigError> {
+        Self::with_storage(config)
+    }
+}
+
+impl<S: WindowStorage> PhiAccrual<S> {
+    /// Builds the detector with its window in the storage `S` (see
+    /// [`WindowStorage`]): `PhiAccrual::<InlineMicros<100>>::with_storage(config)`
+    /// keeps a window of 100 inside the detector.
+    ///
+    /// # Errors
+    /// As [`PhiAccrual::new`], and also: for an inline storage of `N` slots,
+    /// `max_sample_size` other than `N`, or a `resolution` other than the
+    /// storage's.
+    pub fn with_storage(config: PhiAccrualConfig) -> Result<Self, ConfigError> {
         let threshold = check_phi_threshold(config.threshold)?;
         let window = check::window("max_sample_size", config.max_sample_size)?;
         let min_std_ns = check::recordable("min_std_deviation", config.min_std_deviation)?;
@@ -261,7 +279,7 @@ impl PhiAccrual {
             min_std_margin: y_threshold * min_std_ns as f64,
         };
         let mut fd = PhiAccrual {
-            window: Window::new(window, config.resolution),
+            window: Window::for_config("max_sample_size", window, config.resolution)?,
             arrivals: Arrivals::new(),
             mu: 0.0,
             inv_sigma: 1.0,
@@ -352,7 +370,7 @@ impl PhiAccrual {
     }
 }
 
-impl FailureDetector for PhiAccrual {
+impl<S: WindowStorage> FailureDetector for PhiAccrual<S> {
     #[inline]
     fn heartbeat(&mut self, at: Timestamp) -> Result<(), HeartbeatError> {
         let offset = match self.arrivals.check(at)? {
