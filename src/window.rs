@@ -444,8 +444,10 @@ impl Wide {
     }
 }
 
-/// The sums and the ring's position, then the slots (inline or a heap pointer).
+/// The sums and the ring's position, then the slots (inline or a heap pointer),
+/// in declaration order.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub(crate) struct Window<S = HeapWindow> {
     /// Sum of the stored intervals, ns (exact: each is a whole number of units).
     sum: u64,

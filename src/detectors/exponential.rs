@@ -120,13 +120,16 @@ impl Default for ExponentialPhiConfig {
 /// `ExponentialPhi<InlineMicros<100>>`) it is one block of 464 bytes at a window
 /// of 100.
 /// The configuration lives in one block shared by every clone, not counted there.
+// In declaration order, so that what every heartbeat reads comes first and, with
+// an inline window, the window's sums follow it, the slots last.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct ExponentialPhi<S = HeapWindow> {
-    window: Window<S>,
     arrivals: Arrivals,
     /// `log10(e) / mean`: phi per nanosecond of silence.
     phi_per_ns: f64,
     params: Arc<ExponentialParams>,
+    window: Window<S>,
 }
 
 /// What every clone of a detector shares.

@@ -187,9 +187,12 @@ impl Default for PhiAccrualConfig {
 /// The configuration and the constants derived from it live in one block shared by
 /// every clone of a detector (a registry's nodes share their prototype's), not
 /// counted in [`memory_bytes`](FailureDetector::memory_bytes).
+// In declaration order, so that what every heartbeat reads comes first and, with
+// an inline window, the window's sums follow it, the slots last: a heartbeat into
+// a registry node reads two consecutive cache lines and the one of its slot.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct PhiAccrual<S = HeapWindow> {
-    window: Window<S>,
     arrivals: Arrivals,
     // Derived from the window whenever it changes:
     /// Mean interval plus the acceptable pause, ns.
@@ -199,6 +202,7 @@ pub struct PhiAccrual<S = HeapWindow> {
     /// every query.
     inv_sigma: f64,
     params: Arc<PhiParams>,
+    window: Window<S>,
 }
 
 /// What every clone of a detector shares: the configuration and the constants
