@@ -12,6 +12,10 @@
 //!
 //! `ewma_phi_logistic/0` and `ewma_phi_exponential/0`: the constant-memory `EwmaPhi`
 //! (no window; Akka's defaults and RFC 6298's gains).
+//!
+//! `phi_logistic_inline/{100,1000}` and `phi_logistic_jittery_inline/{100,1000}`: as
+//! `phi_logistic` and `phi_logistic_jittery`, with the window inside the detector
+//! (`PhiAccrual<InlineMicros<N>>`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -19,7 +23,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use failure_detector::{
     EwmaModel, EwmaPhi, EwmaPhiConfig, ExponentialPhi, ExponentialPhiConfig, FailureDetector,
-    FixedTimeout, FixedTimeoutConfig, PhiAccrual, PhiAccrualConfig, PhiModel, Timestamp,
+    FixedTimeout, FixedTimeoutConfig, InlineMicros, PhiAccrual, PhiAccrualConfig, PhiModel,
+    Timestamp, WindowStorage,
 };
 
 const TRACE_LEN: usize = 4096;
@@ -115,6 +120,26 @@ fn bench_detector<D: FailureDetector>(
     group.finish();
 }
 
+/// [`bench_detector`] for phi accrual with its window in `S`, regime (b) found on
+/// a warmed probe.
+fn bench_phi<S: WindowStorage>(c: &mut Criterion, name: &str, cfg: PhiAccrualConfig) {
+    let window = cfg.max_sample_size;
+    let mut probe = PhiAccrual::<S>::with_storage(cfg).unwrap();
+    warm(&mut probe, &trace(), 2 * window);
+    let rising = rising_offset(
+        &probe,
+        cfg.acceptable_heartbeat_pause,
+        cfg.min_std_deviation,
+    );
+    bench_detector(
+        c,
+        name,
+        window,
+        || PhiAccrual::<S>::with_storage(cfg).unwrap(),
+        rising,
+    );
+}
+
 fn detectors(c: &mut Criterion) {
     let fixed = FixedTimeoutConfig::new().with_interval(Duration::from_millis(100));
     let fixed_rising = 150_000_000; // 1.5 missed intervals
@@ -158,34 +183,22 @@ fn detectors(c: &mut Criterion) {
             let cfg = PhiAccrualConfig::new()
                 .with_max_sample_size(window)
                 .with_model(model);
-            let mut probe = PhiAccrual::new(cfg).unwrap();
-            warm(&mut probe, &trace(), 2 * window);
-            let rising = rising_offset(
-                &probe,
-                cfg.acceptable_heartbeat_pause,
-                cfg.min_std_deviation,
-            );
-            bench_detector(c, name, window, || PhiAccrual::new(cfg).unwrap(), rising);
+            bench_phi::<failure_detector::HeapWindow>(c, name, cfg);
         }
         // A jittery sender whose deviation exceeds the minimum, so every heartbeat
         // takes the square root and the division (the trace's std dev is 2.9 ms).
         let jittery = PhiAccrualConfig::new()
             .with_max_sample_size(window)
             .with_min_std_deviation(Duration::from_millis(1));
-        let mut probe = PhiAccrual::new(jittery).unwrap();
-        warm(&mut probe, &trace(), 2 * window);
-        let rising = rising_offset(
-            &probe,
-            jittery.acceptable_heartbeat_pause,
-            jittery.min_std_deviation,
-        );
-        bench_detector(
-            c,
-            "phi_logistic_jittery",
-            window,
-            || PhiAccrual::new(jittery).unwrap(),
-            rising,
-        );
+        bench_phi::<failure_detector::HeapWindow>(c, "phi_logistic_jittery", jittery);
+        let logistic = PhiAccrualConfig::new().with_max_sample_size(window);
+        if window == 100 {
+            bench_phi::<InlineMicros<100>>(c, "phi_logistic_inline", logistic);
+            bench_phi::<InlineMicros<100>>(c, "phi_logistic_jittery_inline", jittery);
+        } else {
+            bench_phi::<InlineMicros<1000>>(c, "phi_logistic_inline", logistic);
+            bench_phi::<InlineMicros<1000>>(c, "phi_logistic_jittery_inline", jittery);
+        }
 
         let cfg = ExponentialPhiConfig::new().with_window_size(window);
         // Exponential phi is linear: any silence is the same cost; use 1 s (phi ~ 4.3).
