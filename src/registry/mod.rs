@@ -761,14 +761,14 @@ where
         batch: &[(K, Timestamp)],
         mut refused: impl FnMut(usize, RegistryHeartbeatError),
     ) -> usize {
-        const CHUNK: usize = 1024;
-        const ERRORS: usize = 32;
         let mut accepted = 0;
-        let mut hashes = [0u64; CHUNK];
+        let mut hashes = [0u64; BATCH_CHUNK];
         // The shard in the high half, the position in the chunk in the low half.
-        let mut order = [0u32; CHUNK];
-        let mut errors = [(0usize, RegistryHeartbeatError::UnknownNode); ERRORS];
-        for (c, chunk) in batch.chunks(CHUNK).enumerate() {
+        let mut order = [0u32; BATCH_CHUNK];
+        let mut errors = [(0usize, RegistryHeartbeatError::UnknownNode); BATCH_ERRORS];
+        // Where each entry of a pass's group was found (`u32::MAX`: not found).
+        let mut hints = [0u32; BATCH_PASS];
+        for (c, chunk) in batch.chunks(BATCH_CHUNK).enumerate() {
             for (j, (node, _)) in chunk.iter().enumerate() {
                 let hash = self.hash(node);
                 hashes[j] = hash;
@@ -784,24 +784,45 @@ where
                 let env = self.env(&self.next[shard]);
                 let mut failed = 0;
                 let mut guard = self.shards[shard].0.lock();
-                for &entry in group {
-                    let j = (entry & 0xFFFF) as usize;
-                    let (node, at) = &chunk[j];
-                    let result = guard.heartbeat(hashes[j], node, *at, env);
-                    guard.counters.count(&result);
-                    match result {
-                        Ok(()) => accepted += 1,
-                        Err(e) => {
-                            errors[failed] = (c * CHUNK + j, e);
-                            failed += 1;
-                        }
+                for part in group.chunks(BATCH_PASS) {
+                    let hints = &mut hints[..part.len()];
+                    // Software pipelining: each pass starts independent loads for
+                    // every entry, so their cache misses overlap, instead of one
+                    // dependent chain (index slot -> node -> detector) per entry.
+                    let mut touched = 0u64;
+                    for &entry in part {
+                        touched ^= guard.touch_index(hashes[(entry & 0xFFFF) as usize]);
                     }
-                    if failed == ERRORS {
-                        // Rare: report outside the lock, then carry on.
-                        drop(guard);
-                        errors.iter().for_each(|&(i, e)| refused(i, e));
-                        failed = 0;
-                        guard = self.shards[shard].0.lock();
+                    for (hint, &entry) in hints.iter_mut().zip(part) {
+                        let j = (entry & 0xFFFF) as usize;
+                        *hint = guard.locate(hashes[j], &chunk[j].0);
+                        touched ^= guard.touch(*hint);
+                    }
+                    std::hint::black_box(touched);
+                    // Then the heartbeats, in batch order: a hint is checked
+                    // against the key (an earlier heartbeat of the pass may have
+                    // removed a node, moving another, or added one).
+                    for (hint, &entry) in hints.iter_mut().zip(part) {
+                        let j = (entry & 0xFFFF) as usize;
+                        let (node, at) = &chunk[j];
+                        let hash = hashes[j];
+                        let result = guard.heartbeat_hinted(&|| hash, node, hint, *at, env);
+                        guard.counters.count(&result);
+                        match result {
+                            Ok(()) => accepted += 1,
+                            Err(e) => {
+                                errors[failed] = (c * BATCH_CHUNK + j, e);
+                                failed += 1;
+                            }
+                        }
+                        if failed == BATCH_ERRORS {
+                            // Rare: report outside the lock, then carry on (the
+                            // hints are checked, whatever changed meanwhile).
+                            drop(guard);
+                            errors.iter().for_each(|&(i, e)| refused(i, e));
+                            failed = 0;
+                            guard = self.shards[shard].0.lock();
+                        }
                     }
                 }
                 drop(guard);
@@ -1183,6 +1204,15 @@ fn quantiles(values: &mut [f64]) -> Vec<(&'static str, f64)> {
     })
     .collect()
 }
+
+/// [`Registry::heartbeat_batch`] sorts its batch by shard in chunks of this many
+/// heartbeats (at most 2^16: positions in a chunk are kept in 16 bits).
+const BATCH_CHUNK: usize = 1024;
+/// [`Registry::heartbeat_batch`] pipelines the heartbeats of one shard in a chunk
+/// this many at a time.
+const BATCH_PASS: usize = 32;
+/// Refusals buffered under a shard's lock before they are reported.
+const BATCH_ERRORS: usize = 32;
 
 /// A xorshift-multiply-xorshift finaliser, so that every bit of `hash` moves the
 /// bits that pick the shard (32 and up) and those of the shard's index (the low

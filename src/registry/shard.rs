@@ -682,13 +682,34 @@ where
         }
     }
 
+    /// Reads the index slot a lookup of `hash` starts at, so that the processor
+    /// fetches it (first pass of a pipelined batch: [`Index::touch`]).
+    #[inline]
+    pub(crate) fn touch_index(&self, hash: u64) -> u64 {
+        self.index.touch(hash)
+    }
+
+    /// The position of `key` (with `hash`), or `u32::MAX` if the shard does not
+    /// know it: a hint for [`heartbeat_hinted`](Self::heartbeat_hinted), which
+    /// checks it. After [`touch_index`](Self::touch_index) the index slot is
+    /// usually cached, so this mostly waits for the node's key only.
+    #[inline]
+    pub(crate) fn locate(&self, hash: u64, key: &K) -> u32 {
+        self.find(hash, key).map_or(u32::MAX, |i| i as u32)
+    }
+
     /// Reads (so that the processor fetches them) the node at `hint` and the
-    /// detector state a heartbeat reads, if there is such a node: a pass of
-    /// these over a batch lets the memory accesses of its heartbeats overlap.
+    /// detector state a heartbeat reads and writes ([`FailureDetector::prefetch`]),
+    /// if there is such a node: a pass of these over a batch lets the memory
+    /// accesses of its heartbeats overlap. Changes nothing.
     #[inline]
     pub(crate) fn touch(&self, hint: u32) -> u64 {
         self.nodes.get(hint as usize).map_or(0, |node| {
-            node.due ^ nanos(node.detector.deadline()) ^ nanos(node.detector.last_heartbeat())
+            node.due
+                ^ node.evaluated
+                ^ nanos(node.detector.deadline())
+                ^ nanos(node.detector.last_heartbeat())
+                ^ node.detector.prefetch()
         })
     }
 
