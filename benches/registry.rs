@@ -10,7 +10,8 @@
 //!   thread owns the nodes of half of the shards (`Registry::shard_of`), as
 //!   ingestion threads that route by shard would: no lock is shared.
 //! * `registry_heartbeat_batch/...`: the same through `heartbeat_batch`, 1024
-//!   heartbeats a call.
+//!   heartbeats a call (with `2_threads_by_shard`, each thread's batches hold
+//!   only the heartbeats of its own shards' nodes).
 //! * `registry_heartbeat_now/{1,2}_threads/1000`: `heartbeat_now` on a
 //!   `MonotonicClock` (read under the shard's lock), round robin over 1,000 nodes;
 //!   with 2 threads each thread owns half of the nodes.
@@ -100,6 +101,23 @@ fn send_batches(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride
         while batch.len() < BATCH && k < end {
             batch.push((k % nodes, heartbeat_time(k, nodes)));
             k += stride;
+        }
+        black_box(reg.heartbeat_batch(&batch, |_, _| {}));
+    }
+}
+
+/// As [`send_owned`], through `heartbeat_batch` calls of [`BATCH`] heartbeats.
+fn send_owned_batches(reg: &Reg, nodes: u64, start: u64, end: u64, owner: &[u8], thread: u8) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut k = start;
+    while k < end {
+        batch.clear();
+        while batch.len() < BATCH && k < end {
+            let node = k % nodes;
+            if owner[node as usize] == thread {
+                batch.push((node, heartbeat_time(k, nodes)));
+            }
+            k += 1;
         }
         black_box(reg.heartbeat_batch(&batch, |_, _| {}));
     }
@@ -244,25 +262,29 @@ fn heartbeats(c: &mut Criterion) {
                     })
                 });
             }
-            if name == "registry_heartbeat" {
-                // Each thread owns the nodes of half of the shards.
-                let owner: Vec<u8> = (0..nodes).map(|n| (reg.shard_of(&n) % 2) as u8).collect();
-                let id = BenchmarkId::new("2_threads_by_shard", nodes);
-                group.bench_function(id, |b| {
-                    b.iter_custom(|iters| {
-                        let start = next.fetch_add(iters, Ordering::Relaxed);
-                        let end = start + iters;
-                        let began = Instant::now();
-                        thread::scope(|s| {
-                            for j in 0..2u8 {
-                                let (reg, owner) = (&reg, &owner);
-                                s.spawn(move || send_owned(reg, nodes, start, end, owner, j));
-                            }
-                        });
-                        began.elapsed()
-                    })
-                });
-            }
+            // Each thread owns the nodes of half of the shards.
+            type OwnedSender = fn(&Reg, u64, u64, u64, &[u8], u8);
+            let owned: OwnedSender = if name == "registry_heartbeat" {
+                send_owned
+            } else {
+                send_owned_batches
+            };
+            let owner: Vec<u8> = (0..nodes).map(|n| (reg.shard_of(&n) % 2) as u8).collect();
+            let id = BenchmarkId::new("2_threads_by_shard", nodes);
+            group.bench_function(id, |b| {
+                b.iter_custom(|iters| {
+                    let start = next.fetch_add(iters, Ordering::Relaxed);
+                    let end = start + iters;
+                    let began = Instant::now();
+                    thread::scope(|s| {
+                        for j in 0..2u8 {
+                            let (reg, owner) = (&reg, &owner);
+                            s.spawn(move || owned(reg, nodes, start, end, owner, j));
+                        }
+                    });
+                    began.elapsed()
+                })
+            });
             group.finish();
         }
         // The registry saw heartbeats only, in time: nobody changed state.

@@ -114,6 +114,16 @@ pub trait FailureDetector {
         std::mem::size_of_val(self)
     }
 
+    /// Reads the part of this detector's state that its next heartbeat writes and
+    /// returns a value computed from it (pass it to `std::hint::black_box`), so that
+    /// a caller applying a batch of heartbeats to many detectors can first read them
+    /// all and let their cache misses overlap. Changes nothing. The default reads
+    /// nothing and returns 0.
+    #[inline]
+    fn prefetch(&self) -> u64 {
+        0
+    }
+
     /// Forgets every heartbeat: back to the state right after construction.
     fn reset(&mut self);
 }
@@ -156,6 +166,11 @@ impl<T: FailureDetector + ?Sized> FailureDetector for Box<T> {
     /// The boxed detector's bytes plus the box itself.
     fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + (**self).memory_bytes()
+    }
+
+    #[inline]
+    fn prefetch(&self) -> u64 {
+        (**self).prefetch()
     }
 
     fn reset(&mut self) {

@@ -56,6 +56,7 @@ pub(crate) const NEVER: u64 = u64::MAX;
 /// Builds the detector of a node that joins.
 pub(crate) type Factory<K, D> = dyn Fn(&K) -> D + Send + Sync;
 
+#[inline]
 fn nanos(t: Option<Timestamp>) -> u64 {
     t.map_or(NEVER, Timestamp::as_nanos)
 }
@@ -682,14 +683,46 @@ where
         }
     }
 
-    /// Reads (so that the processor fetches them) the node at `hint` and the
-    /// detector state a heartbeat reads, if there is such a node: a pass of
-    /// these over a batch lets the memory accesses of its heartbeats overlap.
+    /// Reads the index slot a lookup of `hash` starts at, so that the processor
+    /// fetches it (first pass of a pipelined batch: [`Index::touch`]).
+    #[inline]
+    pub(crate) fn touch_index(&self, hash: u64) -> u64 {
+        self.index.touch(hash)
+    }
+
+    /// The position of `key` (with `hash`), or `u32::MAX` if the shard does not
+    /// know it: a hint for [`heartbeat_hinted`](Self::heartbeat_hinted), which
+    /// checks it. After [`touch_index`](Self::touch_index) the index slot is
+    /// usually cached, so this mostly waits for the node's key only.
+    #[inline]
+    pub(crate) fn locate(&self, hash: u64, key: &K) -> u32 {
+        self.find(hash, key).map_or(u32::MAX, |i| i as u32)
+    }
+
+    /// Reads (so that the processor fetches them) the lines of the node at `hint`
+    /// that a heartbeat reads (its lifecycle, and the detector's deadline and last
+    /// heartbeat), if there is such a node: a pass of these over a batch lets the
+    /// memory accesses of its heartbeats overlap. Changes nothing.
     #[inline]
     pub(crate) fn touch(&self, hint: u32) -> u64 {
         self.nodes.get(hint as usize).map_or(0, |node| {
-            node.due ^ nanos(node.detector.deadline()) ^ nanos(node.detector.last_heartbeat())
+            node.due
+                ^ node.evaluated
+                ^ nanos(node.detector.deadline())
+                ^ nanos(node.detector.last_heartbeat())
         })
+    }
+
+    /// Reads the detector state that a heartbeat of the node at `hint` writes
+    /// ([`FailureDetector::prefetch`]), if there is such a node. A pass of its
+    /// own after [`touch`](Self::touch): the detector's window slot is found
+    /// from the node, so reading both in one pass would chain two misses per
+    /// node. Changes nothing.
+    #[inline]
+    pub(crate) fn touch_detector(&self, hint: u32) -> u64 {
+        self.nodes
+            .get(hint as usize)
+            .map_or(0, |node| node.detector.prefetch())
     }
 
     /// Registers `key` at `at` (or its last evaluation, if later).
