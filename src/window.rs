@@ -554,7 +554,6 @@ impl<S: WindowStorage> Window<S> {
 
     /// The slot the next interval is written to, in ns: reading it fetches the
     /// cache line the next [`push`](Self::push) writes.
-    #[allow(dead_code)]
     #[inline]
     pub(crate) fn next_slot(&self) -> u64 {
         self.slots.get_ns(usize::from(self.head))

@@ -265,6 +265,13 @@ impl<S: WindowStorage> FailureDetector for ExponentialPhi<S> {
         std::mem::size_of::<Self>() + self.window.heap_bytes()
     }
 
+    /// Reads the window slot the next heartbeat writes (with an inline window, in
+    /// the detector's own block; with a heap window, behind its pointer).
+    #[inline]
+    fn prefetch(&self) -> u64 {
+        self.window.next_slot()
+    }
+
     fn reset(&mut self) {
         self.window.clear();
         self.arrivals = Arrivals::new();

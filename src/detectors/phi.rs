@@ -451,6 +451,13 @@ impl<S: WindowStorage> FailureDetector for PhiAccrual<S> {
         std::mem::size_of::<Self>() + self.window.heap_bytes()
     }
 
+    /// Reads the window slot the next heartbeat writes (with an inline window, in
+    /// the detector's own block; with a heap window, behind its pointer).
+    #[inline]
+    fn prefetch(&self) -> u64 {
+        self.window.next_slot()
+    }
+
     fn reset(&mut self) {
         // Akka's bootstrap: two synthetic intervals at the estimate +- a quarter,
         // the quarter taken in whole units of the window (Akka divides whole
