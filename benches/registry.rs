@@ -21,11 +21,15 @@
 //!   but heap entries left behind by heartbeats are renewed.
 //! * `registry_tick/expire_1pct/1000000`: a tick in which 1% of the nodes (10,000)
 //!   pass their deadline and become Suspect (events sent to a listener included).
-//! * `registry_heartbeat_ewma/{1,2}_threads/{nodes}`: as `registry_heartbeat`, with
-//!   the constant-memory `EwmaPhi` (40 bytes per detector, no window).
+//! * `registry_heartbeat_inline[_batch]/...`: as `registry_heartbeat[_batch]`, with
+//!   the window inside the detector (`PhiAccrual<InlineMicros<100>>`), so each node
+//!   is one block.
+//! * `registry_heartbeat_ewma[_batch]/...`: the same with the constant-memory
+//!   `EwmaPhi` (40 bytes per detector, no window).
 //! * Before the benchmarks, the resident memory per node is printed for phi accrual
-//!   at windows of 100 and 1000 (microseconds, the default, and milliseconds) and for
-//!   `EwmaPhi` (Linux: from `/proc/self/statm`). `FAILURE_DETECTOR_BENCH_MEMORY_ONLY=1`
+//!   at windows of 100 and 1000 (microseconds, the default, and milliseconds), at
+//!   window 100 inline (`InlineMicros<100>`, `InlineMillis<100>`) and for `EwmaPhi`
+//!   (Linux: from `/proc/self/statm`). `FAILURE_DETECTOR_BENCH_MEMORY_ONLY=1`
 //!   prints it and stops.
 //!
 //! Each registry is built once per group, outside the timed code.
@@ -37,8 +41,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use failure_detector::{
-    Confirmation, EventReceiver, EwmaPhi, EwmaPhiConfig, FailureDetector, MonotonicClock,
-    PhiAccrual, PhiAccrualConfig, Registry, RegistryConfig, Resolution, Timestamp,
+    Confirmation, EventReceiver, EwmaPhi, EwmaPhiConfig, FailureDetector, InlineMicros,
+    InlineMillis, MonotonicClock, PhiAccrual, PhiAccrualConfig, Registry, RegistryConfig,
+    Resolution, Timestamp,
 };
 
 const PERIOD_NS: u64 = 1_000_000_000;
@@ -81,7 +86,14 @@ fn send<D: FailureDetector + Send>(
 
 /// As [`send`], but all of `start..end`, each thread sending only the heartbeats of
 /// the nodes it owns (`owner[node] == thread`).
-fn send_owned(reg: &Reg, nodes: u64, start: u64, end: u64, owner: &[u8], thread: u8) {
+fn send_owned<D: FailureDetector + Send>(
+    reg: &Reg<D>,
+    nodes: u64,
+    start: u64,
+    end: u64,
+    owner: &[u8],
+    thread: u8,
+) {
     for k in start..end {
         let node = k % nodes;
         if owner[node as usize] == thread {
@@ -93,7 +105,14 @@ fn send_owned(reg: &Reg, nodes: u64, start: u64, end: u64, owner: &[u8], thread:
 const BATCH: usize = 1024;
 
 /// As [`send`], through `heartbeat_batch` calls of [`BATCH`] heartbeats.
-fn send_batches(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u64) {
+fn send_batches<D: FailureDetector + Send>(
+    reg: &Reg<D>,
+    nodes: u64,
+    start: u64,
+    end: u64,
+    offset: u64,
+    stride: u64,
+) {
     let mut k = start + (offset + stride - start % stride) % stride;
     let mut batch = Vec::with_capacity(BATCH);
     while k < end {
@@ -107,7 +126,14 @@ fn send_batches(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride
 }
 
 /// As [`send_owned`], through `heartbeat_batch` calls of [`BATCH`] heartbeats.
-fn send_owned_batches(reg: &Reg, nodes: u64, start: u64, end: u64, owner: &[u8], thread: u8) {
+fn send_owned_batches<D: FailureDetector + Send>(
+    reg: &Reg<D>,
+    nodes: u64,
+    start: u64,
+    end: u64,
+    owner: &[u8],
+    thread: u8,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut k = start;
     while k < end {
@@ -130,62 +156,106 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
-/// The detector a memory measurement uses: phi accrual at a window and resolution,
-/// or `EwmaPhi` (window 0).
-fn memory_registry(window: usize, millis: bool) -> (String, RegistryBox) {
-    {
-        if window == 0 {
-            let fd = EwmaPhi::new(EwmaPhiConfig::new()).unwrap();
-            let label = format!("EwmaPhi (the detector: {} bytes)", fd.memory_bytes());
-            (
-                label,
-                RegistryBox::Ewma(Registry::new(RegistryConfig::new(), fd).unwrap().0),
-            )
-        } else {
-            let resolution = if millis {
-                Resolution::Millisecond
-            } else {
-                Resolution::Microsecond
-            };
-            let cfg = PhiAccrualConfig::new()
-                .with_max_sample_size(window)
-                .with_resolution(resolution);
-            let fd = PhiAccrual::new(cfg).unwrap();
-            let label = format!(
-                "phi window {window:>4}, {resolution:?} (the detector: {} bytes)",
-                fd.memory_bytes()
-            );
-            (
-                label,
-                RegistryBox::Phi(Registry::new(RegistryConfig::new(), fd).unwrap().0),
-            )
-        }
-    }
+/// What a memory measurement watches: phi accrual at a window and resolution,
+/// with its window on the heap or inline, or `EwmaPhi`.
+#[derive(Clone, Copy)]
+enum Watched {
+    Phi { window: usize, millis: bool },
+    InlineMicros100,
+    InlineMillis100,
+    Ewma,
 }
 
-enum RegistryBox {
-    Phi(Reg),
-    Ewma(Reg<EwmaPhi>),
+impl Watched {
+    const ALL: [(Watched, u64); 7] = [
+        (
+            Watched::Phi {
+                window: 100,
+                millis: false,
+            },
+            1_000_000,
+        ),
+        (
+            Watched::Phi {
+                window: 100,
+                millis: true,
+            },
+            1_000_000,
+        ),
+        (Watched::InlineMicros100, 1_000_000),
+        (Watched::InlineMillis100, 1_000_000),
+        (
+            Watched::Phi {
+                window: 1000,
+                millis: false,
+            },
+            100_000,
+        ),
+        (
+            Watched::Phi {
+                window: 1000,
+                millis: true,
+            },
+            100_000,
+        ),
+        (Watched::Ewma, 1_000_000),
+    ];
+}
+
+/// Adds `nodes` nodes of `fd` to a registry and returns the resident memory they
+/// took per node, with a label.
+fn grow<D: FailureDetector + Clone + Send + Sync + 'static>(
+    fd: D,
+    label: &str,
+    nodes: u64,
+) -> Option<(String, u64)> {
+    let label = format!("{label} (the detector: {} bytes)", fd.memory_bytes());
+    let before = resident_bytes()?;
+    let (reg, _) = Registry::new(RegistryConfig::new(), fd).unwrap();
+    send(&reg, nodes, 0, nodes, 0, 1);
+    let after = resident_bytes().unwrap_or(before);
+    black_box(&reg);
+    Some((label, (after - before) / nodes))
 }
 
 /// Adds `nodes` nodes and prints the resident memory they took. Run in a child
 /// process each, so that memory freed by one measurement (and kept by the
 /// allocator) does not hide the next one's growth.
-fn measure_memory(window: usize, millis: bool, nodes: u64) {
-    let Some(before) = resident_bytes() else {
-        println!("  /proc/self/statm not readable: skipped");
-        return;
+fn measure_memory(watched: Watched, nodes: u64) {
+    let phi = |window: usize, resolution: Resolution| {
+        PhiAccrualConfig::new()
+            .with_max_sample_size(window)
+            .with_resolution(resolution)
     };
-    let (label, reg) = memory_registry(window, millis);
-    match &reg {
-        RegistryBox::Phi(reg) => send(reg, nodes, 0, nodes, 0, 1),
-        RegistryBox::Ewma(reg) => send(reg, nodes, 0, nodes, 0, 1),
+    let (us, ms) = (Resolution::Microsecond, Resolution::Millisecond);
+    let measured = match watched {
+        Watched::Phi { window, millis } => {
+            let resolution = if millis { ms } else { us };
+            let label = format!("phi window {window:>4}, {resolution:?}");
+            grow(
+                PhiAccrual::new(phi(window, resolution)).unwrap(),
+                &label,
+                nodes,
+            )
+        }
+        Watched::InlineMicros100 => {
+            let fd = PhiAccrual::<InlineMicros<100>>::with_storage(phi(100, us)).unwrap();
+            grow(fd, "phi window  100, InlineMicros<100>", nodes)
+        }
+        Watched::InlineMillis100 => {
+            let fd = PhiAccrual::<InlineMillis<100>>::with_storage(phi(100, ms)).unwrap();
+            grow(fd, "phi window  100, InlineMillis<100>", nodes)
+        }
+        Watched::Ewma => grow(
+            EwmaPhi::new(EwmaPhiConfig::new()).unwrap(),
+            "EwmaPhi",
+            nodes,
+        ),
+    };
+    match measured {
+        Some((label, bytes)) => println!("  {label}: {bytes:>5} bytes per node over {nodes} nodes"),
+        None => println!("  /proc/self/statm not readable: skipped"),
     }
-    let after = resident_bytes().unwrap_or(before);
-    println!(
-        "  {label}: {:>5} bytes per node over {nodes} nodes",
-        (after - before) / nodes,
-    );
 }
 
 const MEMORY_ENV: &str = "FAILURE_DETECTOR_BENCH_MEMORY";
@@ -195,18 +265,12 @@ fn report_memory() {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
-    for (window, millis, nodes) in [
-        (100, false, 1_000_000),
-        (100, true, 1_000_000),
-        (1000, false, 100_000),
-        (1000, true, 100_000),
-        (0, false, 1_000_000),
-    ] {
+    for (i, (_, nodes)) in Watched::ALL.iter().enumerate() {
         let status = std::process::Command::new(&exe)
-            .env(MEMORY_ENV, format!("{window},{},{nodes}", u8::from(millis)))
+            .env(MEMORY_ENV, format!("{i},{nodes}"))
             .status();
         if !status.is_ok_and(|s| s.success()) {
-            println!("  window {window}: measurement failed");
+            println!("  measurement {i} failed");
         }
     }
 }
@@ -236,19 +300,26 @@ fn timed_split(
     began.elapsed()
 }
 
-fn heartbeats(c: &mut Criterion) {
+/// The `heartbeat` and `heartbeat_batch` groups (`{prefix}` and `{prefix}_batch`)
+/// for registries of `fd`.
+fn heartbeats<D: FailureDetector + Clone + Send + Sync + 'static>(
+    c: &mut Criterion,
+    prefix: &str,
+    fd: D,
+) {
     for nodes in SIZES {
-        let (reg, _) = registry(100, RegistryConfig::new());
+        let (reg, _) = Registry::<u64, D>::new(RegistryConfig::new(), fd.clone()).unwrap();
         // Every node joins, then a full round so that windows hold real intervals.
         let next = AtomicU64::new(0);
         send(&reg, nodes, 0, 2 * nodes, 0, 1);
         next.store(2 * nodes, Ordering::Relaxed);
         assert_eq!(reg.len() as u64, nodes);
 
-        type Sender = fn(&Reg, u64, u64, u64, u64, u64);
+        type Sender<D> = fn(&Reg<D>, u64, u64, u64, u64, u64);
+        let batch_name = format!("{prefix}_batch");
         for (name, sender) in [
-            ("registry_heartbeat", send as Sender),
-            ("registry_heartbeat_batch", send_batches as Sender),
+            (prefix, send as Sender<D>),
+            (&batch_name, send_batches as Sender<D>),
         ] {
             let mut group = c.benchmark_group(name);
             group.throughput(Throughput::Elements(1));
@@ -263,8 +334,8 @@ fn heartbeats(c: &mut Criterion) {
                 });
             }
             // Each thread owns the nodes of half of the shards.
-            type OwnedSender = fn(&Reg, u64, u64, u64, &[u8], u8);
-            let owned: OwnedSender = if name == "registry_heartbeat" {
+            type OwnedSender<D> = fn(&Reg<D>, u64, u64, u64, &[u8], u8);
+            let owned: OwnedSender<D> = if name == prefix {
                 send_owned
             } else {
                 send_owned_batches
@@ -384,30 +455,6 @@ fn send_now(reg: &Reg, nodes: u64, start: u64, end: u64, offset: u64, stride: u6
 }
 
 /// `registry_heartbeat_ewma`: one `heartbeat` call each into `EwmaPhi` nodes.
-fn heartbeats_ewma(c: &mut Criterion) {
-    let mut group = c.benchmark_group("registry_heartbeat_ewma");
-    group.throughput(Throughput::Elements(1));
-    for nodes in SIZES {
-        let fd = EwmaPhi::new(EwmaPhiConfig::new()).unwrap();
-        let (reg, _) = Registry::<u64, _>::new(RegistryConfig::new(), fd).unwrap();
-        let next = AtomicU64::new(0);
-        send(&reg, nodes, 0, 2 * nodes, 0, 1);
-        next.store(2 * nodes, Ordering::Relaxed);
-        for threads in [1u64, 2] {
-            let id = BenchmarkId::new(format!("{threads}_threads"), nodes);
-            group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    timed_split(&next, iters, threads, |start, end, j, threads| {
-                        send(&reg, nodes, start, end, j, threads)
-                    })
-                })
-            });
-        }
-        assert_eq!(reg.counts().alive as u64, nodes);
-    }
-    group.finish();
-}
-
 fn heartbeats_now(c: &mut Criterion) {
     let nodes = 1_000;
     let (reg, _) = registry(100, RegistryConfig::new());
@@ -432,10 +479,10 @@ fn heartbeats_now(c: &mut Criterion) {
 fn main() {
     if let Ok(spec) = std::env::var(MEMORY_ENV) {
         let mut parts = spec.split(',').map(|p| p.parse::<u64>().unwrap_or(0));
-        let window = parts.next().unwrap_or(100);
-        let millis = parts.next().unwrap_or(0) == 1;
+        let i = parts.next().unwrap_or(0) as usize;
         let nodes = parts.next().unwrap_or(1);
-        measure_memory(window as usize, millis, nodes.max(1));
+        let (watched, _) = Watched::ALL[i.min(Watched::ALL.len() - 1)];
+        measure_memory(watched, nodes.max(1));
         return;
     }
     report_memory();
@@ -443,8 +490,12 @@ fn main() {
         return;
     }
     let mut c = Criterion::default().configure_from_args();
-    heartbeats(&mut c);
-    heartbeats_ewma(&mut c);
+    let phi = PhiAccrualConfig::new().with_max_sample_size(100);
+    heartbeats(&mut c, "registry_heartbeat", PhiAccrual::new(phi).unwrap());
+    let inline = PhiAccrual::<InlineMicros<100>>::with_storage(phi).unwrap();
+    heartbeats(&mut c, "registry_heartbeat_inline", inline);
+    let ewma = EwmaPhi::new(EwmaPhiConfig::new()).unwrap();
+    heartbeats(&mut c, "registry_heartbeat_ewma", ewma);
     heartbeats_now(&mut c);
     ticks(&mut c);
     c.final_summary();
