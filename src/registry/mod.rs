@@ -810,7 +810,8 @@ where
                 let mut guard = self.shards[shard].0.lock();
                 for pass in group.chunks(BATCH_PASS) {
                     let hints = &mut hints[..pass.len()];
-                    let at = |entry: u32| (entry & 0xFFFF) as usize;
+                    // An entry's position in the chunk.
+                    let pos = |entry: u32| (entry & 0xFFFF) as usize;
                     // Software pipelining. A heartbeat into a large registry
                     // misses the cache at each step of a dependent chain (index
                     // slot -> node -> the detector's window slot): three passes
@@ -818,10 +819,10 @@ where
                     // their misses overlap; a fourth applies the heartbeats.
                     let mut touched = 0u64;
                     for &entry in pass {
-                        touched ^= guard.touch_index(hashes[at(entry)]);
+                        touched ^= guard.touch_index(hashes[pos(entry)]);
                     }
                     for (hint, &entry) in hints.iter_mut().zip(pass) {
-                        let j = at(entry);
+                        let j = pos(entry);
                         *hint = guard.locate(hashes[j], &chunk[j].0);
                         touched ^= guard.touch(*hint);
                     }
@@ -834,7 +835,7 @@ where
                     // have removed a node (moving the shard's last one into its
                     // place) or added one, so the hint is checked against the key.
                     for (hint, &entry) in hints.iter_mut().zip(pass) {
-                        let j = at(entry);
+                        let j = pos(entry);
                         let ((node, stamp), hash) = (&chunk[j], hashes[j]);
                         let result = guard.heartbeat_hinted(&|| hash, node, hint, *stamp, env);
                         guard.counters.count(&result);
