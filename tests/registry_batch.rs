@@ -292,10 +292,11 @@ proptest! {
 /// One shard, a node removed by its own catch-up every few heartbeats (the
 /// shard's last node moves into its place while later heartbeats of the pass
 /// still point at the old positions), more than 32 refusals in one shard's part
-/// of a chunk (reported outside the lock midway), and several chunks.
+/// of a chunk (reported outside the lock midway), and several chunks. Also with
+/// 2048 shards, more than the batch sorts by counting (it sorts by comparison).
 #[test]
 fn removals_moves_and_many_refusals() {
-    for shards in [1, 64] {
+    for shards in [1, 64, 2048] {
         for unknown in [true, false] {
             let setup = Setup {
                 unknown,
