@@ -26,6 +26,12 @@
 //!   is one block.
 //! * `registry_heartbeat_ewma[_batch]/...`: the same with the constant-memory
 //!   `EwmaPhi` (40 bytes per detector, no window).
+//! * `registry_heartbeat[_inline|_ewma]_shuffled[_batch]/.../1000000`: the same
+//!   into a million nodes, each node still once a period but in a fixed random
+//!   order unrelated to the order they joined (and so to where they sit in
+//!   memory): the round robin above visits each shard's nodes in memory order, which
+//!   flatters detectors whose nodes are small or whose windows were allocated in
+//!   join order.
 //! * Before the benchmarks, the resident memory per node is printed for phi accrual
 //!   at windows of 100 and 1000 (microseconds, the default, and milliseconds), at
 //!   window 100 inline (`InlineMicros<100>`, `InlineMillis<100>`) and for `EwmaPhi`
@@ -67,11 +73,45 @@ fn heartbeat_time(k: u64, nodes: u64) -> Timestamp {
     )
 }
 
+/// Which node sends heartbeat number `k`: `k % n` (round robin in the order the
+/// nodes joined, so a shard's nodes are visited in the order they sit in memory),
+/// or, `shuffled`, a fixed permutation of that (each node still once per period,
+/// at a phase unrelated to when it joined: no locality between consecutive
+/// heartbeats, as when senders' phases are random).
+#[derive(Clone, Copy)]
+struct Feed {
+    n: u64,
+    shuffled: bool,
+}
+
+impl Feed {
+    const fn round_robin(n: u64) -> Self {
+        Feed { n, shuffled: false }
+    }
+
+    #[inline]
+    fn node(self, k: u64) -> u64 {
+        let x = k % self.n;
+        if self.shuffled {
+            // A bijection of 0..n: the multiplier is odd and not a multiple of 5,
+            // so coprime with every power of ten.
+            (u128::from(x) * 0x9E37_79B9 % u128::from(self.n)) as u64
+        } else {
+            x
+        }
+    }
+
+    #[inline]
+    fn time(self, k: u64) -> Timestamp {
+        heartbeat_time(k, self.n)
+    }
+}
+
 /// Sends heartbeats `start..end` of the round robin, those `k` with
 /// `k % stride == offset`, one call each.
 fn send<D: FailureDetector + Send>(
     reg: &Reg<D>,
-    nodes: u64,
+    feed: Feed,
     start: u64,
     end: u64,
     offset: u64,
@@ -79,7 +119,7 @@ fn send<D: FailureDetector + Send>(
 ) {
     let mut k = start + (offset + stride - start % stride) % stride;
     while k < end {
-        let _ = black_box(reg.heartbeat(&(k % nodes), heartbeat_time(k, nodes)));
+        let _ = black_box(reg.heartbeat(&feed.node(k), feed.time(k)));
         k += stride;
     }
 }
@@ -88,16 +128,16 @@ fn send<D: FailureDetector + Send>(
 /// the nodes it owns (`owner[node] == thread`).
 fn send_owned<D: FailureDetector + Send>(
     reg: &Reg<D>,
-    nodes: u64,
+    feed: Feed,
     start: u64,
     end: u64,
     owner: &[u8],
     thread: u8,
 ) {
     for k in start..end {
-        let node = k % nodes;
+        let node = feed.node(k);
         if owner[node as usize] == thread {
-            let _ = black_box(reg.heartbeat(&node, heartbeat_time(k, nodes)));
+            let _ = black_box(reg.heartbeat(&node, feed.time(k)));
         }
     }
 }
@@ -107,7 +147,7 @@ const BATCH: usize = 1024;
 /// As [`send`], through `heartbeat_batch` calls of [`BATCH`] heartbeats.
 fn send_batches<D: FailureDetector + Send>(
     reg: &Reg<D>,
-    nodes: u64,
+    feed: Feed,
     start: u64,
     end: u64,
     offset: u64,
@@ -118,7 +158,7 @@ fn send_batches<D: FailureDetector + Send>(
     while k < end {
         batch.clear();
         while batch.len() < BATCH && k < end {
-            batch.push((k % nodes, heartbeat_time(k, nodes)));
+            batch.push((feed.node(k), feed.time(k)));
             k += stride;
         }
         black_box(reg.heartbeat_batch(&batch, |_, _| {}));
@@ -128,7 +168,7 @@ fn send_batches<D: FailureDetector + Send>(
 /// As [`send_owned`], through `heartbeat_batch` calls of [`BATCH`] heartbeats.
 fn send_owned_batches<D: FailureDetector + Send>(
     reg: &Reg<D>,
-    nodes: u64,
+    feed: Feed,
     start: u64,
     end: u64,
     owner: &[u8],
@@ -139,9 +179,9 @@ fn send_owned_batches<D: FailureDetector + Send>(
     while k < end {
         batch.clear();
         while batch.len() < BATCH && k < end {
-            let node = k % nodes;
+            let node = feed.node(k);
             if owner[node as usize] == thread {
-                batch.push((node, heartbeat_time(k, nodes)));
+                batch.push((node, feed.time(k)));
             }
             k += 1;
         }
@@ -212,7 +252,7 @@ fn grow<D: FailureDetector + Clone + Send + Sync + 'static>(
     let label = format!("{label} (the detector: {} bytes)", fd.memory_bytes());
     let before = resident_bytes()?;
     let (reg, _) = Registry::new(RegistryConfig::new(), fd).unwrap();
-    send(&reg, nodes, 0, nodes, 0, 1);
+    send(&reg, Feed::round_robin(nodes), 0, nodes, 0, 1);
     let after = resident_bytes().unwrap_or(before);
     black_box(&reg);
     Some((label, (after - before) / nodes))
@@ -306,16 +346,19 @@ fn heartbeats<D: FailureDetector + Clone + Send + Sync + 'static>(
     c: &mut Criterion,
     prefix: &str,
     fd: D,
+    sizes: &[u64],
+    shuffled: bool,
 ) {
-    for nodes in SIZES {
+    for &nodes in sizes {
+        let feed = Feed { n: nodes, shuffled };
         let (reg, _) = Registry::<u64, D>::new(RegistryConfig::new(), fd.clone()).unwrap();
         // Every node joins, then a full round so that windows hold real intervals.
         let next = AtomicU64::new(0);
-        send(&reg, nodes, 0, 2 * nodes, 0, 1);
+        send(&reg, feed, 0, 2 * nodes, 0, 1);
         next.store(2 * nodes, Ordering::Relaxed);
         assert_eq!(reg.len() as u64, nodes);
 
-        type Sender<D> = fn(&Reg<D>, u64, u64, u64, u64, u64);
+        type Sender<D> = fn(&Reg<D>, Feed, u64, u64, u64, u64);
         let batch_name = format!("{prefix}_batch");
         for (name, sender) in [
             (prefix, send as Sender<D>),
@@ -328,13 +371,13 @@ fn heartbeats<D: FailureDetector + Clone + Send + Sync + 'static>(
                 group.bench_function(id, |b| {
                     b.iter_custom(|iters| {
                         timed_split(&next, iters, threads, |start, end, j, threads| {
-                            sender(&reg, nodes, start, end, j, threads)
+                            sender(&reg, feed, start, end, j, threads)
                         })
                     })
                 });
             }
             // Each thread owns the nodes of half of the shards.
-            type OwnedSender<D> = fn(&Reg<D>, u64, u64, u64, &[u8], u8);
+            type OwnedSender<D> = fn(&Reg<D>, Feed, u64, u64, &[u8], u8);
             let owned: OwnedSender<D> = if name == prefix {
                 send_owned
             } else {
@@ -350,7 +393,7 @@ fn heartbeats<D: FailureDetector + Clone + Send + Sync + 'static>(
                     thread::scope(|s| {
                         for j in 0..2u8 {
                             let (reg, owner) = (&reg, &owner);
-                            s.spawn(move || owned(reg, nodes, start, end, owner, j));
+                            s.spawn(move || owned(reg, feed, start, end, owner, j));
                         }
                     });
                     began.elapsed()
@@ -367,7 +410,7 @@ fn ticks(c: &mut Criterion) {
     let mut group = c.benchmark_group("registry_tick");
     for nodes in SIZES {
         let (reg, _) = registry(100, RegistryConfig::new());
-        send(&reg, nodes, 0, 3 * nodes, 0, 1);
+        send(&reg, Feed::round_robin(nodes), 0, 3 * nodes, 0, 1);
         // Settle: the heap entries pushed when the nodes joined come due first.
         let now = heartbeat_time(3 * nodes, nodes);
         reg.tick(now);
@@ -384,7 +427,7 @@ fn ticks(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
-                    send(&reg, nodes, k, k + nodes / 100, 0, 1);
+                    send(&reg, Feed::round_robin(nodes), k, k + nodes / 100, 0, 1);
                     k += nodes / 100;
                     let now = heartbeat_time(k, nodes);
                     let began = Instant::now();
@@ -491,11 +534,40 @@ fn main() {
     }
     let mut c = Criterion::default().configure_from_args();
     let phi = PhiAccrualConfig::new().with_max_sample_size(100);
-    heartbeats(&mut c, "registry_heartbeat", PhiAccrual::new(phi).unwrap());
+    let heap = PhiAccrual::new(phi).unwrap();
     let inline = PhiAccrual::<InlineMicros<100>>::with_storage(phi).unwrap();
-    heartbeats(&mut c, "registry_heartbeat_inline", inline);
     let ewma = EwmaPhi::new(EwmaPhiConfig::new()).unwrap();
-    heartbeats(&mut c, "registry_heartbeat_ewma", ewma);
+    heartbeats(&mut c, "registry_heartbeat", heap.clone(), &SIZES, false);
+    heartbeats(
+        &mut c,
+        "registry_heartbeat_inline",
+        inline.clone(),
+        &SIZES,
+        false,
+    );
+    heartbeats(
+        &mut c,
+        "registry_heartbeat_ewma",
+        ewma.clone(),
+        &SIZES,
+        false,
+    );
+    let million = [1_000_000];
+    heartbeats(&mut c, "registry_heartbeat_shuffled", heap, &million, true);
+    heartbeats(
+        &mut c,
+        "registry_heartbeat_inline_shuffled",
+        inline,
+        &million,
+        true,
+    );
+    heartbeats(
+        &mut c,
+        "registry_heartbeat_ewma_shuffled",
+        ewma,
+        &million,
+        true,
+    );
     heartbeats_now(&mut c);
     ticks(&mut c);
     c.final_summary();
