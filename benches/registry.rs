@@ -352,9 +352,11 @@ fn heartbeats<D: FailureDetector + Clone + Send + Sync + 'static>(
     for &nodes in sizes {
         let feed = Feed { n: nodes, shuffled };
         let (reg, _) = Registry::<u64, D>::new(RegistryConfig::new(), fd.clone()).unwrap();
-        // Every node joins, then a full round so that windows hold real intervals.
         let next = AtomicU64::new(0);
-        send(&reg, feed, 0, 2 * nodes, 0, 1);
+        // Nodes join in the order of their keys (so they sit in memory in that
+        // order), then one round in the feed's order.
+        send(&reg, Feed::round_robin(nodes), 0, nodes, 0, 1);
+        send(&reg, feed, nodes, 2 * nodes, 0, 1);
         next.store(2 * nodes, Ordering::Relaxed);
         assert_eq!(reg.len() as u64, nodes);
 
