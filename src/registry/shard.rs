@@ -842,3 +842,20 @@ impl<K: Clone, D: FailureDetector> Node<K, D> {
         }
     }
 }
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod tests {
+    use super::Node;
+    use crate::{EwmaPhi, InlineMicros, InlineMillis, PhiAccrual};
+
+    /// A node is its 48 bytes of lifecycle and its detector, in one block: with an
+    /// inline window nothing else is allocated for it (docs/memory.md).
+    #[test]
+    fn a_node_is_its_lifecycle_and_its_detector() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Node<u64, PhiAccrual>>(), 48 + 104);
+        assert_eq!(size_of::<Node<u64, PhiAccrual<InlineMicros<100>>>>(), 48 + 472);
+        assert_eq!(size_of::<Node<u64, PhiAccrual<InlineMillis<100>>>>(), 48 + 272);
+        assert_eq!(size_of::<Node<u64, EwmaPhi>>(), 48 + 40);
+    }
+}
