@@ -306,18 +306,23 @@ impl<K, D> DerefMut for ShardCell<K, D> {
 ///   invalidation); a tick that reaches it pushes it again at the new deadline, so
 ///   while all nodes heartbeat, ticks renew about one entry per node per deadline
 ///   horizon (the silence after which a node is suspected).
-/// * Joining allocates the node's detector and clones the key twice (the node and
-///   the event); removal frees them.
+/// * Joining clones the prototype detector (which allocates its window, unless the
+///   window is inline) and the key twice (the node and the event); removal frees
+///   them.
 ///
 /// # Memory
 ///
 /// Per node: the detector (for [`PhiAccrual`], [`memory_bytes`](FailureDetector::memory_bytes):
-/// 112 bytes plus 4 per window slot at the default microsecond resolution), the
-/// key, 48 bytes of lifecycle state, an 8-byte index slot (at most three quarters
-/// of the slots are used) and one or two 16-byte heap entries. Measured with `u64`
-/// keys (resident memory, `docs/memory.md`): 609 bytes per node for phi at window
-/// 100 (401 at millisecond resolution), 4,224 at window 1000, 124 for
-/// [`EwmaPhi`](crate::EwmaPhi); about 85 bytes of registry bookkeeping.
+/// 104 bytes plus 4 per window slot at the default microsecond resolution, or 72
+/// plus the slots in one block with the window inline,
+/// [`InlineMicros`](crate::InlineMicros)), the key, 48 bytes of lifecycle state, an
+/// 8-byte index slot (at most three quarters of the slots are used) and one or two
+/// 16-byte heap entries. The lifecycle and the detector are one element of the
+/// shard's vector, so with an inline window a node has no allocation of its own.
+/// Measured with `u64` keys (resident memory, `docs/memory.md`): 601 bytes per node
+/// for phi at window 100 (555 inline, 393 and 355 at millisecond resolution), 4,218
+/// at window 1000, 124 for [`EwmaPhi`](crate::EwmaPhi); about 83 to 97 bytes of
+/// registry bookkeeping.
 /// Removed nodes are freed, and the
 /// tables shrink when most of their nodes have gone, so churn does not make the
 /// registry grow.
