@@ -854,8 +854,14 @@ mod tests {
     fn a_node_is_its_lifecycle_and_its_detector() {
         use std::mem::size_of;
         assert_eq!(size_of::<Node<u64, PhiAccrual>>(), 48 + 104);
-        assert_eq!(size_of::<Node<u64, PhiAccrual<InlineMicros<100>>>>(), 48 + 472);
-        assert_eq!(size_of::<Node<u64, PhiAccrual<InlineMillis<100>>>>(), 48 + 272);
+        assert_eq!(
+            size_of::<Node<u64, PhiAccrual<InlineMicros<100>>>>(),
+            48 + 472
+        );
+        assert_eq!(
+            size_of::<Node<u64, PhiAccrual<InlineMillis<100>>>>(),
+            48 + 272
+        );
         assert_eq!(size_of::<Node<u64, EwmaPhi>>(), 48 + 40);
     }
 }
