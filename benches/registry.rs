@@ -27,8 +27,9 @@
 //! * `registry_heartbeat_ewma[_batch]/...`: the same with the constant-memory
 //!   `EwmaPhi` (40 bytes per detector, no window).
 //! * `registry_heartbeat[_inline|_ewma]_shuffled[_batch]/.../1000000`: the same
-//!   into a million nodes, each node still once a period but in a fixed random
-//!   order unrelated to the order they joined (and so to where they sit in
+//!   into a million nodes, each node still once a period but in a fixed strided
+//!   permutation of the keys (consecutive heartbeats go to nodes 435,769 keys
+//!   apart), unrelated to the order they joined (and so to where they sit in
 //!   memory): the round robin above visits each shard's nodes in memory order, which
 //!   flatters detectors whose nodes are small or whose windows were allocated in
 //!   join order.
@@ -75,9 +76,9 @@ fn heartbeat_time(k: u64, nodes: u64) -> Timestamp {
 
 /// Which node sends heartbeat number `k`: `k % n` (round robin in the order the
 /// nodes joined, so a shard's nodes are visited in the order they sit in memory),
-/// or, `shuffled`, a fixed permutation of that (each node still once per period,
-/// at a phase unrelated to when it joined: no locality between consecutive
-/// heartbeats, as when senders' phases are random).
+/// or, `shuffled`, a fixed strided permutation of that (each node still once per
+/// period, at a phase unrelated to when it joined: no locality between
+/// consecutive heartbeats, as when senders' phases are unrelated to join order).
 #[derive(Clone, Copy)]
 struct Feed {
     n: u64,

@@ -22,6 +22,13 @@
 //! below 2^63 lets it be converted to `f64` through `i64`, which is one instruction
 //! on every x86-64 (the unsigned conversion is six).
 
+/// The most bytes of slots an inline window holds (4,096 microsecond slots, 8,192
+/// millisecond ones, 2,048 nanosecond ones). A detector is moved by value while it
+/// is built and while a registry node is created, and an unoptimised build keeps
+/// several copies on the stack: 128 KiB of slots overflowed a thread's 2 MiB stack
+/// in a debug build, 64 KiB did not. Larger windows belong on the heap.
+pub(crate) const MAX_INLINE_BYTES: usize = 16 * 1024;
+
 /// The largest window a detector may ask for.
 pub(crate) const MAX_WINDOW: usize = 1 << 15;
 
@@ -134,7 +141,7 @@ impl Resolution {
 /// The trait is sealed: the crate's four storages are its only implementations.
 pub trait WindowStorage: sealed::Slots + Clone + std::fmt::Debug + Send + Sync + 'static {}
 
-pub(crate) use sealed::Mismatch;
+pub(crate) use sealed::{Mismatch, TOKEN, Token};
 
 pub(crate) mod sealed {
     use super::Resolution;
@@ -147,14 +154,26 @@ pub(crate) mod sealed {
         Capacity,
         /// Not the storage's resolution.
         Resolution,
+        /// An inline storage of more than [`MAX_INLINE_BYTES`](super::MAX_INLINE_BYTES).
+        TooLarge,
     }
 
+    /// Proof of being this crate: the methods of [`Slots`] that write or index
+    /// take one, and no other crate can name or build it, so none can call them
+    /// (a bound `S: WindowStorage` brings them into scope).
+    #[derive(Clone, Copy)]
+    pub struct Token(());
+
+    /// The crate's one [`Token`].
+    pub(crate) const TOKEN: Token = Token(());
+
     /// What a [`Window`](super::Window) needs of its slots. Crate-private in
-    /// effect: the module is private, so no other crate can implement it.
+    /// effect: the module is private, so no other crate can implement it, and its
+    /// methods that write or index need a [`Token`].
     pub trait Slots: Sized {
         /// Storage for `capacity` slots at `resolution` (checked by the caller to
         /// be in `1..=MAX_WINDOW`), or why this storage cannot be it.
-        fn build(capacity: usize, resolution: Resolution) -> Result<Self, Mismatch>;
+        fn build(_: Token, capacity: usize, resolution: Resolution) -> Result<Self, Mismatch>;
         /// The number of slots.
         fn capacity(&self) -> usize;
         /// The unit of the slots.
@@ -164,11 +183,11 @@ pub(crate) mod sealed {
         /// Writes `interval_ns` (rounded and clamped to the unit) into slot `head`
         /// (`head < capacity`); returns the new and the evicted value in ns,
         /// whether the new one was clamped, and the capacity.
-        fn store(&mut self, head: usize, interval_ns: u64) -> (u64, u64, bool, usize);
+        fn store(&mut self, _: Token, head: usize, interval_ns: u64) -> (u64, u64, bool, usize);
         /// The value of slot `i` in ns (`i < capacity`).
-        fn get_ns(&self, i: usize) -> u64;
+        fn get_ns(&self, _: Token, i: usize) -> u64;
         /// Told the window's new length after it changes.
-        fn note_len(&mut self, len: u16);
+        fn note_len(&mut self, _: Token, len: u16);
         /// `1 / len` (0 when empty), exactly as `1.0 / f64::from(len)`.
         fn inv_len(&self, len: u16) -> f64;
     }
@@ -200,7 +219,7 @@ impl HeapWindow {
 }
 
 impl sealed::Slots for HeapWindow {
-    fn build(capacity: usize, resolution: Resolution) -> Result<Self, Mismatch> {
+    fn build(_: Token, capacity: usize, resolution: Resolution) -> Result<Self, Mismatch> {
         Ok(HeapWindow::new(capacity, resolution))
     }
 
@@ -227,7 +246,7 @@ impl sealed::Slots for HeapWindow {
     /// Each arm reads its own slice's length, so that a heartbeat dispatches on
     /// the resolution once.
     #[inline]
-    fn store(&mut self, head: usize, interval_ns: u64) -> (u64, u64, bool, usize) {
+    fn store(&mut self, _: Token, head: usize, interval_ns: u64) -> (u64, u64, bool, usize) {
         match &mut self.ring {
             Ring::Nanos(r) => store_in::<u64>(r, head, interval_ns),
             Ring::Micros(r) => store_in::<u32>(r, head, interval_ns),
@@ -235,7 +254,7 @@ impl sealed::Slots for HeapWindow {
         }
     }
 
-    fn get_ns(&self, i: usize) -> u64 {
+    fn get_ns(&self, _: Token, i: usize) -> u64 {
         match &self.ring {
             Ring::Nanos(r) => r[i].ns(),
             Ring::Micros(r) => r[i].ns(),
@@ -244,7 +263,7 @@ impl sealed::Slots for HeapWindow {
     }
 
     #[inline]
-    fn note_len(&mut self, len: u16) {
+    fn note_len(&mut self, _: Token, len: u16) {
         self.inv_len = if len == 0 { 0.0 } else { 1.0 / f64::from(len) };
     }
 
@@ -323,17 +342,22 @@ macro_rules! inline_storage {
         $(#[$doc])*
         ///
         /// Build a detector with it through `with_storage`, with a configuration
-        /// asking for exactly `N` samples (1 to 32,768) at this resolution; any other
-        /// is refused with a [`ConfigError`](crate::ConfigError) naming the field.
+        /// asking for exactly `N` samples at this resolution; any other is refused
+        /// with a [`ConfigError`](crate::ConfigError) naming the field. `N` slots
+        /// take at most 16 KiB (a detector is moved by value on the stack while it
+        /// is built; larger windows belong on the heap, [`HeapWindow`]).
         #[derive(Clone, Debug)]
         pub struct $name<const N: usize>([$slot; N]);
 
         impl<const N: usize> WindowStorage for $name<N> {}
 
         impl<const N: usize> sealed::Slots for $name<N> {
-            fn build(capacity: usize, resolution: Resolution) -> Result<Self, Mismatch> {
+            fn build(_: Token, capacity: usize, resolution: Resolution) -> Result<Self, Mismatch> {
                 if N == 0 || N > MAX_WINDOW || capacity != N {
                     return Err(Mismatch::Capacity);
+                }
+                if N * std::mem::size_of::<$slot>() > MAX_INLINE_BYTES {
+                    return Err(Mismatch::TooLarge);
                 }
                 if resolution != <$slot as Slot>::RESOLUTION {
                     return Err(Mismatch::Resolution);
@@ -355,16 +379,21 @@ macro_rules! inline_storage {
             }
 
             #[inline]
-            fn store(&mut self, head: usize, interval_ns: u64) -> (u64, u64, bool, usize) {
+            fn store(
+                &mut self,
+                _: Token,
+                head: usize,
+                interval_ns: u64,
+            ) -> (u64, u64, bool, usize) {
                 store_in::<$slot>(&mut self.0, head, interval_ns)
             }
 
-            fn get_ns(&self, i: usize) -> u64 {
+            fn get_ns(&self, _: Token, i: usize) -> u64 {
                 self.0[i].ns()
             }
 
             #[inline]
-            fn note_len(&mut self, _len: u16) {}
+            fn note_len(&mut self, _: Token, _len: u16) {}
 
             #[inline]
             fn inv_len(&self, len: u16) -> f64 {
@@ -476,7 +505,7 @@ impl<S: WindowStorage> Window<S> {
     /// An empty window of `capacity` samples (`1..=MAX_WINDOW`, checked by the
     /// caller) at `resolution` in the storage `S`, or why `S` cannot hold it.
     pub(crate) fn build(capacity: usize, resolution: Resolution) -> Result<Self, Mismatch> {
-        S::build(capacity, resolution).map(Window::with_slots)
+        S::build(TOKEN, capacity, resolution).map(Window::with_slots)
     }
 
     /// [`build`](Self::build) for a detector's configuration: a mismatch is a
@@ -491,6 +520,12 @@ impl<S: WindowStorage> Window<S> {
                 field: capacity_field,
                 allowed: "exactly the N of the detector's inline window storage \
                           (InlineMicros<N>, InlineMillis<N> or InlineNanos<N>)",
+            },
+            Mismatch::TooLarge => crate::error::ConfigError::OutOfRange {
+                field: capacity_field,
+                allowed: "an inline window holds at most 16 KiB of slots (4,096 at \
+                          microseconds, 8,192 at milliseconds, 2,048 at nanoseconds); \
+                          larger windows go on the heap (HeapWindow)",
             },
             Mismatch::Resolution => crate::error::ConfigError::OutOfRange {
                 field: "resolution",
@@ -549,14 +584,14 @@ impl<S: WindowStorage> Window<S> {
         self.sum = 0;
         self.sum_sq = Wide::default();
         self.clamped = 0;
-        self.slots.note_len(0);
+        self.slots.note_len(TOKEN, 0);
     }
 
     /// The slot the next interval is written to, in ns: reading it fetches the
     /// cache line the next [`push`](Self::push) writes.
     #[inline]
     pub(crate) fn next_slot(&self) -> u64 {
-        self.slots.get_ns(usize::from(self.head))
+        self.slots.get_ns(TOKEN, usize::from(self.head))
     }
 
     /// Adds one interval (rounded to the resolution, clamped to the longest
@@ -564,7 +599,7 @@ impl<S: WindowStorage> Window<S> {
     /// (it was not full). O(1), no allocation.
     #[inline]
     pub(crate) fn push(&mut self, interval_ns: u64) -> bool {
-        let (x, old, clamped, cap) = self.slots.store(usize::from(self.head), interval_ns);
+        let (x, old, clamped, cap) = self.slots.store(TOKEN, usize::from(self.head), interval_ns);
         // At most MAX_WINDOW = 2^15: fits.
         let cap = cap as u16;
         self.clamped += u32::from(clamped) & u32::from(self.clamped != u32::MAX);
@@ -583,7 +618,7 @@ impl<S: WindowStorage> Window<S> {
             false
         } else {
             self.len += 1;
-            self.slots.note_len(self.len);
+            self.slots.note_len(TOKEN, self.len);
             self.sum += x;
             self.sum_sq
                 .set(self.sum_sq.get() + u128::from(x) * u128::from(x));
@@ -637,7 +672,7 @@ impl<S: WindowStorage> Window<S> {
         let (head, len) = (self.head as usize, self.len as usize);
         let start = (head + cap - len) % cap;
         (0..len)
-            .map(|i| self.slots.get_ns((start + i) % cap))
+            .map(|i| self.slots.get_ns(TOKEN, (start + i) % cap))
             .collect()
     }
 }

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use failure_detector::{
-    ConfigError, Event, ExponentialPhi, ExponentialPhiConfig, FailureDetector, HeapWindow,
-    InlineMicros, InlineMillis, InlineNanos, PhiAccrual, PhiAccrualConfig, PhiModel, Registry,
-    RegistryConfig, Resolution, Timestamp, WindowStorage,
+    ConfigError, Event, ExponentialPhi, ExponentialPhiConfig, FailureDetector, InlineMicros,
+    InlineMillis, InlineNanos, PhiAccrual, PhiAccrualConfig, PhiModel, Registry, RegistryConfig,
+    Resolution, Timestamp, WindowStorage,
 };
 use proptest::prelude::*;
 
@@ -114,7 +114,6 @@ proptest! {
         check_phi::<InlineMicros<100>>(100, Resolution::Microsecond, &gaps);
         check_phi::<InlineMillis<7>>(7, Resolution::Millisecond, &gaps);
         check_phi::<InlineNanos<7>>(7, Resolution::Nanosecond, &gaps);
-        check_phi::<HeapWindow>(7, Resolution::Nanosecond, &gaps);
         check_exponential::<InlineMicros<3>>(3, Resolution::Microsecond, &gaps);
         check_exponential::<InlineMillis<100>>(100, Resolution::Millisecond, &gaps);
         check_exponential::<InlineNanos<3>>(3, Resolution::Nanosecond, &gaps);
@@ -135,7 +134,8 @@ fn a_configuration_that_does_not_match_the_type_is_refused() {
     let e =
         PhiAccrual::<InlineNanos<100>>::with_storage(ok.with_resolution(Resolution::Millisecond));
     assert_eq!(field(e.unwrap_err()), "resolution");
-    // N out of the range every window has (0, or above 32,768), whatever the config.
+    // N out of the range every window has (0, or above 32,768): refused (by the
+    // window size check, which comes first).
     let e = PhiAccrual::<InlineMicros<0>>::with_storage(ok.with_max_sample_size(0));
     assert!(e.is_err());
     let e = PhiAccrual::<InlineMillis<40_000>>::with_storage(
@@ -143,6 +143,21 @@ fn a_configuration_that_does_not_match_the_type_is_refused() {
             .with_resolution(Resolution::Millisecond),
     );
     assert_eq!(field(e.unwrap_err()), "max_sample_size");
+    // At most 16 KiB of slots inline: larger windows belong on the heap.
+    let big = |n: usize, r: Resolution| ok.with_max_sample_size(n).with_resolution(r);
+    assert!(
+        PhiAccrual::<InlineMicros<4096>>::with_storage(big(4096, Resolution::Microsecond)).is_ok()
+    );
+    let e = PhiAccrual::<InlineMicros<4097>>::with_storage(big(4097, Resolution::Microsecond));
+    assert_eq!(field(e.unwrap_err()), "max_sample_size");
+    let e = PhiAccrual::<InlineNanos<2049>>::with_storage(big(2049, Resolution::Nanosecond));
+    assert_eq!(field(e.unwrap_err()), "max_sample_size");
+    let e = ExponentialPhi::<InlineMillis<8193>>::with_storage(
+        ExponentialPhiConfig::new()
+            .with_window_size(8193)
+            .with_resolution(Resolution::Millisecond),
+    );
+    assert_eq!(field(e.unwrap_err()), "window_size");
     // The rest of the configuration is checked as for the heap window.
     let e = PhiAccrual::<InlineMicros<100>>::with_storage(ok.with_threshold(f64::NAN));
     assert!(e.is_err());
@@ -194,7 +209,7 @@ fn a_registry_of_inline_detectors_behaves_as_one_of_heap_detectors() {
         Registry::<u64, _>::new(RegistryConfig::new(), PhiAccrual::new(config).unwrap()).unwrap();
     let inline_fd = PhiAccrual::<InlineMicros<20>>::with_storage(config).unwrap();
     let (inline, inline_events) =
-        Registry::<u64, _>::new(RegistryConfig::new().with_shards(4), inline_fd).unwrap();
+        Registry::<u64, _>::new(RegistryConfig::new(), inline_fd).unwrap();
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     let mut t = 1_000_000_000u64;
     for step in 0..20_000u64 {
@@ -232,4 +247,29 @@ fn a_registry_of_inline_detectors_behaves_as_one_of_heap_detectors() {
     let eb = by_node(inline_events.try_iter().collect());
     assert!(ea.len() > 300, "too few events: {}", ea.len());
     assert_eq!(ea, eb);
+}
+
+/// The largest inline window allowed (16 KiB of slots) is built, cloned into a
+/// registry's nodes and fed on a thread with a 2 MiB stack, in any build.
+#[test]
+fn the_largest_inline_window_fits_a_small_stack() {
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let config = PhiAccrualConfig::new()
+                .with_max_sample_size(2048)
+                .with_resolution(Resolution::Nanosecond);
+            let fd = PhiAccrual::<InlineNanos<2048>>::with_storage(config).unwrap();
+            let (registry, _events) = Registry::<u64, _>::new(RegistryConfig::new(), fd).unwrap();
+            for round in 1..4u64 {
+                for node in 0..20u64 {
+                    registry
+                        .heartbeat(&node, Timestamp::from_secs(round))
+                        .unwrap();
+                }
+            }
+            registry.len()
+        })
+        .unwrap();
+    assert_eq!(worker.join().unwrap(), 20);
 }

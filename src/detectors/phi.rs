@@ -189,7 +189,8 @@ impl Default for PhiAccrualConfig {
 /// counted in [`memory_bytes`](FailureDetector::memory_bytes).
 // In declaration order, so that what every heartbeat reads comes first and, with
 // an inline window, the window's sums follow it, the slots last: a heartbeat into
-// a registry node reads two consecutive cache lines and the one of its slot.
+// a registry node reads two or three consecutive cache lines (120 bytes from the
+// node's start) and the one of its slot.
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct PhiAccrual<S = HeapWindow> {

@@ -315,13 +315,13 @@ impl<K, D> DerefMut for ShardCell<K, D> {
 /// Per node: the detector (for [`PhiAccrual`], [`memory_bytes`](FailureDetector::memory_bytes):
 /// 104 bytes plus 4 per window slot at the default microsecond resolution, or 72
 /// plus the slots in one block with the window inline,
-/// [`InlineMicros`](crate::InlineMicros)), the key, 48 bytes of lifecycle state, an
+/// [`InlineMicros`](crate::InlineMicros), the key, 48 bytes of lifecycle state, an
 /// 8-byte index slot (at most three quarters of the slots are used) and one or two
 /// 16-byte heap entries. The lifecycle and the detector are one element of the
 /// shard's vector, so with an inline window a node has no allocation of its own.
 /// Measured with `u64` keys (resident memory, `docs/memory.md`): 601 bytes per node
 /// for phi at window 100 (555 inline, 393 and 355 at millisecond resolution), 4,218
-/// at window 1000, 124 for [`EwmaPhi`](crate::EwmaPhi); about 83 to 97 bytes of
+/// at window 1000, 124 for [`EwmaPhi`](crate::EwmaPhi); about 83 to 114 bytes of
 /// registry bookkeeping.
 /// Removed nodes are freed, and the
 /// tables shrink when most of their nodes have gone, so churn does not make the
