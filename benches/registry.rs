@@ -108,6 +108,43 @@ impl Feed {
     }
 }
 
+/// Sends the heartbeats numbered `ks` (heartbeat `k` from node `feed.node(k)`) of
+/// the nodes `mine` accepts: one `heartbeat` call each, or `batched` in
+/// `heartbeat_batch` calls of up to [`BATCH`].
+fn deliver<D: FailureDetector + Send>(
+    reg: &Reg<D>,
+    feed: Feed,
+    ks: impl Iterator<Item = u64>,
+    mine: impl Fn(u64) -> bool,
+    batched: bool,
+) {
+    let mut batch = Vec::with_capacity(if batched { BATCH } else { 0 });
+    for k in ks {
+        let node = feed.node(k);
+        if !mine(node) {
+            continue;
+        }
+        if !batched {
+            let _ = black_box(reg.heartbeat(&node, feed.time(k)));
+            continue;
+        }
+        batch.push((node, feed.time(k)));
+        if batch.len() == BATCH {
+            black_box(reg.heartbeat_batch(&batch, |_, _| {}));
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        black_box(reg.heartbeat_batch(&batch, |_, _| {}));
+    }
+}
+
+/// The heartbeat numbers `k` in `start..end` with `k % stride == offset`.
+fn strided(start: u64, end: u64, offset: u64, stride: u64) -> impl Iterator<Item = u64> {
+    let first = start + (offset + stride - start % stride) % stride;
+    (first..end).step_by(stride as usize)
+}
+
 /// Sends heartbeats `start..end` of the round robin, those `k` with
 /// `k % stride == offset`, one call each.
 fn send<D: FailureDetector + Send>(
@@ -118,76 +155,29 @@ fn send<D: FailureDetector + Send>(
     offset: u64,
     stride: u64,
 ) {
-    let mut k = start + (offset + stride - start % stride) % stride;
-    while k < end {
-        let _ = black_box(reg.heartbeat(&feed.node(k), feed.time(k)));
-        k += stride;
-    }
-}
-
-/// As [`send`], but all of `start..end`, each thread sending only the heartbeats of
-/// the nodes it owns (`owner[node] == thread`).
-fn send_owned<D: FailureDetector + Send>(
-    reg: &Reg<D>,
-    feed: Feed,
-    start: u64,
-    end: u64,
-    owner: &[u8],
-    thread: u8,
-) {
-    for k in start..end {
-        let node = feed.node(k);
-        if owner[node as usize] == thread {
-            let _ = black_box(reg.heartbeat(&node, feed.time(k)));
-        }
-    }
+    deliver(
+        reg,
+        feed,
+        strided(start, end, offset, stride),
+        |_| true,
+        false,
+    );
 }
 
 const BATCH: usize = 1024;
 
-/// As [`send`], through `heartbeat_batch` calls of [`BATCH`] heartbeats.
-fn send_batches<D: FailureDetector + Send>(
+/// All of `start..end`, each thread sending only the heartbeats of the nodes it
+/// owns (`owner[node] == thread`), one call each or `batched`.
+fn send_owned<D: FailureDetector + Send>(
     reg: &Reg<D>,
     feed: Feed,
-    start: u64,
-    end: u64,
-    offset: u64,
-    stride: u64,
-) {
-    let mut k = start + (offset + stride - start % stride) % stride;
-    let mut batch = Vec::with_capacity(BATCH);
-    while k < end {
-        batch.clear();
-        while batch.len() < BATCH && k < end {
-            batch.push((feed.node(k), feed.time(k)));
-            k += stride;
-        }
-        black_box(reg.heartbeat_batch(&batch, |_, _| {}));
-    }
-}
-
-/// As [`send_owned`], through `heartbeat_batch` calls of [`BATCH`] heartbeats.
-fn send_owned_batches<D: FailureDetector + Send>(
-    reg: &Reg<D>,
-    feed: Feed,
-    start: u64,
-    end: u64,
+    (start, end): (u64, u64),
     owner: &[u8],
     thread: u8,
+    batched: bool,
 ) {
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut k = start;
-    while k < end {
-        batch.clear();
-        while batch.len() < BATCH && k < end {
-            let node = feed.node(k);
-            if owner[node as usize] == thread {
-                batch.push((node, feed.time(k)));
-            }
-            k += 1;
-        }
-        black_box(reg.heartbeat_batch(&batch, |_, _| {}));
-    }
+    let mine = |node: u64| owner[node as usize] == thread;
+    deliver(reg, feed, start..end, mine, batched);
 }
 
 /// Resident set size in bytes (Linux), for the memory report.
@@ -361,12 +351,8 @@ fn heartbeats<D: FailureDetector + Clone + Send + Sync + 'static>(
         next.store(2 * nodes, Ordering::Relaxed);
         assert_eq!(reg.len() as u64, nodes);
 
-        type Sender<D> = fn(&Reg<D>, Feed, u64, u64, u64, u64);
         let batch_name = format!("{prefix}_batch");
-        for (name, sender) in [
-            (prefix, send as Sender<D>),
-            (&batch_name, send_batches as Sender<D>),
-        ] {
+        for (name, batched) in [(prefix, false), (batch_name.as_str(), true)] {
             let mut group = c.benchmark_group(name);
             group.throughput(Throughput::Elements(1));
             for threads in [1u64, 2] {
@@ -374,18 +360,13 @@ fn heartbeats<D: FailureDetector + Clone + Send + Sync + 'static>(
                 group.bench_function(id, |b| {
                     b.iter_custom(|iters| {
                         timed_split(&next, iters, threads, |start, end, j, threads| {
-                            sender(&reg, feed, start, end, j, threads)
+                            let ks = strided(start, end, j, threads);
+                            deliver(&reg, feed, ks, |_| true, batched)
                         })
                     })
                 });
             }
             // Each thread owns the nodes of half of the shards.
-            type OwnedSender<D> = fn(&Reg<D>, Feed, u64, u64, &[u8], u8);
-            let owned: OwnedSender<D> = if name == prefix {
-                send_owned
-            } else {
-                send_owned_batches
-            };
             let owner: Vec<u8> = (0..nodes).map(|n| (reg.shard_of(&n) % 2) as u8).collect();
             let id = BenchmarkId::new("2_threads_by_shard", nodes);
             group.bench_function(id, |b| {
@@ -396,7 +377,7 @@ fn heartbeats<D: FailureDetector + Clone + Send + Sync + 'static>(
                     thread::scope(|s| {
                         for j in 0..2u8 {
                             let (reg, owner) = (&reg, &owner);
-                            s.spawn(move || owned(reg, feed, start, end, owner, j));
+                            s.spawn(move || send_owned(reg, feed, (start, end), owner, j, batched));
                         }
                     });
                     began.elapsed()
