@@ -1,127 +1,16 @@
 //! Invariants every detector keeps, checked on random configurations and arrivals.
 
-use std::fmt::Debug;
 use std::time::Duration;
 
+#[path = "support/contract.rs"]
+mod contract;
+
+use contract::{check, gaps, silences, start};
 use failure_detector::{
     ExponentialPhi, ExponentialPhiConfig, FailureDetector, FixedTimeout, FixedTimeoutConfig,
-    HeartbeatError, PhiAccrual, PhiAccrualConfig, PhiModel, Resolution, Timestamp,
+    PhiAccrual, PhiAccrualConfig, PhiModel, Resolution, Timestamp,
 };
 use proptest::prelude::*;
-
-const MICRO: u64 = 1_000;
-
-/// Gaps between arrivals: mostly around a second, sometimes tiny, sometimes long.
-fn gaps() -> impl Strategy<Value = Vec<u64>> {
-    let gap = prop_oneof![
-        8 => 500_000_000u64..1_500_000_000,
-        1 => 1u64..1_000,
-        1 => 1_000_000_000u64..60_000_000_000,
-    ];
-    proptest::collection::vec(gap, 1..40)
-}
-
-/// Silences at which to query after the last heartbeat, up to about 30 minutes.
-fn silences() -> impl Strategy<Value = Vec<u64>> {
-    proptest::collection::vec(0u64..2_000_000_000_000, 1..30)
-}
-
-/// Feeds `gaps` (injecting a refused duplicate and a refused earlier arrival after
-/// each accepted one) and checks every invariant along the way.
-fn check<D: FailureDetector + Debug>(mut fd: D, start: u64, gaps: &[u64], silences: &[u64]) {
-    let threshold = fd.threshold();
-    let mut t = start;
-    for &gap in gaps {
-        let next = t.saturating_add(gap);
-        if next > Timestamp::HORIZON.as_nanos() {
-            // Past the horizon: refused, nothing changed.
-            let before = format!("{fd:?}");
-            assert!(matches!(
-                fd.heartbeat(Timestamp::from_nanos(next)),
-                Err(HeartbeatError::PastHorizon { .. })
-            ));
-            assert_eq!(format!("{fd:?}"), before);
-            break;
-        }
-        t = next;
-        let at = Timestamp::from_nanos(t);
-        fd.heartbeat(at).unwrap();
-        assert_eq!(fd.last_heartbeat(), Some(at));
-
-        // Refused input changes nothing.
-        let before = format!("{fd:?}");
-        assert!(fd.heartbeat(at).is_err());
-        if t > 0 {
-            assert!(fd.heartbeat(Timestamp::from_nanos(t - 1)).is_err());
-        }
-        assert_eq!(format!("{fd:?}"), before);
-
-        // Suspicion: never NaN or negative, never decreasing while silent.
-        let mut sorted = silences.to_vec();
-        sorted.sort_unstable();
-        let mut prev = 0.0;
-        for &s in &sorted {
-            let now = Timestamp::from_nanos(t.saturating_add(s));
-            let phi = fd.suspicion(now);
-            assert!(!phi.is_nan() && phi >= 0.0, "suspicion {phi} at +{s} ns");
-            assert!(
-                phi >= prev,
-                "suspicion fell from {prev} to {phi} at +{s} ns"
-            );
-            prev = phi;
-        }
-        assert_eq!(
-            fd.suspicion(Timestamp::from_nanos(t / 2)),
-            fd.suspicion(at),
-            "before the heartbeat: as at the heartbeat"
-        );
-
-        let deadline = fd.deadline();
-        assert_eq!(fd.deadline_for(threshold), deadline);
-        // is_available agrees with the suspicion everywhere (tests/consistency.rs
-        // checks the deadline's neighbourhood).
-        for &s in &sorted {
-            let now = Timestamp::from_nanos(t.saturating_add(s));
-            assert_eq!(
-                fd.is_available(now),
-                fd.suspicion(now) < threshold,
-                "at +{s} ns, deadline {deadline:?}, suspicion {}",
-                fd.suspicion(now)
-            );
-        }
-        match deadline {
-            Some(d) => {
-                let d = d.as_nanos();
-                assert!(d > t, "available at the heartbeat itself");
-                assert!(fd.is_available(Timestamp::from_nanos(d - 1)));
-                assert!(!fd.is_available(Timestamp::from_nanos(d)));
-                // The threshold is crossed within a microsecond of the deadline.
-                if d - t > MICRO {
-                    let before = fd.suspicion(Timestamp::from_nanos(d - MICRO));
-                    assert!(before < threshold, "{before} >= {threshold} 1 us early");
-                }
-                if let Some(after) = d.checked_add(MICRO) {
-                    let after = fd.suspicion(Timestamp::from_nanos(after));
-                    assert!(after >= threshold, "{after} < {threshold} 1 us late");
-                }
-            }
-            None => assert!(fd.is_available(Timestamp::MAX)),
-        }
-    }
-    fd.reset();
-    assert_eq!(fd.deadline(), None);
-    assert_eq!(fd.suspicion(Timestamp::MAX), 0.0);
-}
-
-/// Start times: near the origin, anywhere before the horizon, or close to it.
-fn start() -> impl Strategy<Value = u64> {
-    const HORIZON: u64 = Timestamp::HORIZON.as_nanos();
-    prop_oneof![
-        0u64..1_000,
-        0u64..HORIZON,
-        HORIZON - 100_000_000_000..HORIZON
-    ]
-}
 
 proptest! {
     #![proptest_config(ProptestConfig {
@@ -151,7 +40,7 @@ proptest! {
             .with_min_std_deviation(Duration::from_millis(min_std_ms))
             .with_acceptable_heartbeat_pause(Duration::from_millis(pause_ms))
             .with_model(if exact { PhiModel::Normal } else { PhiModel::Logistic });
-        check(PhiAccrual::new(cfg).unwrap(), start, &gaps, &silences);
+        check(PhiAccrual::new(cfg).unwrap(), start, &gaps, &silences, |_| {});
     }
 
     #[test]
@@ -167,7 +56,7 @@ proptest! {
             .with_interval(Duration::from_millis(interval_ms))
             .with_missed_heartbeats(missed)
             .with_acceptable_pause(Duration::from_millis(pause_ms));
-        check(FixedTimeout::new(cfg).unwrap(), start, &gaps, &silences);
+        check(FixedTimeout::new(cfg).unwrap(), start, &gaps, &silences, |_| {});
     }
 
     #[test]
@@ -185,7 +74,7 @@ proptest! {
             .with_window_size(window)
             .with_max_interval(Duration::from_millis(max_interval_ms))
             .with_initial_interval(Duration::from_millis(initial_ms));
-        check(ExponentialPhi::new(cfg).unwrap(), start, &gaps, &silences);
+        check(ExponentialPhi::new(cfg).unwrap(), start, &gaps, &silences, |_| {});
     }
 
     /// Phi against an independent recomputation of Akka's formula from a naive mean
