@@ -40,12 +40,9 @@ use std::time::Duration;
 use crate::detectors::ceil_ns;
 use crate::detectors::exponential::ExponentialPhiConfig;
 use crate::detectors::fixed::FixedTimeoutConfig;
-use crate::detectors::phi::{PhiAccrualConfig, PhiModel};
+use crate::detectors::phi::PhiAccrualConfig;
 use crate::error::{ConfigError, check};
-use crate::math::{
-    MIN_PHI_THRESHOLD, check_phi_threshold, logistic_phi, logistic_phi_inverse, normal_phi,
-    normal_phi_inverse,
-};
+use crate::math::{MIN_PHI_THRESHOLD, check_phi_threshold, logistic_phi, logistic_phi_inverse};
 use crate::time::duration_nanos;
 
 /// A combination of settings that builds, but that a production system should not
@@ -284,14 +281,8 @@ impl OperatorTargets {
         let base_threshold = check_phi_threshold(base.threshold)?;
         check::window("max_sample_size", base.max_sample_size)?;
         let min_std = check::recordable("min_std_deviation", base.min_std_deviation)?;
-        let inverse = |level: f64| match base.model {
-            PhiModel::Logistic => logistic_phi_inverse(level),
-            PhiModel::Normal => normal_phi_inverse(level),
-        };
-        let phi = |y: f64| match base.model {
-            PhiModel::Logistic => logistic_phi(y),
-            PhiModel::Normal => normal_phi(y),
-        };
+        let inverse = |level: f64| base.model.inverse(level);
+        let phi = |y: f64| base.model.phi(y);
         let margin = inverse(base_threshold) * min_std as f64;
         let mut warnings = Vec::new();
         // The detector's mean is the interval as its window stores it.

@@ -12,12 +12,10 @@ use std::f64::consts::{LN_10, LOG10_E};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::detectors::phi::PhiModel;
 use crate::detectors::{Arrivals, FailureDetector, Stats, ceil_ns};
 use crate::error::{ConfigError, HeartbeatError, check};
-use crate::math::{
-    PHI_FLOOR, check_phi_threshold, logistic_phi, logistic_phi_inverse, normal_phi,
-    normal_phi_inverse,
-};
+use crate::math::{PHI_FLOOR, check_phi_threshold};
 use crate::time::{Timestamp, duration_nanos};
 use crate::window::MAX_INTERVAL_NS;
 
@@ -42,6 +40,17 @@ pub enum EwmaModel {
     /// `phi = silence / (mean * ln 10)`. The pause and the minimum deviation do not
     /// apply.
     Exponential,
+}
+
+impl EwmaModel {
+    /// The normal model this is, if it is one.
+    fn normal(self) -> Option<PhiModel> {
+        match self {
+            EwmaModel::Logistic => Some(PhiModel::Logistic),
+            EwmaModel::Normal => Some(PhiModel::Normal),
+            EwmaModel::Exponential => None,
+        }
+    }
 }
 
 /// Configuration of an [`EwmaPhi`] detector. Defaults: Akka's for what phi shares
@@ -237,13 +246,9 @@ impl EwmaPhi {
         let min_std = check::recordable("min_std_deviation", config.min_std_deviation)? as f64;
         let estimate =
             check::recordable("first_heartbeat_estimate", config.first_heartbeat_estimate)?;
-        let (y_threshold, y_floor) = match config.model {
-            EwmaModel::Normal => (normal_phi_inverse(threshold), normal_phi_inverse(PHI_FLOOR)),
-            _ => (
-                logistic_phi_inverse(threshold),
-                logistic_phi_inverse(PHI_FLOOR),
-            ),
-        };
+        // The exponential model has no standardised silence: unused there.
+        let normal = config.model.normal().unwrap_or_default();
+        let (y_threshold, y_floor) = (normal.inverse(threshold), normal.inverse(PHI_FLOOR));
         let params = EwmaParams {
             pause_ns: duration_nanos(config.acceptable_heartbeat_pause) as f64,
             min_std,
@@ -332,16 +337,14 @@ impl FailureDetector for EwmaPhi {
             return 0.0;
         };
         let params = &*self.params;
-        let raw = match params.config.model {
-            EwmaModel::Exponential => silence * (LOG10_E / self.mean),
-            model => {
+        let raw = match params.config.model.normal() {
+            None => silence * (LOG10_E / self.mean),
+            Some(model) => {
                 let y = (silence - self.mean - params.pause_ns) / self.sigma();
                 if y < params.y_floor {
                     0.0
-                } else if model == EwmaModel::Normal {
-                    normal_phi(y)
                 } else {
-                    logistic_phi(y)
+                    model.phi(y)
                 }
             }
         };
@@ -373,10 +376,12 @@ impl FailureDetector for EwmaPhi {
         let offset = if level == self.params.config.threshold {
             self.offset_ns()
         } else {
-            let y = match self.params.config.model {
-                EwmaModel::Normal => normal_phi_inverse(level),
-                _ => logistic_phi_inverse(level),
-            };
+            let y = self
+                .params
+                .config
+                .model
+                .normal()
+                .map_or(0.0, |m| m.inverse(level));
             self.offset_for(y, level)
         };
         self.arrivals.deadline_after_ns(offset)

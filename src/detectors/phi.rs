@@ -40,6 +40,26 @@ pub enum PhiModel {
     Normal,
 }
 
+impl PhiModel {
+    /// Phi at the standardised silence `y`.
+    #[inline]
+    pub(crate) fn phi(self, y: f64) -> f64 {
+        match self {
+            PhiModel::Logistic => logistic_phi(y),
+            PhiModel::Normal => normal_phi(y),
+        }
+    }
+
+    /// The standardised silence at which phi reaches `level` (the inverse of
+    /// [`phi`](Self::phi)).
+    pub(crate) fn inverse(self, level: f64) -> f64 {
+        match self {
+            PhiModel::Logistic => logistic_phi_inverse(level),
+            PhiModel::Normal => normal_phi_inverse(level),
+        }
+    }
+}
+
 /// Configuration of a [`PhiAccrual`] detector. Defaults are those of Akka's cluster
 /// failure detector (`akka.cluster.failure-detector` in `reference.conf`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -263,13 +283,10 @@ impl<S: WindowStorage> PhiAccrual<S> {
                           65.535 s at milliseconds)",
             });
         }
-        let (y_threshold, y_floor) = match config.model {
-            PhiModel::Logistic => (
-                logistic_phi_inverse(threshold),
-                logistic_phi_inverse(PHI_FLOOR),
-            ),
-            PhiModel::Normal => (normal_phi_inverse(threshold), normal_phi_inverse(PHI_FLOOR)),
-        };
+        let (y_threshold, y_floor) = (
+            config.model.inverse(threshold),
+            config.model.inverse(PHI_FLOOR),
+        );
         let params = PhiParams {
             config,
             pause_ns: duration_nanos(config.acceptable_heartbeat_pause) as f64,
@@ -297,15 +314,6 @@ impl<S: WindowStorage> PhiAccrual<S> {
     /// The configuration this detector was built with.
     pub fn config(&self) -> &PhiAccrualConfig {
         &self.params.config
-    }
-
-    /// Phi as a function of the standardised silence.
-    #[inline]
-    fn phi_of(&self, y: f64) -> f64 {
-        match self.params.config.model {
-            PhiModel::Logistic => logistic_phi(y),
-            PhiModel::Normal => normal_phi(y),
-        }
     }
 
     /// Whether the window's standard deviation exceeds the minimum, decided exactly
@@ -401,7 +409,7 @@ impl<S: WindowStorage> FailureDetector for PhiAccrual<S> {
         let raw = if y < self.params.y_floor {
             0.0
         } else {
-            self.phi_of(y)
+            self.params.config.model.phi(y)
         };
         self.arrivals.report(now, raw, self.params.config.threshold)
     }
@@ -426,10 +434,7 @@ impl<S: WindowStorage> FailureDetector for PhiAccrual<S> {
         if level <= 0.0 {
             return self.arrivals.deadline_after_ns(1);
         }
-        let y = match self.params.config.model {
-            PhiModel::Logistic => logistic_phi_inverse(level),
-            PhiModel::Normal => normal_phi_inverse(level),
-        };
+        let y = self.params.config.model.inverse(level);
         // The same arithmetic as `record`, so deadline_for(threshold) == deadline().
         self.arrivals
             .deadline_after_ns(ceil_ns(self.mu + y * self.sigma()))
