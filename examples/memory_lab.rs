@@ -14,52 +14,18 @@
 //! so that only the estimator differs.
 
 use std::error::Error;
-use std::path::Path;
-use std::time::Duration;
 
-use failure_detector::qos::{
-    Delay, Family, FamilyConfig, Loss, Network, ReplayConfig, Scenario, Sweep, Trace, sweep,
-};
+use failure_detector::qos::{Family, FamilyConfig, ReplayConfig, Sweep, sweep};
+#[path = "support/lab_traces.rs"]
+mod lab_traces;
+use lab_traces::{PERIOD, lab_traces};
+
 use failure_detector::{EwmaModel, EwmaPhi, EwmaPhiConfig, ExponentialPhi, PhiAccrual, Resolution};
 
 const THRESHOLDS: usize = 40;
 const WARMUP: usize = 1000;
-const PERIOD: Duration = Duration::from_millis(100);
 /// Mistakes per hour at which the detection times are compared.
 const PER_HOUR: [f64; 3] = [100.0, 10.0, 1.0];
-
-fn ms(x: u64) -> Duration {
-    Duration::from_millis(x)
-}
-
-/// The QoS lab's synthetic scenarios (examples/qos_lab.rs), 100,000 heartbeats each.
-fn traces(filter: &str) -> Result<Vec<(String, Trace)>, Box<dyn Error>> {
-    let n = 100_000;
-    let bursty = Scenario::new(PERIOD)
-        .jitter(Delay::log_normal(ms(10), ms(5))?)
-        .loss(Loss::bursty(0.01, 5.0)?)
-        .stalls(Duration::from_secs(2), Duration::from_secs(600));
-    let change = Scenario::new(PERIOD)
-        .jitter(Delay::normal(ms(5), ms(1))?)
-        .change_at(
-            Duration::from_secs(3600),
-            Network::new()
-                .with_delay(Delay::gamma(ms(60), ms(15))?)
-                .with_loss(Loss::random(0.02)?),
-        );
-    let mut traces = vec![
-        ("bursty".to_string(), bursty.generate(1, n)?),
-        ("sudden-change".to_string(), change.generate(2, n)?),
-    ];
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lip6");
-    for node in ["node0", "node1", "node3", "node5"] {
-        let path = dir.join(format!("{node}.csv"));
-        let trace = Trace::read_path(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        traces.push((format!("lip6-{node}"), trace));
-    }
-    traces.retain(|(name, _)| name.contains(filter));
-    Ok(traces)
-}
 
 fn main() -> Result<(), Box<dyn Error>> {
     let filter = std::env::args().nth(1).unwrap_or_default();
@@ -82,7 +48,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("Mean detection time (ms) at equal mistake rates; '-' where the sweep does not");
     println!("reach the rate. Bytes: per detector at 64-bit (its own plus its window).\n");
-    for (name, trace) in traces(&filter)? {
+    for (name, trace) in lab_traces(&filter)? {
         let mut rows: Vec<(String, usize, Sweep)> = Vec::new();
         for (label, window, resolution) in [
             ("phi, window 1000, ns (exact)", 1000, Resolution::Nanosecond),

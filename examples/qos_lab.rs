@@ -19,18 +19,18 @@
 use std::error::Error;
 use std::fs::{self, File};
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use failure_detector::qos::{
-    Delay, Family, FamilyConfig, Loss, Network, ReplayConfig, Scenario, Sweep, Trace,
-    replay_listing,
-};
+use failure_detector::qos::{Family, FamilyConfig, ReplayConfig, Sweep, Trace, replay_listing};
 use plotters::prelude::*;
+
+#[path = "support/lab_traces.rs"]
+mod lab_traces;
+use lab_traces::{PERIOD, lab_traces};
 
 const THRESHOLDS: usize = 50;
 const WARMUP: usize = 1000;
-const PERIOD: Duration = Duration::from_millis(100);
 /// The families are compared at the detection times at which phi accrual makes this
 /// many mistakes per hour (those of these rates that phi reaches on the trace).
 const PHI_MISTAKES_PER_HOUR: [f64; 7] = [1000.0, 300.0, 100.0, 30.0, 10.0, 3.0, 1.0];
@@ -48,62 +48,12 @@ const DOC_CHARTS: [&str; 5] = [
     "lip6-node5",
 ];
 
-fn ms(x: u64) -> Duration {
-    Duration::from_millis(x)
-}
-
-/// The synthetic scenarios, 100,000 heartbeats each (about 2.8 hours at 100 ms).
-fn scenarios() -> Result<Vec<(&'static str, Trace)>, Box<dyn Error>> {
-    let n = 100_000;
-    let bursty = Scenario::new(PERIOD)
-        .jitter(Delay::log_normal(ms(10), ms(5))?)
-        .loss(Loss::bursty(0.01, 5.0)?)
-        .stalls(Duration::from_secs(2), Duration::from_secs(600));
-    let change = Scenario::new(PERIOD)
-        .jitter(Delay::normal(ms(5), ms(1))?)
-        .change_at(
-            Duration::from_secs(3600),
-            Network::new()
-                .with_delay(Delay::gamma(ms(60), ms(15))?)
-                .with_loss(Loss::random(0.02)?),
-        );
-    Ok(vec![
-        ("bursty", bursty.generate(1, n)?),
-        ("sudden-change", change.generate(2, n)?),
-    ])
-}
-
-fn lip6_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lip6")
-}
-
-fn lip6() -> Result<Vec<(String, Trace)>, Box<dyn Error>> {
-    let dir = lip6_dir();
-    let mut traces = Vec::new();
-    for node in ["node0", "node1", "node3", "node5"] {
-        let path = dir.join(format!("{node}.csv"));
-        let trace = Trace::read_path(&path).map_err(|e| {
-            format!(
-                "{}: {e} (the LIP6 traces ship in the repository under data/lip6/)",
-                path.display()
-            )
-        })?;
-        traces.push((format!("lip6-{node}"), trace));
-    }
-    Ok(traces)
-}
-
 fn main() -> Result<(), Box<dyn Error>> {
     let filter = std::env::args().nth(1).unwrap_or_default();
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/qos");
     fs::create_dir_all(&out)?;
 
-    let mut traces: Vec<(String, Trace)> = scenarios()?
-        .into_iter()
-        .map(|(name, t)| (name.to_string(), t))
-        .collect();
-    traces.extend(lip6()?);
-    traces.retain(|(name, _)| name.contains(&filter));
+    let traces = lab_traces(&filter)?;
 
     let config = ReplayConfig::new().with_warmup(WARMUP);
     // The lab's presets for a 100 ms period; change a field here to measure another
