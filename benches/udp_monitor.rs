@@ -38,7 +38,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use failure_detector::cluster::MemberId;
 use failure_detector::net::monitor::BATCH_RECV_AVAILABLE;
 use failure_detector::net::{Frame, FrameKind, MonitorConfig, MonitorStats, UdpMonitor};
 use failure_detector::{
@@ -486,15 +485,13 @@ fn sender(spec: &str) {
     let frames: Vec<Vec<u8>> = (index..nodes)
         .step_by(count as usize)
         .map(|node| {
-            let mut out = Vec::with_capacity(node.encoded_len() + 12);
             Frame {
                 kind: FrameKind::Heartbeat,
                 from: node,
                 to: MONITOR_ID,
                 payload: &[],
             }
-            .encode(&mut out);
-            out
+            .to_vec()
         })
         .collect();
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");

@@ -47,15 +47,13 @@ fn monitor(reg: &Arc<Reg>, config: MonitorConfig) -> (Monitor, SocketAddr) {
 }
 
 fn frame(kind: FrameKind, from: u64, to: u64, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
     Frame {
         kind,
         from,
         to,
         payload,
     }
-    .encode(&mut out);
-    out
+    .to_vec()
 }
 
 fn heartbeat(from: u64) -> Vec<u8> {

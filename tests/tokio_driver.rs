@@ -312,15 +312,13 @@ async fn a_stopped_member_is_declared_dead_and_the_live_ones_never() {
     // bare heartbeat, a data frame whose payload is not a member's datagram.
     let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let frame = |kind, to: u64, payload: &[u8]| {
-        let mut out = Vec::new();
         Frame {
             kind,
             from: 99u64,
             to,
             payload,
         }
-        .encode(&mut out);
-        out
+        .to_vec()
     };
     for bytes in [
         vec![],

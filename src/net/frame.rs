@@ -107,6 +107,13 @@ impl<'a, I: MemberId> Frame<'a, I> {
         self.to.encode(out);
         out.extend_from_slice(self.payload);
     }
+
+    /// The frame's encoding in a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode(&mut out);
+        out
+    }
 }
 
 #[cfg(test)]

@@ -762,15 +762,13 @@ mod tests {
     }
 
     fn frame(kind: FrameKind, from: u64, to: u64, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
         Frame {
             kind,
             from,
             to,
             payload,
         }
-        .encode(&mut out);
-        out
+        .to_vec()
     }
 
     /// A relay and two members' sockets (ids 1 and 2) it has learned.

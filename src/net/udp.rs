@@ -485,15 +485,13 @@ mod tests {
             vec![0xFF; 1_000],
         ];
         let frame = |kind, from: u64, to: u64, payload: &[u8]| {
-            let mut out = Vec::new();
             Frame {
                 kind,
                 from,
                 to,
                 payload,
             }
-            .encode(&mut out);
-            out
+            .to_vec()
         };
         // Well-formed frames whose payload the member refuses.
         let payloads = [
@@ -589,14 +587,13 @@ mod tests {
         let mut d = UdpDriver::new(s, member(1), Routes::new()).unwrap();
         let attacker = bind();
         let send = |kind, from: u64, payload: &[u8]| {
-            let mut out = Vec::new();
-            Frame {
+            let out = Frame {
                 kind,
                 from,
                 to: 1u64,
                 payload,
             }
-            .encode(&mut out);
+            .to_vec();
             attacker.send_to(&out, addr).unwrap();
         };
         send(FrameKind::Hello, 2, &[]); // claims to be 2
