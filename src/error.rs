@@ -28,6 +28,24 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The name of the refused field, as spelled in the config struct.
+    ///
+    /// ```
+    /// use failure_detector::{PhiAccrual, PhiAccrualConfig};
+    ///
+    /// let err = PhiAccrual::new(PhiAccrualConfig::new().with_threshold(f64::NAN)).unwrap_err();
+    /// assert_eq!(err.field(), "threshold");
+    /// ```
+    pub fn field(&self) -> &'static str {
+        match *self {
+            ConfigError::NotFinite { field }
+            | ConfigError::NotPositive { field }
+            | ConfigError::OutOfRange { field, .. } => field,
+        }
+    }
+}
+
 /// A heartbeat was refused. The detector is left exactly as it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -287,12 +287,7 @@ fn every_new_detector_refuses_bad_input_and_resets() {
 
 #[test]
 fn configs_are_validated_field_by_field() {
-    let field = |e: ConfigError| match e {
-        ConfigError::NotFinite { field }
-        | ConfigError::NotPositive { field }
-        | ConfigError::OutOfRange { field, .. } => field,
-        _ => "?",
-    };
+    let field = |e: ConfigError| e.field();
     let chen = ChenConfig::new();
     assert_eq!(
         field(Chen::new(chen.with_interval(Duration::ZERO)).unwrap_err()),

@@ -13,10 +13,11 @@ use failure_detector::{
 use proptest::prelude::*;
 
 fn field(e: ConfigError) -> &'static str {
-    match e {
-        ConfigError::OutOfRange { field, .. } => field,
-        other => panic!("unexpected {other:?}"),
-    }
+    assert!(
+        matches!(e, ConfigError::OutOfRange { .. }),
+        "unexpected {e:?}"
+    );
+    e.field()
 }
 
 /// The same answers, to the bit, from two detectors after each input.

@@ -201,9 +201,9 @@ fn a_registry_of_ewma_detectors_works_and_stays_small() {
 #[test]
 fn durations_beyond_the_resolution_are_refused() {
     use failure_detector::ConfigError;
-    let field = |e: ConfigError| match e {
-        ConfigError::OutOfRange { field, .. } => field,
-        other => panic!("{other:?}"),
+    let field = |e: ConfigError| {
+        assert!(matches!(e, ConfigError::OutOfRange { .. }), "{e:?}");
+        e.field()
     };
     let ms = PhiAccrualConfig::new().with_resolution(Resolution::Millisecond);
     // 52 s + 25% = 65 s fits 65.535 s; 53 s does not.

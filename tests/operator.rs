@@ -283,12 +283,7 @@ fn akka_keys() {
 }
 
 fn field_of(err: ConfigError) -> &'static str {
-    match err {
-        ConfigError::NotFinite { field }
-        | ConfigError::NotPositive { field }
-        | ConfigError::OutOfRange { field, .. } => field,
-        _ => "?",
-    }
+    err.field()
 }
 
 #[test]

@@ -22,12 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 fn field_of(err: ConfigError) -> &'static str {
-    match err {
-        ConfigError::NotFinite { field }
-        | ConfigError::NotPositive { field }
-        | ConfigError::OutOfRange { field, .. } => field,
-        _ => "?",
-    }
+    err.field()
 }
 
 /// Serializes to JSON and TOML and reads both back.

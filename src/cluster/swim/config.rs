@@ -418,12 +418,7 @@ mod tests {
         ];
         for (config, field) in bad {
             let e = config.validate().unwrap_err();
-            let named = match e {
-                ConfigError::NotFinite { field }
-                | ConfigError::NotPositive { field }
-                | ConfigError::OutOfRange { field, .. } => field,
-            };
-            assert_eq!(named, field, "{config:?}");
+            assert_eq!(e.field(), field, "{config:?}");
         }
     }
 
