@@ -95,8 +95,9 @@ impl Feed {
         let x = k % self.n;
         if self.shuffled {
             // A bijection of 0..n: the multiplier is odd and not a multiple of 5,
-            // so coprime with every power of ten.
-            (u128::from(x) * 0x9E37_79B9 % u128::from(self.n)) as u64
+            // so coprime with every power of ten. x < n <= 10^6 and the multiplier
+            // is below 2^32: the product fits a u64 (one division, as `k % n`).
+            x * 0x9E37_79B9 % self.n
         } else {
             x
         }

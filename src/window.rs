@@ -149,8 +149,7 @@ pub(crate) mod sealed {
     /// Why a storage cannot hold the window a configuration asks for.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Mismatch {
-        /// Not the storage's number of slots (or that number is 0 or above
-        /// `MAX_WINDOW`).
+        /// Not the storage's number of slots.
         Capacity,
         /// Not the storage's resolution.
         Resolution,
@@ -353,7 +352,8 @@ macro_rules! inline_storage {
 
         impl<const N: usize> sealed::Slots for $name<N> {
             fn build(_: Token, capacity: usize, resolution: Resolution) -> Result<Self, Mismatch> {
-                if N == 0 || N > MAX_WINDOW || capacity != N {
+                // The caller checked `capacity` (1 to MAX_WINDOW): so is N if equal.
+                if capacity != N {
                     return Err(Mismatch::Capacity);
                 }
                 if N * std::mem::size_of::<$slot>() > MAX_INLINE_BYTES {
